@@ -1,0 +1,5 @@
+import type { ActivityDeps } from './deps';
+
+export function createBackupActivities(_deps: ActivityDeps) {
+  return {};
+}

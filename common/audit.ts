@@ -1,0 +1,29 @@
+/** What activities return about the remote commands they ran: the audit trail in workflow history. */
+
+/** Output tails kept in history are bounded. */
+export const OUTPUT_TAIL_BYTES = 2048;
+
+export interface CommandRecord {
+  node: string;
+  /** The command line as run, with secrets replaced by `<redacted>`. */
+  command: string;
+  exitCode: number | null;
+  durationMs: number;
+  stdoutTail: string;
+  stderrTail: string;
+  /** ISO time the command started (activity clock). */
+  startedAt: string;
+}
+
+/** A file a runbook deleted, copied or rewrote on a node (for recovery audits). */
+export interface FileChange {
+  node: string;
+  path: string;
+  action: 'deleted' | 'copied' | 'rewritten' | 'created';
+  size: number;
+  sha256: string;
+}
+
+export function tail(text: string, max = OUTPUT_TAIL_BYTES): string {
+  return text.length <= max ? text : `…${text.slice(text.length - max)}`;
+}

@@ -1,0 +1,46 @@
+/** Names shared by workflows, activities, the worker and the CLI. Workflow-safe. */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const DEFAULT_TASK_QUEUE = 'microk8s-runbooks';
+
+export const RunbookClusterKey = defineSearchAttributeKey('RunbookCluster', SearchAttributeType.KEYWORD);
+export const RunbookKindKey = defineSearchAttributeKey('RunbookKind', SearchAttributeType.KEYWORD);
+export const RunbookNodeKey = defineSearchAttributeKey('RunbookNode', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = [RunbookClusterKey, RunbookKindKey, RunbookNodeKey];
+
+/** CLI exit codes, documented in the README. */
+export const ExitCode = {
+  OK: 0,
+  RUNBOOK_FAILED: 1,
+  BAD_INPUT: 2,
+  TEMPORAL_UNREACHABLE: 3,
+} as const;
+
+/** One runbook per cluster: the workflow ID is derived from the cluster and started with conflict policy FAIL. */
+export function clusterWorkflowId(cluster: string): string {
+  return `runbook-${cluster}`;
+}
+
+/** Per-node child workflows get their own page in the UI. */
+export function nodeWorkflowId(parentId: string, step: string, node: string): string {
+  return `${parentId}-${step}-${node}`;
+}
+
+/** Failure types raised by activities. The first group never retries. */
+export const FailureType = {
+  HostKeyMismatch: 'HostKeyMismatch',
+  HostKeyUnknown: 'HostKeyUnknown',
+  SshAuthFailed: 'SshAuthFailed',
+  InvalidInput: 'InvalidInput',
+  PreconditionFailed: 'PreconditionFailed',
+  CommandFailed: 'CommandFailed',
+  CommandTimedOut: 'CommandTimedOut',
+  SshConnectionFailed: 'SshConnectionFailed',
+} as const;
+export const NON_RETRYABLE_TYPES = [
+  FailureType.HostKeyMismatch,
+  FailureType.HostKeyUnknown,
+  FailureType.SshAuthFailed,
+  FailureType.InvalidInput,
+  FailureType.PreconditionFailed,
+];

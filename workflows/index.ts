@@ -1,0 +1,6 @@
+/** Every runbook workflow the worker registers. Workflow code: deterministic, activity types only. */
+export * from './check';
+export * from './form';
+export * from './upgrade';
+export * from './backup';
+export * from './recover-quorum';

@@ -1,0 +1,2 @@
+// Runbook workflow: see docs/design.md. Placeholder until it lands.
+export {};
