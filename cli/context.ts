@@ -1,0 +1,43 @@
+/**
+ * What a runbook's CLI commands get from the program: inventory loading with exit-2 errors, and one way to
+ * start and follow a runbook. Implemented in cli/program.ts; commands register through RegisterCommands.
+ */
+import type { Client } from '@temporalio/client';
+import type { Command } from 'commander';
+import type { Inventory } from '../common/inventory';
+import type { RunbookKind } from '../common/messages';
+
+export interface StartSpec {
+  kind: RunbookKind;
+  /** Workflow function name exported from workflows/index.ts. */
+  workflowType: string;
+  inventory: Inventory;
+  /** The runbook's own input fields; `inventory`, `planOnly`, `yes` and `requestedBy` are added by startRunbook. */
+  input: Record<string, unknown>;
+  /** One line for the UI (staticSummary), e.g. "upgrade prod to 1.29/stable". */
+  summary: string;
+  /** Markdown for the UI (staticDetails). */
+  details?: string;
+  planOnly?: boolean;
+  yes?: boolean;
+  /** Print the result as JSON instead of a table. */
+  json?: boolean;
+}
+
+export interface CliContext {
+  /** Load and validate an inventory file. On error: prints file, path and fix to stderr and exits 2. */
+  loadInventory(file: string): Inventory;
+  /** Exit 2 with a message that names the flag and the fix. Nothing is started. */
+  badInput(message: string): never;
+  /**
+   * Start a runbook with the cluster-derived workflow ID (conflict policy FAIL), print its ID and UI link,
+   * show the plan and ask for confirmation unless `yes`, then follow progress until it ends.
+   * Resolves with the exit code (0 ok, 1 runbook failed, 3 Temporal unreachable).
+   */
+  startRunbook(spec: StartSpec): Promise<number>;
+  client(): Promise<Client>;
+  /** `user@host`, recorded as the Temporal client identity and in approvals. */
+  identity: string;
+}
+
+export type RegisterCommands = (program: Command, ctx: CliContext) => void;
