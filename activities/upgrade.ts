@@ -1,5 +1,495 @@
+/**
+ * Activities of the rolling upgrade (workflows/upgrade.ts). Each one observes before it acts, so a retry after
+ * a crash at any line does nothing twice: drain and uncordon are idempotent in kubectl, a refresh is skipped when
+ * the node already runs the target, a revert is pinned to the revision seen before the upgrade.
+ * kubectl runs on a control-plane node other than the one being upgraded (its own API server restarts).
+ */
+import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
+import type { CommandRecord } from '../common/audit';
+import { FailureType } from '../common/constants';
+import type { Inventory, NodeSpec } from '../common/inventory';
+import { compareVersions, sameMinor, tryParseKubeVersion } from '../common/versions';
+import type { ClusterObservation, DqliteRole, ObservedNode } from '../workflows/upgrade-plan';
 import type { ActivityDeps } from './deps';
+import {
+  budgetFor,
+  budgetNamedIn,
+  holdCommand,
+  listPdbsCommand,
+  type PdbBlock,
+  parsePdbs,
+  parsePodLabels,
+  podLabelsCommand,
+  unholdCommand,
+} from './microk8s/drain';
+import { clusterMembersCommand, dqliteCommand, parseDqliteCluster, parseLeader } from './microk8s/dqlite';
+import {
+  drainCommand,
+  getNodesCommand,
+  getPodsCommand,
+  type KubeNode,
+  type KubePod,
+  parseApiUnavailable,
+  parseCordonOutput,
+  parseDrainOutput,
+  parseNodes,
+  parsePods,
+  uncordonCommand,
+} from './microk8s/kubectl';
+import {
+  parseRefreshOutput,
+  parseRevertOutput,
+  parseSnapInfo,
+  parseSnapList,
+  refreshCommand,
+  revertCommand,
+  snapInfoCommand,
+  snapListCommand,
+} from './microk8s/snap';
+import { parseStatus, statusCommand } from './microk8s/status';
+import type { NodeSession } from './ssh/types';
 
-export function createUpgradeActivities(_deps: ActivityDeps) {
-  return {};
+/** What every upgrade activity needs: the (slim) inventory and the node it is about. */
+export interface NodeActivityInput {
+  inventory: Inventory;
+  node: string;
 }
+
+export interface SnapState {
+  version: string;
+  revision: string;
+  tracking?: string;
+  held: boolean;
+}
+
+export interface ObservedCluster extends ClusterObservation {
+  commands: CommandRecord[];
+}
+
+export interface HealthReport {
+  ok: boolean;
+  problems: string[];
+  commands: CommandRecord[];
+}
+
+export interface DrainReport {
+  drained: boolean;
+  evicted: string[];
+  pdbBlocked: PdbBlock[];
+  /** Evictable pods still on the node after the drain (should be none). */
+  leftOver: string[];
+  message?: string;
+  commands: CommandRecord[];
+}
+
+export interface RefreshReport {
+  /** The node already ran the target: no refresh was run (a rerun after a crash, or an earlier run). */
+  skipped: boolean;
+  before: SnapState;
+  after: SnapState;
+  commands: CommandRecord[];
+}
+
+export interface RevertReport {
+  skipped: boolean;
+  before: SnapState;
+  after: SnapState;
+  commands: CommandRecord[];
+}
+
+export interface ReadyReport {
+  ready: boolean;
+  kubeletVersion?: string;
+  waitedMs: number;
+  message?: string;
+}
+
+export interface NodeStateReport {
+  snap: SnapState;
+  ready: boolean;
+  unschedulable: boolean;
+  kubeletVersion?: string;
+  commands: CommandRecord[];
+}
+
+const SNAP_TIMEOUT_MS = 30 * 60_000;
+const POLL_MS = 2000;
+
+function failure(type: string, message: string, nonRetryable = false): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable });
+}
+
+function nodeOf(inventory: Inventory, name: string): NodeSpec {
+  const node = inventory.nodes.find((n) => n.name === name);
+  if (!node) throw failure(FailureType.InvalidInput, `node ${name} is not in the inventory of ${inventory.cluster}`, true);
+  return node;
+}
+
+/** Failing = not running and ready, and not finished or going away. */
+export function failingPods(pods: KubePod[]): KubePod[] {
+  return pods.filter((p) => !p.terminating && p.phase !== 'Succeeded' && (p.phase !== 'Running' || !p.ready));
+}
+
+/** A pod's workload identity survives rescheduling (new pod names), so baselines compare on it. */
+export function workloadOf(p: KubePod): string {
+  return p.ownerName ? `${p.namespace}/${p.ownerKind ?? 'owner'}/${p.ownerName}` : `${p.namespace}/${p.name}`;
+}
+
+/** Pods a drain must have evicted: not DaemonSet-managed, not static (owned by the Node), not finished. */
+export function evictable(pods: KubePod[]): KubePod[] {
+  return pods.filter((p) => p.ownerKind !== 'DaemonSet' && p.ownerKind !== 'Node' && !p.terminating && p.phase !== 'Succeeded' && p.phase !== 'Failed');
+}
+
+export function createUpgradeActivities(deps: ActivityDeps) {
+  const session = (inventory: Inventory, node: NodeSpec): NodeSession =>
+    deps.ssh.session(node, { knownHosts: inventory.knownHosts, hostKeyPolicy: inventory.hostKeyPolicy });
+
+  /**
+   * Run kubectl (or status) on a control plane, preferring ones other than `avoid`; moves on to the next when a
+   * node is unreachable or its API server does not answer (it may be the one restarting).
+   */
+  async function onControlPlane<T>(
+    inventory: Inventory,
+    avoid: string | undefined,
+    records: CommandRecord[],
+    fn: (sh: NodeSession) => Promise<T>,
+  ): Promise<T> {
+    const cps = inventory.nodes.filter((n) => n.role === 'controlplane');
+    const order = [...cps.filter((n) => n.name !== avoid), ...cps.filter((n) => n.name === avoid)];
+    let last: unknown;
+    for (const cp of order) {
+      const sh = session(inventory, cp);
+      try {
+        return await fn(sh);
+      } catch (err) {
+        last = err;
+        if (err instanceof ApplicationFailure && err.nonRetryable && err.type !== FailureType.SshConnectionFailed) throw err;
+      } finally {
+        records.push(...sh.records);
+      }
+    }
+    throw last ?? failure(FailureType.PreconditionFailed, `no control-plane node in ${inventory.cluster} answered`);
+  }
+
+  /** kubectl that must succeed: API-down errors and non-zero exits throw (retryable), so the next CP is tried. */
+  async function kubectl(sh: NodeSession, line: string, quiet = false): Promise<string> {
+    const r = await sh.run(line, { sudo: true, quiet });
+    if (r.exitCode !== 0) {
+      const down = parseApiUnavailable(r.stderr);
+      throw failure(
+        down ? 'ApiUnavailable' : FailureType.CommandFailed,
+        `${sh.node.name}: ${down ? `API server not answering (${down.line})` : (r.stderr.trim() || r.stdout.trim()).slice(0, 400)}`,
+      );
+    }
+    return r.stdout;
+  }
+
+  async function snapState(sh: NodeSession, quiet = false): Promise<SnapState> {
+    const r = await sh.check(snapListCommand(), { quiet });
+    const list = parseSnapList(r.stdout);
+    return { version: list.version, revision: list.revision, tracking: list.tracking, held: list.notes.includes('held') };
+  }
+
+  async function nodesAndPods(inventory: Inventory, avoid: string | undefined, records: CommandRecord[], quiet = false) {
+    return onControlPlane(inventory, avoid, records, async (sh) => {
+      const nodes = parseNodes(await kubectl(sh, getNodesCommand(sh.node), quiet));
+      const pods = parsePods(await kubectl(sh, getPodsCommand(sh.node), quiet));
+      return { nodes, pods };
+    });
+  }
+
+  async function findKubeNode(inventory: Inventory, name: string, records: CommandRecord[], quiet = false): Promise<KubeNode | undefined> {
+    return onControlPlane(inventory, name, records, async (sh) =>
+      parseNodes(await kubectl(sh, getNodesCommand(sh.node), quiet)).find((n) => n.name === name),
+    );
+  }
+
+  return {
+    /** Versions, revisions, channels, readiness, dqlite roles and failing pods: the live state the plan is made from. */
+    async observeUpgradeState(input: { inventory: Inventory }): Promise<ObservedCluster> {
+      const { inventory } = input;
+      const records: CommandRecord[] = [];
+      const snaps = await Promise.all(
+        inventory.nodes.map(async (n) => {
+          const sh = session(inventory, n);
+          try {
+            return await snapState(sh);
+          } finally {
+            records.push(...sh.records);
+          }
+        }),
+      );
+      heartbeat();
+      const { nodes, pods } = await nodesAndPods(inventory, undefined, records);
+      const dq = await onControlPlane(inventory, undefined, records, async (sh) => {
+        const status = parseStatus((await sh.run(statusCommand(sh.node), { sudo: true })).stdout, 0);
+        const members = parseDqliteCluster((await sh.check(clusterMembersCommand(sh.node), { sudo: true })).stdout);
+        const leader = parseLeader((await sh.check(dqliteCommand(sh.node, '.leader', { format: 'tabular' }), { sudo: true })).stdout);
+        return { status, members, leader };
+      });
+      const info = await onControlPlane(inventory, undefined, records, async (sh) =>
+        parseSnapInfo((await sh.check(snapInfoCommand())).stdout),
+      );
+      const channels: Record<string, string> = {};
+      for (const [ch, rel] of Object.entries(info.channels)) if (rel !== 'closed') channels[ch] = rel.version;
+      const host = (address: string) => address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+      const observed: ObservedNode[] = inventory.nodes.map((n, i) => {
+        const kube = nodes.find((k) => k.name === n.name);
+        const member = dq.members.find((m) => host(m.address) === n.address);
+        const role: DqliteRole | undefined = member
+          ? member.role === 'stand-by'
+            ? 'standby'
+            : member.role
+          : undefined;
+        return {
+          name: n.name,
+          controlPlane: n.role === 'controlplane',
+          version: snaps[i].version,
+          revision: snaps[i].revision,
+          tracking: snaps[i].tracking ?? '-',
+          kubeletVersion: kube?.kubeletVersion,
+          ready: kube?.ready === 'True',
+          unschedulable: kube?.unschedulable ?? false,
+          dqliteRole: n.role === 'controlplane' ? role : undefined,
+          leader: !!dq.leader && host(dq.leader) === n.address,
+        };
+      });
+      const failing = failingPods(pods);
+      return {
+        nodes: observed,
+        ha: dq.status.ha,
+        voters: dq.members.filter((m) => m.role === 'voter').length,
+        failingSystemPods: failing.filter((p) => p.namespace === 'kube-system').map((p) => `${p.namespace}/${p.name}`),
+        failingWorkloadPods: [...new Set(failing.filter((p) => p.namespace !== 'kube-system').map(workloadOf))],
+        channels,
+        commands: records,
+      };
+    },
+
+    /** Hold (or release) snap auto-refresh of microk8s on each node; both are idempotent in snapd. */
+    async holdRefreshes(input: { inventory: Inventory; nodes: string[]; release: boolean }): Promise<{ commands: CommandRecord[]; failed: string[] }> {
+      const records: CommandRecord[] = [];
+      const failed: string[] = [];
+      await Promise.all(
+        input.nodes.map(async (name) => {
+          const sh = session(input.inventory, nodeOf(input.inventory, name));
+          try {
+            const r = await sh.run(input.release ? unholdCommand() : holdCommand(), { sudo: true });
+            if (r.exitCode !== 0) failed.push(`${name}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`);
+          } catch (err) {
+            if (!input.release) throw err;
+            failed.push(`${name}: ${(err as Error).message}`);
+          } finally {
+            records.push(...sh.records);
+          }
+        }),
+      );
+      // A hold that did not take is a reason not to start; a release that failed is reported, not fatal.
+      if (!input.release && failed.length) throw failure(FailureType.CommandFailed, `could not hold refreshes: ${failed.join('; ')}`);
+      return { commands: records, failed };
+    },
+
+    /** Before a control plane goes down: quorum with every voter present, HA as at the start, all CPs Ready. */
+    async checkQuorum(input: NodeActivityInput & { expect: { ha: boolean; voters: number } }): Promise<HealthReport> {
+      const records: CommandRecord[] = [];
+      const problems: string[] = [];
+      const status = await onControlPlane(input.inventory, input.node, records, async (sh) => {
+        const r = await sh.run(statusCommand(sh.node), { sudo: true });
+        const st = parseStatus(r.stdout, r.exitCode ?? 1, r.stderr);
+        if (!st.running) throw failure('ApiUnavailable', `${sh.node.name}: microk8s not running (${st.message ?? st.notRunningReason})`);
+        return st;
+      });
+      if (input.expect.ha && !status.ha) problems.push('high availability is off');
+      if (status.voters.length < input.expect.voters) {
+        problems.push(`${status.voters.length} dqlite voter(s), expected ${input.expect.voters}: taking a voter down now could lose quorum`);
+      }
+      const kube = await onControlPlane(input.inventory, input.node, records, async (sh) => parseNodes(await kubectl(sh, getNodesCommand(sh.node))));
+      for (const cp of input.inventory.nodes.filter((n) => n.role === 'controlplane')) {
+        const k = kube.find((n) => n.name === cp.name);
+        if (k?.ready !== 'True') problems.push(`control plane ${cp.name} is not Ready`);
+      }
+      return { ok: problems.length === 0, problems, commands: records };
+    },
+
+    /** Node readiness, schedulability and snap state, for reports and "drain again if needed". */
+    async readNodeState(input: NodeActivityInput): Promise<NodeStateReport> {
+      const records: CommandRecord[] = [];
+      const sh = session(input.inventory, nodeOf(input.inventory, input.node));
+      let snap: SnapState;
+      try {
+        snap = await snapState(sh);
+      } finally {
+        records.push(...sh.records);
+      }
+      const k = await findKubeNode(input.inventory, input.node, records);
+      return { snap, ready: k?.ready === 'True', unschedulable: k?.unschedulable ?? false, kubeletVersion: k?.kubeletVersion, commands: records };
+    },
+
+    /**
+     * Cordon and drain (`--ignore-daemonsets --delete-emptydir-data --timeout`), then check that no evictable pod
+     * is left. A PodDisruptionBudget block comes back as data with pod and budget names, not as an error.
+     */
+    async drainNode(input: NodeActivityInput & { timeoutSeconds: number }): Promise<DrainReport> {
+      const records: CommandRecord[] = [];
+      const out = await onControlPlane(input.inventory, input.node, records, async (sh) => {
+        const r = await sh.run(drainCommand(sh.node, input.node, { timeoutS: input.timeoutSeconds }), {
+          sudo: true,
+          timeoutMs: (input.timeoutSeconds + 60) * 1000,
+        });
+        const down = r.exitCode !== 0 ? parseApiUnavailable(r.stderr) : undefined;
+        if (down) throw failure('ApiUnavailable', `${sh.node.name}: API server not answering (${down.line})`);
+        const parsed = parseDrainOutput(r.stdout, r.stderr, r.exitCode ?? 1);
+        let blocks: PdbBlock[] = parsed.blockedByPdb.map((pod) => ({ pod, budget: budgetNamedIn(`${r.stdout}\n${r.stderr}`, pod) }));
+        if (blocks.some((b) => !b.budget)) blocks = await nameBudgets(sh, blocks);
+        const pods = parsePods(await kubectl(sh, getPodsCommand(sh.node, { onNode: input.node })));
+        return { parsed, blocks, leftOver: evictable(pods).map((p) => `${p.namespace}/${p.name}`) };
+      });
+      const drained = out.parsed.drained && out.leftOver.length === 0;
+      return {
+        drained,
+        evicted: out.parsed.evicted,
+        pdbBlocked: out.blocks,
+        leftOver: out.leftOver,
+        message: drained
+          ? undefined
+          : (out.parsed.message ?? (out.leftOver.length ? `pods still on ${input.node}: ${out.leftOver.join(', ')}` : 'drain did not finish')),
+        commands: records,
+      };
+    },
+
+    /** `snap refresh microk8s --channel X`, unless the node already runs the target (no second refresh). */
+    async refreshSnap(input: NodeActivityInput & { channel: string; minor: string }): Promise<RefreshReport> {
+      const sh = session(input.inventory, nodeOf(input.inventory, input.node));
+      const before = await snapState(sh);
+      const onTarget = (s: SnapState) => s.tracking === input.channel && sameMinor(s.version, input.minor);
+      if (onTarget(before) && !(await behindOnTrack(sh, before, input.channel))) {
+        return { skipped: true, before, after: before, commands: sh.records };
+      }
+      const r = await sh.run(refreshCommand(input.channel), { sudo: true, timeoutMs: SNAP_TIMEOUT_MS });
+      const outcome = parseRefreshOutput(r.stdout, r.stderr, r.exitCode ?? 1);
+      if (outcome.outcome === 'change-in-progress') {
+        throw failure('SnapBusy', `${input.node}: snap has a "${outcome.change}" change in progress; retrying`);
+      }
+      const after = await snapState(sh);
+      if (outcome.outcome === 'failed' || !onTarget(after)) {
+        const why = outcome.outcome === 'failed' ? outcome.message : `now ${after.version} on ${after.tracking}`;
+        throw failure('RefreshFailed', `${input.node}: snap refresh microk8s --channel=${input.channel} failed: ${why}`, true);
+      }
+      return { skipped: false, before, after, commands: sh.records };
+    },
+
+    /** Wait for Ready with a kubeletVersion of the expected minor; returns ready=false at the deadline. */
+    async waitNodeReady(input: NodeActivityInput & { minor: string; timeoutSeconds: number }): Promise<ReadyReport> {
+      const started = Date.now();
+      const deadline = started + input.timeoutSeconds * 1000;
+      let last: KubeNode | undefined;
+      let message: string | undefined;
+      for (;;) {
+        const records: CommandRecord[] = [];
+        try {
+          last = await findKubeNode(input.inventory, input.node, records, true);
+          message = last ? undefined : `node ${input.node} not listed by kubectl`;
+          if (last?.ready === 'True' && sameMinor(last.kubeletVersion, input.minor)) {
+            return { ready: true, kubeletVersion: last.kubeletVersion, waitedMs: Date.now() - started };
+          }
+        } catch (err) {
+          if (err instanceof ApplicationFailure && err.nonRetryable) throw err;
+          message = (err as Error).message;
+        }
+        heartbeat({ node: input.node, waiting: 'Ready', kubeletVersion: last?.kubeletVersion });
+        if (Date.now() >= deadline) break;
+        await Context.current().sleep(POLL_MS);
+      }
+      const seen = last ? `${last.ready === 'True' ? 'Ready' : 'NotReady'} on ${last.kubeletVersion}` : 'not seen';
+      return {
+        ready: false,
+        kubeletVersion: last?.kubeletVersion,
+        waitedMs: Date.now() - started,
+        message: `${input.node} not Ready on ${input.minor} after ${input.timeoutSeconds}s (${message ?? seen})`,
+      };
+    },
+
+    /**
+     * Health gates after a refresh: the node Ready, its kube-system pods running, HA and voters as before (control
+     * planes), and no failing workload beyond the baseline taken at the start.
+     */
+    async checkNodeHealth(
+      input: NodeActivityInput & { controlPlane: boolean; expect: { ha: boolean; voters: number }; baseline: string[] },
+    ): Promise<HealthReport> {
+      const records: CommandRecord[] = [];
+      const problems: string[] = [];
+      const { nodes, pods } = await nodesAndPods(input.inventory, input.node, records);
+      const k = nodes.find((n) => n.name === input.node);
+      if (k?.ready !== 'True') problems.push(`${input.node} is not Ready`);
+      const system = failingPods(pods.filter((p) => p.namespace === 'kube-system' && p.node === input.node));
+      if (system.length) problems.push(`kube-system pods not running on ${input.node}: ${system.map((p) => p.name).join(', ')}`);
+      const beyond = [...new Set(failingPods(pods.filter((p) => p.namespace !== 'kube-system')).map(workloadOf))].filter(
+        (w) => !input.baseline.includes(w),
+      );
+      if (beyond.length) problems.push(`workload pods failing beyond the baseline: ${beyond.join(', ')}`);
+      if (input.controlPlane) {
+        const st = await onControlPlane(input.inventory, undefined, records, async (sh) => {
+          const r = await sh.run(statusCommand(sh.node), { sudo: true });
+          return parseStatus(r.stdout, r.exitCode ?? 1, r.stderr);
+        });
+        if (input.expect.ha && !st.ha) problems.push('high availability is off after the upgrade');
+        if (st.voters.length < input.expect.voters) problems.push(`${st.voters.length} voter(s) after the upgrade, ${input.expect.voters} before`);
+      }
+      return { ok: problems.length === 0, problems, commands: records };
+    },
+
+    /** `kubectl uncordon`: "already uncordoned" is success. */
+    async uncordonNode(input: NodeActivityInput): Promise<{ changed: boolean; commands: CommandRecord[] }> {
+      const records: CommandRecord[] = [];
+      const res = await onControlPlane(input.inventory, input.node, records, async (sh) =>
+        parseCordonOutput(await kubectl(sh, uncordonCommand(sh.node, input.node))),
+      );
+      return { changed: res.changed, commands: records };
+    },
+
+    /** `snap revert microk8s --revision=N` to the revision seen before the upgrade; skipped when already there. */
+    async revertSnap(input: NodeActivityInput & { revision: string }): Promise<RevertReport> {
+      const sh = session(input.inventory, nodeOf(input.inventory, input.node));
+      const before = await snapState(sh);
+      if (before.revision === input.revision) return { skipped: true, before, after: before, commands: sh.records };
+      const r = await sh.run(revertCommand({ revision: input.revision }), { sudo: true, timeoutMs: SNAP_TIMEOUT_MS });
+      const outcome = parseRevertOutput(r.stdout, r.stderr, r.exitCode ?? 1);
+      if (outcome.outcome === 'change-in-progress') {
+        throw failure('SnapBusy', `${input.node}: snap has a "${outcome.change}" change in progress; retrying`);
+      }
+      const after = await snapState(sh);
+      if (after.revision !== input.revision) {
+        const why = outcome.outcome === 'failed' ? outcome.message : `still on revision ${after.revision}`;
+        throw failure('RevertFailed', `${input.node}: snap revert microk8s --revision=${input.revision} failed: ${why}`, true);
+      }
+      return { skipped: false, before, after, commands: sh.records };
+    },
+  };
+
+  /** The tracked channel may have a newer patch than the node runs (patch pass): then it is not on target yet. */
+  async function behindOnTrack(sh: NodeSession, state: SnapState, channel: string): Promise<boolean> {
+    const r = await sh.run(snapInfoCommand(), { quiet: true });
+    if (r.exitCode !== 0) return false;
+    const rel = parseSnapInfo(r.stdout).channels[channel];
+    if (!rel || rel === 'closed') return false;
+    const [have, published] = [tryParseKubeVersion(state.version), tryParseKubeVersion(rel.version)];
+    return !!have && !!published && compareVersions(have, published) < 0;
+  }
+
+  /** kubectl never names the budget: match each blocked pod's labels against the PodDisruptionBudgets. */
+  async function nameBudgets(sh: NodeSession, blocks: PdbBlock[]): Promise<PdbBlock[]> {
+    const r = await sh.run(listPdbsCommand(sh.node), { sudo: true });
+    if (r.exitCode !== 0) return blocks;
+    const pdbs = parsePdbs(r.stdout);
+    return Promise.all(
+      blocks.map(async (b) => {
+        if (b.budget) return b;
+        const [ns, pod] = b.pod.split('/');
+        const pr = await sh.run(podLabelsCommand(sh.node, ns, pod), { sudo: true });
+        return pr.exitCode === 0 ? { ...b, budget: budgetFor(ns, parsePodLabels(pr.stdout), pdbs) } : b;
+      }),
+    );
+  }
+}
+
+export type UpgradeActivities = ReturnType<typeof createUpgradeActivities>;

@@ -1,12 +1,4 @@
-// Placeholder until the SSH layer lands: the real SshPool replaces this file.
-import type { NodeSpec } from '../../common/inventory';
-import type { NodeSession, SshPoolOptions, TrustSettings } from './types';
+/** The one SSH layer: a per-worker connection pool handing out NodeSessions (contract in types.ts). */
 export * from './types';
-
-export class SshPool {
-  constructor(readonly options: SshPoolOptions = {}) {}
-  session(_node: NodeSpec, _trust: TrustSettings): NodeSession {
-    throw new Error('SshPool not implemented yet');
-  }
-  async close(): Promise<void> {}
-}
+export { SshPool } from './pool';
+export type { CommandProgress } from './progress';

@@ -54,5 +54,10 @@ export interface NodeSession {
 export interface SshPoolOptions {
   /** Close pooled connections idle for this long. Default 60 s. */
   idleTimeoutMs?: number;
+  /** SSH handshake and authentication must finish within this. Default 15 s. */
   connectTimeoutMs?: number;
+  /** SSH keepalive while a connection is pooled, so a half-open connection is noticed. Default 15 s. */
+  keepaliveIntervalMs?: number;
+  /** Concurrent commands per connection (OpenSSH's MaxSessions is 10; two are kept for `kill`). Default 8. */
+  maxChannelsPerConnection?: number;
 }

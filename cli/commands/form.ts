@@ -1,4 +1,123 @@
-import type { RegisterCommands } from '../context';
+/**
+ * `runbook form` and `runbook remove-node`: flags validated with zod before anything starts (bad input: exit 2).
+ */
+import { Option, type Command } from 'commander';
+import { z } from 'zod';
+import type { CliContext, RegisterCommands } from '../context';
 
-/** Placeholder until the form runbook's commands land. */
-export const registerFormCommands: RegisterCommands = () => undefined;
+const FormFlags = z.strictObject({
+  inventory: z.string().min(1),
+  plan: z.boolean().default(false),
+  yes: z.boolean().default(false),
+  json: z.boolean().default(false),
+  cleanStale: z.boolean().default(false),
+  workerConcurrency: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be at least 1' })
+    .max(100, { error: 'must be at most 100' })
+    .default(5),
+  maxClockSkew: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .positive({ error: 'must be more than 0 seconds' })
+    .max(300, { error: 'must be at most 300 seconds' })
+    .default(2),
+});
+
+const RemoveFlags = z.strictObject({
+  inventory: z.string().min(1),
+  node: z.string().min(1),
+  forceLost: z.boolean().default(false),
+  plan: z.boolean().default(false),
+  yes: z.boolean().default(false),
+  json: z.boolean().default(false),
+});
+
+const FLAG_NAMES: Record<string, string> = {
+  workerConcurrency: '--worker-concurrency',
+  maxClockSkew: '--max-clock-skew',
+  node: '--node',
+  inventory: '--inventory',
+};
+
+/** Parse with zod; on failure exit 2 naming the flag and the fix. */
+export function parseFlags<T extends z.ZodType>(ctx: CliContext, schema: T, raw: unknown): z.infer<T> {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const key = String(issue.path[0] ?? '');
+  return ctx.badInput(`${FLAG_NAMES[key] ?? `--${key}`}: ${issue.message}`);
+}
+
+export const registerFormCommands: RegisterCommands = (program: Command, ctx: CliContext) => {
+  program
+    .command('form')
+    .description(
+      'Form an HA cluster from freshly installed nodes, or grow an existing one: pre-flight, join control-plane ' +
+        'nodes one at a time, workers in parallel, set failure domains, verify',
+    )
+    .requiredOption('-i, --inventory <file>', 'inventory YAML')
+    .option('--plan', 'print the plan from live state and exit without changes')
+    .option('-y, --yes', 'start without asking for confirmation of the plan')
+    .option('--worker-concurrency <n>', 'workers joining at once (control-plane joins are always one at a time)', '5')
+    .option('--max-clock-skew <seconds>', 'largest clock difference allowed between nodes', '2')
+    .option('--clean-stale', 'remove stale dqlite members that block a join without asking (remove-node <ip> --force)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts) => {
+      const flags = parseFlags(ctx, FormFlags, opts);
+      const inventory = ctx.loadInventory(flags.inventory);
+      const cps = inventory.nodes.filter((n) => n.role === 'controlplane').length;
+      if (cps === 0) ctx.badInput(`${flags.inventory}: no node has role controlplane; a cluster needs at least one`);
+      process.exitCode = await ctx.startRunbook({
+        kind: 'form',
+        workflowType: 'form',
+        inventory,
+        input: {
+          workerConcurrency: flags.workerConcurrency,
+          maxClockSkewMs: Math.round(flags.maxClockSkew * 1000),
+          cleanStale: flags.cleanStale,
+        },
+        summary: `form ${inventory.cluster}: ${cps} control-plane, ${inventory.nodes.length - cps} worker node(s)`,
+        details: [
+          `**form** \`${inventory.cluster}\``,
+          '',
+          '| node | address | role | failure domain |',
+          '|---|---|---|---|',
+          ...inventory.nodes.map((n) => `| ${n.name} | ${n.address} | ${n.role} | ${n.failureDomain ?? ''} |`),
+        ].join('\n'),
+        planOnly: flags.plan,
+        yes: flags.yes,
+        json: flags.json,
+      });
+    });
+
+  program
+    .command('remove-node')
+    .description('Remove a node safely: drain, leave, remove-node, verify; --force-lost for a node that is gone for good')
+    .requiredOption('-i, --inventory <file>', 'inventory YAML')
+    .requiredOption('--node <name>', 'the node to remove (its inventory name)')
+    .addOption(new Option('--force-lost', 'the node is lost for good: remove-node --force without drain or leave'))
+    .option('--plan', 'print the plan from live state and exit without changes')
+    .option('-y, --yes', 'start without asking for confirmation of the plan')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts) => {
+      const flags = parseFlags(ctx, RemoveFlags, opts);
+      const inventory = ctx.loadInventory(flags.inventory);
+      if (!inventory.nodes.some((n) => n.name === flags.node)) {
+        ctx.badInput(
+          `--node: ${JSON.stringify(flags.node)} is not in ${flags.inventory}; use one of ${inventory.nodes.map((n) => n.name).join(', ')}`,
+        );
+      }
+      if (inventory.nodes.length < 2) ctx.badInput(`${flags.inventory}: a removal needs another node to run remove-node on`);
+      process.exitCode = await ctx.startRunbook({
+        kind: 'remove-node',
+        workflowType: 'removeNode',
+        inventory,
+        input: { node: flags.node, forceLost: flags.forceLost },
+        summary: `remove ${flags.node} from ${inventory.cluster}${flags.forceLost ? ' (lost, --force)' : ''}`,
+        planOnly: flags.plan,
+        yes: flags.yes,
+        json: flags.json,
+      });
+    });
+};

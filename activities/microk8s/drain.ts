@@ -1,0 +1,97 @@
+/**
+ * What the upgrade runbook adds to the shared builders in kubectl.ts and snap.ts: the names of the
+ * PodDisruptionBudgets that block a drain (kubectl prints only the pods), and snap refresh holds.
+ * Behaviour reference: ../shared/microk8s-behaviour.md §5 (drain) and §6 / #2891 (auto-refresh).
+ */
+import { nodePaths, NodeSpec } from '../../common/inventory';
+import { command } from '../../common/shell';
+
+// --- PodDisruptionBudgets ---------------------------------------------------------------------------------------
+
+/** A pod whose eviction a PodDisruptionBudget refused, with the budget when one could be matched. */
+export interface PdbBlock {
+  /** `namespace/pod` */
+  pod: string;
+  budget?: string;
+}
+
+/** `kubectl get pdb -A -o json` and the blocked pods' labels: kubectl's drain error never names the budget. */
+export function listPdbsCommand(via: NodeSpec): string {
+  return command(nodePaths(via).microk8s, 'kubectl', 'get', 'pdb', '--all-namespaces', '-o', 'json');
+}
+
+export function podLabelsCommand(via: NodeSpec, namespace: string, pod: string): string {
+  return command(nodePaths(via).microk8s, 'kubectl', 'get', 'pod', '-n', namespace, pod, '-o', 'json');
+}
+
+export interface PdbSelector {
+  namespace: string;
+  name: string;
+  matchLabels: Record<string, string>;
+}
+
+interface PdbList {
+  items?: Array<{
+    metadata?: { name?: string; namespace?: string };
+    spec?: { selector?: { matchLabels?: Record<string, string> } };
+  }>;
+}
+
+export function parsePdbs(json: string): PdbSelector[] {
+  const doc = JSON.parse(json) as PdbList;
+  return (doc.items ?? []).map((i) => ({
+    namespace: i.metadata?.namespace ?? 'default',
+    name: i.metadata?.name ?? '?',
+    matchLabels: i.spec?.selector?.matchLabels ?? {},
+  }));
+}
+
+export function parsePodLabels(json: string): Record<string, string> {
+  return (JSON.parse(json) as { metadata?: { labels?: Record<string, string> } }).metadata?.labels ?? {};
+}
+
+/** The budget in the pod's namespace whose selector matches the pod's labels. */
+export function budgetFor(namespace: string, labels: Record<string, string>, pdbs: PdbSelector[]): string | undefined {
+  return pdbs.find(
+    (p) =>
+      p.namespace === namespace &&
+      Object.keys(p.matchLabels).length > 0 &&
+      Object.entries(p.matchLabels).every(([k, v]) => labels[k] === v),
+  )?.name;
+}
+
+/** The eviction API's cause, when kubectl passes it on: `The disruption budget web-pdb needs 2 healthy pods…`. */
+export function budgetNamedIn(output: string, pod: string): string | undefined {
+  const name = pod.split('/')[1];
+  for (const line of output.split('\n')) {
+    if (!line.includes(`"${name}"`)) continue;
+    const m = /The disruption budget (\S+) needs \d+ healthy pods?/.exec(line);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/** One sentence for notes and failures: which pods, protected by which budgets, and what to do. */
+export function describePdbBlock(node: string, blocks: PdbBlock[]): string {
+  const parts = blocks.map((b) => `pod ${b.pod} (PodDisruptionBudget ${b.budget ?? '<not found: kubectl get pdb -A>'})`);
+  return (
+    `drain of ${node} blocked by a PodDisruptionBudget: ${parts.join(', ')}; ` +
+    'scale the workload up or relax the budget, then retry'
+  );
+}
+
+// --- snap refresh holds ------------------------------------------------------------------------------------------
+
+/** Hold auto-refresh of microk8s (snapd 2.58+); an explicit `snap refresh microk8s --channel` still works. */
+export function holdCommand(): string {
+  return command('snap', 'refresh', '--hold', 'microk8s');
+}
+
+export function unholdCommand(): string {
+  return command('snap', 'refresh', '--unhold', 'microk8s');
+}
+
+/** `snap list` marks a held snap with `held` in Notes. */
+export function isHeld(notes: string[]): boolean {
+  return notes.includes('held');
+}

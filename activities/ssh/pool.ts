@@ -1,0 +1,170 @@
+/**
+ * Connections pooled per worker process, keyed by node identity (address, port, user, credentials, jump, trust).
+ * A connection serves every command and activity for its node, closes after an idle timeout, and is replaced
+ * when it dies: a closed connection is dropped at once, and a channel that cannot open on a connection that just
+ * died is retried on a fresh one (the command never started, so retrying it is safe).
+ */
+import type { ClientChannel } from 'ssh2';
+import type { NodeSpec } from '../../common/inventory';
+import { openConnection, type ConnectOptions } from './connect';
+import { connectionFailed } from './failures';
+import { NodeSessionImpl } from './session';
+import type { NodeSession, SshPoolOptions, TrustSettings } from './types';
+
+const DEFAULTS = { idleTimeoutMs: 60_000, connectTimeoutMs: 15_000, keepaliveIntervalMs: 15_000, maxChannelsPerConnection: 8 };
+
+/** OpenSSH allows 10 sessions per connection (MaxSessions); commands beyond the limit wait for a free one,
+ * and the spare sessions are left for `kill` so ending a command never queues. */
+export class PooledConnection {
+  dead = false;
+  private active = 0;
+  private waiting: Array<() => void> = [];
+  private idleTimer?: NodeJS.Timeout;
+
+  constructor(
+    readonly client: import('ssh2').Client,
+    private readonly maxChannels: number,
+    private readonly idleTimeoutMs: number,
+    onDead: () => void,
+  ) {
+    const die = () => {
+      if (this.dead) return;
+      this.dead = true;
+      if (this.idleTimer) clearTimeout(this.idleTimer);
+      this.waiting.splice(0).forEach((wake) => wake());
+      onDead();
+    };
+    client.on('close', die);
+    client.on('end', die);
+    client.on('error', die);
+    this.armIdle();
+  }
+
+  /** Open an exec channel; `notStarted` on the error says the command surely did not run. */
+  async exec(line: string, bypassLimit = false): Promise<ClientChannel> {
+    if (!bypassLimit) await this.slot();
+    if (this.dead) {
+      if (!bypassLimit) this.release();
+      throw Object.assign(new Error('connection closed'), { notStarted: true });
+    }
+    return new Promise<ClientChannel>((resolve, reject) => {
+      const fail = (err: Error) => {
+        if (!bypassLimit) this.release();
+        reject(Object.assign(err, { notStarted: true }));
+      };
+      try {
+        this.client.exec(line, (err, channel) => {
+          if (err) return fail(err);
+          if (!bypassLimit) channel.once('close', () => this.release());
+          resolve(channel);
+        });
+      } catch (e) {
+        fail(e as Error); // "Not connected": the socket is gone
+      }
+    });
+  }
+
+  end(): void {
+    this.dead = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.client.end();
+  }
+
+  private async slot(): Promise<void> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    while (this.active >= this.maxChannels && !this.dead) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+  }
+
+  private release(): void {
+    this.active--;
+    this.waiting.shift()?.();
+    this.armIdle();
+  }
+
+  private armIdle(): void {
+    if (this.active > 0 || this.dead) return;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.end(), this.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+}
+
+export class SshPool {
+  private readonly opts: Required<SshPoolOptions> & ConnectOptions;
+  private readonly connections = new Map<string, Promise<PooledConnection>>();
+  /** Connections opened so far (for tests and benchmarks: reuse means this stays small). */
+  connectCount = 0;
+
+  constructor(options: SshPoolOptions = {}) {
+    this.opts = { ...DEFAULTS, ...options } as Required<SshPoolOptions> & ConnectOptions;
+  }
+
+  session(node: NodeSpec, trust: TrustSettings): NodeSession {
+    return new NodeSessionImpl(node, trust, this);
+  }
+
+  /** An exec channel on a live connection to the node, reconnecting once if the pooled one turns out dead. */
+  async openChannel(node: NodeSpec, trust: TrustSettings, line: string): Promise<{ conn: PooledConnection; channel: ClientChannel }> {
+    for (let attempt = 1; ; attempt++) {
+      const conn = await this.connection(node, trust);
+      try {
+        return { conn, channel: await conn.exec(line) };
+      } catch (e) {
+        const err = e as Error & { notStarted?: boolean };
+        if (err.notStarted && attempt === 1 && (conn.dead || /not connected|no response/i.test(err.message))) {
+          this.drop(node, trust, conn);
+          continue;
+        }
+        throw connectionFailed(`${node.name}: cannot start a command over SSH: ${err.message}`);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.connections.values()];
+    this.connections.clear();
+    for (const p of all) {
+      const conn = await p.catch(() => undefined);
+      conn?.end();
+    }
+  }
+
+  private key(node: NodeSpec, trust: TrustSettings): string {
+    const { address, port, user, identityFile, agent, jump, hostKey } = node;
+    return JSON.stringify([address, port, user, identityFile, agent, jump, hostKey, trust.knownHosts, trust.hostKeyPolicy]);
+  }
+
+  private connection(node: NodeSpec, trust: TrustSettings): Promise<PooledConnection> {
+    const key = this.key(node, trust);
+    const existing = this.connections.get(key);
+    if (existing) return existing.then((c) => (c.dead ? this.reconnect(key, node, trust, existing) : c));
+    return this.reconnect(key, node, trust, undefined);
+  }
+
+  private reconnect(key: string, node: NodeSpec, trust: TrustSettings, stale: Promise<PooledConnection> | undefined): Promise<PooledConnection> {
+    const current = this.connections.get(key);
+    if (current && current !== stale) return current; // someone else is already reconnecting
+    const opening = openConnection(node, trust, this.opts).then(({ client }) => {
+      this.connectCount++;
+      const conn: PooledConnection = new PooledConnection(client, this.opts.maxChannelsPerConnection, this.opts.idleTimeoutMs, () => {
+        if (this.connections.get(key) === opening) this.connections.delete(key);
+      });
+      return conn;
+    });
+    this.connections.set(key, opening);
+    opening.catch(() => {
+      if (this.connections.get(key) === opening) this.connections.delete(key);
+    });
+    return opening;
+  }
+
+  private drop(node: NodeSpec, trust: TrustSettings, conn: PooledConnection): void {
+    const key = this.key(node, trust);
+    const current = this.connections.get(key);
+    void current?.then((c) => {
+      if (c === conn && this.connections.get(key) === current) this.connections.delete(key);
+    });
+    conn.end();
+  }
+}

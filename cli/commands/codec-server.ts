@@ -1,0 +1,89 @@
+/**
+ * `runbook codec-server`: decrypts payloads for the Temporal Web UI (and `temporal --codec-endpoint`) with the same
+ * keys as the worker. Bad flags or a missing key exit 2 before anything listens.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { AesGcmPayloadCodec } from '../../codec/encryption';
+import { CodecConfigError, loadKeyring } from '../../codec/keys';
+import { DEFAULT_CODEC_HOST, DEFAULT_CODEC_PORT, startCodecServer, type RunningCodecServer } from '../../codec/server';
+
+const BAD_INPUT = 2;
+
+export interface CodecServerFlags {
+  port: string;
+  host: string;
+  allowOrigin?: string[];
+  authFile?: string;
+}
+
+/** Validates flags and environment, then listens. Throws CodecConfigError on bad input. */
+export async function runCodecServer(flags: CodecServerFlags, env: Record<string, string | undefined> = process.env): Promise<RunningCodecServer> {
+  const port = Number(flags.port);
+  if (!/^\d+$/.test(flags.port) || port < 0 || port > 65535) {
+    throw new CodecConfigError('--port', `"${flags.port}" is not a port; pass a number from 1 to 65535 (0 picks a free one)`);
+  }
+  const keyring = loadKeyring(env);
+  if (!keyring) {
+    throw new CodecConfigError('RUNBOOK_CODEC_KEY_FILE', 'no key is configured; set RUNBOOK_CODEC_KEY_FILE (or RUNBOOK_CODEC_KEY) to the key the worker uses');
+  }
+  let authorization: string | undefined;
+  if (flags.authFile) {
+    try {
+      authorization = readFileSync(flags.authFile, 'utf8').trim();
+    } catch {
+      throw new CodecConfigError('--auth-file', `cannot read ${flags.authFile}; it should hold the exact Authorization header value, e.g. "Bearer <token>"`);
+    }
+    if (!authorization) throw new CodecConfigError('--auth-file', `${flags.authFile} is empty; put the Authorization header value in it`);
+  }
+  try {
+    return await startCodecServer({
+      codec: new AesGcmPayloadCodec(keyring),
+      host: flags.host,
+      port,
+      allowOrigins: flags.allowOrigin?.length ? flags.allowOrigin : ['*'],
+      authorization,
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new CodecConfigError('--port', `cannot listen on ${flags.host}:${port} (${code}); choose another --port or --host`);
+    }
+    throw err;
+  }
+}
+
+export function registerCodecServerCommands(program: Command): void {
+  program
+    .command('codec-server')
+    .description('Serve /decode and /encode so the Temporal Web UI shows encrypted payloads in plain text')
+    .option('--port <port>', 'port to listen on', String(DEFAULT_CODEC_PORT))
+    .option('--host <address>', 'address to bind; keep it local unless the server is behind authentication', DEFAULT_CODEC_HOST)
+    .option('--allow-origin <origin...>', 'origins allowed by CORS (default: any)')
+    .option('--auth-file <file>', 'require this exact Authorization header value (read from the file)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Example:',
+        '  RUNBOOK_CODEC_KEY_FILE=~/.config/runbook/codec.key runbook codec-server --port 8888',
+        '  temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8888',
+      ].join('\n'),
+    )
+    .action(async (flags: CodecServerFlags, cmd: Command) => {
+      let running: RunningCodecServer;
+      try {
+        running = await runCodecServer(flags);
+      } catch (err) {
+        if (err instanceof CodecConfigError) cmd.error(`runbook codec-server: ${err.message}`, { exitCode: BAD_INPUT });
+        throw err;
+      }
+      process.stdout.write(`codec server listening on ${running.url} (POST /decode, POST /encode)\n`);
+      process.stdout.write(`UI: temporal server start-dev --ui-codec-endpoint ${running.url}, or set it under "Data Encoder" in the UI\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => void running.close().then(resolve, resolve);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}

@@ -1,0 +1,162 @@
+/**
+ * Codec server for the Temporal Web UI and `temporal --codec-endpoint`: `POST /decode` and `POST /encode` take and
+ * return `{ payloads: [{ metadata: { key: base64 }, data: base64 }] }` and run the same codec as the worker.
+ * Plain node:http, bound to 127.0.0.1 by default: whoever can reach it can read every payload, so keep it local or
+ * behind authentication (`authorization`).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { PayloadCodec } from '@temporalio/common';
+import { payloadFromJson, payloadToJson, type JsonPayload } from './json-payload';
+
+export const DEFAULT_CODEC_HOST = '127.0.0.1';
+export const DEFAULT_CODEC_PORT = 8888;
+const ALLOWED_HEADERS = 'x-namespace, content-type, authorization';
+// The UI posts one event's payloads at a time; Temporal's own blob limit is 2 MiB per payload.
+const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+export interface CodecServerOptions {
+  codec: PayloadCodec;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Origins allowed by CORS; default `['*']`. */
+  allowOrigins?: string[];
+  /** When set, requests must carry exactly this `Authorization` header value. */
+  authorization?: string;
+  maxBodyBytes?: number;
+}
+
+export interface RunningCodecServer {
+  server: Server;
+  /** e.g. http://127.0.0.1:8888, for `--ui-codec-endpoint` and `--codec-endpoint`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+export function createCodecServer(options: CodecServerOptions): Server {
+  const allowOrigins = options.allowOrigins ?? ['*'];
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const expectedAuth = options.authorization === undefined ? undefined : digest(options.authorization);
+
+  return createServer((req, res) => {
+    setCorsHeaders(req, res, allowOrigins);
+    if (req.method === 'OPTIONS') return reply(res, 204);
+    const route = (req.url ?? '').split('?')[0];
+    if (route !== '/decode' && route !== '/encode') return reply(res, 404, { error: 'use POST /decode or POST /encode' });
+    if (req.method !== 'POST') return reply(res, 405, { error: `${route} takes POST` });
+    if (expectedAuth && !timingSafeEqual(digest(req.headers.authorization ?? ''), expectedAuth)) {
+      return reply(res, 401, { error: 'missing or wrong Authorization header' });
+    }
+    readBody(req, maxBodyBytes)
+      .then(async (body) => {
+        const payloads = parseRequest(body).map(payloadFromJson);
+        const out = route === '/decode' ? await options.codec.decode(payloads) : await options.codec.encode(payloads);
+        reply(res, 200, { payloads: out.map(payloadToJson) });
+      })
+      .catch((err: unknown) => {
+        const status = err instanceof HttpError ? err.status : 400;
+        reply(res, status, { error: err instanceof Error ? err.message : String(err) });
+      });
+  });
+}
+
+/** Starts listening; resolves once the port is bound. */
+export async function startCodecServer(options: CodecServerOptions): Promise<RunningCodecServer> {
+  const server = createCodecServer(options);
+  const host = options.host ?? DEFAULT_CODEC_HOST;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? DEFAULT_CODEC_PORT, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    server,
+    url: `http://${urlHost}:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function setCorsHeaders(req: IncomingMessage, res: ServerResponse, allowOrigins: string[]): void {
+  const origin = req.headers.origin;
+  if (allowOrigins.includes('*')) {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+  } else if (origin && allowOrigins.includes(origin)) {
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.setHeader('Vary', 'Origin');
+  }
+  res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
+  res.setHeader('Access-Control-Allow-Headers', ALLOWED_HEADERS);
+}
+
+function reply(res: ServerResponse, status: number, body?: unknown): void {
+  if (body === undefined) {
+    res.writeHead(status).end();
+    return;
+  }
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (status === 413) headers.Connection = 'close';
+  res.writeHead(status, headers).end(JSON.stringify(body));
+}
+
+function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        // Answer now and discard the rest; destroying the socket would lose the 413 itself.
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new HttpError(413, `request body is larger than ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function parseRequest(body: string): JsonPayload[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new HttpError(400, 'body must be JSON: { "payloads": [{ "metadata": { "key": "<base64>" }, "data": "<base64>" }] }');
+  }
+  const payloads = (parsed as { payloads?: unknown } | null)?.payloads;
+  if (!Array.isArray(payloads)) throw new HttpError(400, 'body must have a "payloads" array');
+  for (const [i, p] of payloads.entries()) {
+    const ok =
+      typeof p === 'object' &&
+      p !== null &&
+      (p.data === undefined || p.data === null || typeof p.data === 'string') &&
+      (p.metadata === undefined || p.metadata === null || (typeof p.metadata === 'object' && Object.values(p.metadata).every((v) => typeof v === 'string')));
+    if (!ok) throw new HttpError(400, `payloads[${i}] must be { metadata: { key: base64 string }, data: base64 string }`);
+  }
+  return payloads as JsonPayload[];
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}

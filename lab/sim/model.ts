@@ -1,0 +1,260 @@
+/**
+ * The lab's cluster truth (state.json) and what follows from it: who is up, quorum, leader, readiness,
+ * dqlite roles and pod scheduling. Pure functions over the state; the store applies them under the lock.
+ */
+import type { Profile } from '../timing';
+
+export const BOOTSTRAP_ID = '3297041220608546238';
+export const DQLITE_PORT = 19001;
+export const LOCAL_DQLITE = `127.0.0.1:${DQLITE_PORT}`;
+
+/** dqlite roles as go-dqlite numbers them. */
+export const VOTER = 0;
+export const STANDBY = 1;
+export const SPARE = 2;
+export type DqliteRole = 0 | 1 | 2;
+export const ROLE_NAMES = ['voter', 'stand-by', 'spare'] as const;
+
+export interface Member {
+  /** uint64 as a decimal string. */
+  id: string;
+  address: string;
+  role: DqliteRole;
+  /** The lab node this member is, if any (an entry typed by hand may match none). */
+  node: string | null;
+}
+
+export interface Pod {
+  ns: string;
+  name: string;
+  kind: 'ReplicaSet' | 'DaemonSet';
+  /** Deployment or DaemonSet name. */
+  owner: string;
+  node: string | null;
+  created: number;
+  ip: string;
+}
+
+export interface Deployment {
+  ns: string;
+  name: string;
+  replicas: number;
+  hash: string;
+  /** nodeSelector: replicas may only run here (used by the pdb-block fault). */
+  pinnedTo?: string;
+}
+
+export interface Pdb {
+  ns: string;
+  name: string;
+  /** The deployment it selects. */
+  app: string;
+  minAvailable: number;
+}
+
+export interface K8sNode {
+  name: string;
+  created: number;
+  cordoned: boolean;
+  worker: boolean;
+}
+
+export interface Recovery {
+  epoch: string;
+  template: string;
+  members: Array<{ id: string; address: string; role: DqliteRole }>;
+  /** sha256 of the template's closed segments, snapshots and .meta files right after `.reconfigure`. */
+  files: Record<string, string>;
+  rejoined: string[];
+}
+
+export interface Cluster {
+  id: string;
+  /** Raft data generation tag (16 hex): every raft file carries it; `.reconfigure` starts a new one. */
+  epoch: string;
+  term: number;
+  index: number;
+  members: Member[];
+  leader: string | null;
+  rebalanceAt: number | null;
+  /** Last computed availability, to journal quorum-lost / quorum-regained once. */
+  available: boolean;
+  k8sNodes: K8sNode[];
+  deployments: Deployment[];
+  pods: Pod[];
+  pdbs: Pdb[];
+  recovery: Recovery | null;
+}
+
+export interface SnapRevision {
+  revision: number;
+  version: string;
+  channel: string;
+}
+
+export type Power = 'running' | 'crashed' | 'destroyed' | 'hung';
+
+export interface NodeState {
+  name: string;
+  address: string;
+  /** Inventory role; `worker` below says how it actually joined. */
+  role: 'controlplane' | 'worker';
+  power: Power;
+  services: 'running' | 'stopped';
+  cluster: string;
+  worker: boolean;
+  dqlite: { id: string; address: string; ok: boolean; error: string | null };
+  snap: {
+    current: SnapRevision;
+    /** Retained older revisions, newest first (snapd keeps one by default here). */
+    previous: SnapRevision[];
+    tracking: string;
+    /** Epoch ms, 'forever' or null. */
+    hold: number | 'forever' | null;
+    refreshingUntil: number;
+  };
+  /** kubelite/k8s-dqlite restarting until then: NotReady and dqlite member down. */
+  restartUntil: number;
+  kubeliteFailed: boolean;
+  faults: { slowMs?: number; dropSsh?: 'before' | 'after'; failUpgradeTo?: string };
+}
+
+export interface LabState {
+  name: string;
+  profile: Profile;
+  timeScale: number;
+  seq: number;
+  nodes: Record<string, NodeState>;
+  clusters: Record<string, Cluster>;
+}
+
+/** The machine answers and kubelite/k8s-dqlite are not stopped or restarting. */
+export function servicesUp(n: NodeState, now: number): boolean {
+  return n.power === 'running' && n.services === 'running' && now >= n.restartUntil;
+}
+
+export function memberOf(c: Cluster, node: string): Member | undefined {
+  return c.members.find((m) => m.node === node);
+}
+
+export function memberUp(s: LabState, c: Cluster, m: Member, now: number): boolean {
+  if (!m.node) return false;
+  const n = s.nodes[m.node];
+  return !!n && n.cluster === c.id && !n.worker && servicesUp(n, now) && n.dqlite.ok;
+}
+
+export function voters(c: Cluster): Member[] {
+  return c.members.filter((m) => m.role === VOTER);
+}
+
+/** Quorum: a majority of the voters is up. */
+export function hasQuorum(s: LabState, c: Cluster, now: number): boolean {
+  const v = voters(c);
+  const up = v.filter((m) => memberUp(s, c, m, now)).length;
+  return v.length > 0 && up > v.length / 2;
+}
+
+export function leaderOf(s: LabState, c: Cluster, now: number): Member | undefined {
+  if (!hasQuorum(s, c, now)) return undefined;
+  const v = voters(c).filter((m) => memberUp(s, c, m, now));
+  return v.find((m) => m.address === c.leader) ?? v[0];
+}
+
+/** Kubernetes Ready condition of a lab node seen from cluster `c`. */
+export function nodeReady(s: LabState, c: Cluster, name: string, now: number): boolean {
+  const n = s.nodes[name];
+  if (!n || n.cluster !== c.id || !servicesUp(n, now) || n.kubeliteFailed) return false;
+  if (!hasQuorum(s, c, now)) return false;
+  if (n.worker) return true;
+  const m = memberOf(c, name);
+  return !!m && memberUp(s, c, m, now);
+}
+
+/**
+ * go-dqlite's role adjustment, simplified: 1 voter below 3 members, otherwise up to 3 voters and 3 stand-bys,
+ * online members preferred; offline voters are demoted when an online member can replace them.
+ */
+export function desiredRoles(s: LabState, c: Cluster, now: number): Map<Member, DqliteRole> {
+  const wantVoters = c.members.length < 3 ? 1 : 3;
+  const wantStandbys = c.members.length < 3 ? 0 : 3;
+  const online = c.members.filter((m) => memberUp(s, c, m, now));
+  const offline = c.members.filter((m) => !online.includes(m));
+  const byRole = (ms: Member[], r: DqliteRole) => ms.filter((m) => m.role === r);
+  const order = [...byRole(online, VOTER), ...byRole(online, STANDBY), ...byRole(online, SPARE)];
+  const roles = new Map<Member, DqliteRole>();
+  const onlineVoters = order.slice(0, wantVoters);
+  onlineVoters.forEach((m) => roles.set(m, VOTER));
+  // Offline voters keep their seat while nobody online can take it.
+  let missing = wantVoters - onlineVoters.length;
+  for (const m of byRole(offline, VOTER)) {
+    if (missing > 0) {
+      roles.set(m, VOTER);
+      missing -= 1;
+    } else roles.set(m, SPARE);
+  }
+  const rest = order.slice(wantVoters);
+  rest.forEach((m, i) => roles.set(m, i < wantStandbys ? STANDBY : SPARE));
+  for (const m of offline) if (!roles.has(m)) roles.set(m, m.role === STANDBY ? STANDBY : SPARE);
+  return roles;
+}
+
+export function rolesDiffer(s: LabState, c: Cluster, now: number): boolean {
+  for (const [m, r] of desiredRoles(s, c, now)) if (m.role !== r) return true;
+  return false;
+}
+
+export function schedulable(s: LabState, c: Cluster, now: number): string[] {
+  return c.k8sNodes.filter((k) => !k.cordoned && nodeReady(s, c, k.name, now)).map((k) => k.name);
+}
+
+/** A pod counts as healthy for a disruption budget when it is bound to a Ready node. */
+export function podHealthy(s: LabState, c: Cluster, p: Pod, now: number): boolean {
+  return p.node !== null && nodeReady(s, c, p.node, now);
+}
+
+export function randomSuffix(len: number, seed: () => number = Math.random): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  let s = '';
+  for (let i = 0; i < len; i++) s += alphabet[Math.floor(seed() * alphabet.length)];
+  return s;
+}
+
+export function newPod(c: Cluster, d: Deployment | { ns: string; name: string }, kind: Pod['kind'], node: string | null, now: number): Pod {
+  const name = kind === 'DaemonSet' ? `${d.name}-${randomSuffix(5)}` : `${d.name}-${(d as Deployment).hash}-${randomSuffix(5)}`;
+  const ip = `10.1.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 2}`;
+  return { ns: d.ns, name, kind, owner: d.name, node, created: now, ip };
+}
+
+/** Bind pending replicas to the least-loaded schedulable nodes (honouring a pin). */
+export function schedulePending(s: LabState, c: Cluster, now: number): void {
+  const targets = schedulable(s, c, now);
+  const load = (n: string) => c.pods.filter((p) => p.node === n && p.kind === 'ReplicaSet').length;
+  for (const p of c.pods) {
+    if (p.node !== null || p.kind !== 'ReplicaSet') continue;
+    const d = c.deployments.find((x) => x.ns === p.ns && x.name === p.owner);
+    const options = targets.filter((t) => !d?.pinnedTo || d.pinnedTo === t);
+    if (options.length === 0) continue;
+    options.sort((a, b) => load(a) - load(b));
+    p.node = options[0];
+  }
+}
+
+/** Every k8s node gets its DaemonSet pod. */
+export function ensureDaemonSets(c: Cluster, now: number): void {
+  for (const k of c.k8sNodes) {
+    if (!c.pods.some((p) => p.kind === 'DaemonSet' && p.node === k.name && p.owner === 'calico-node')) {
+      c.pods.push(newPod(c, { ns: 'kube-system', name: 'calico-node' }, 'DaemonSet', k.name, now));
+    }
+  }
+  c.pods = c.pods.filter((p) => p.kind !== 'DaemonSet' || c.k8sNodes.some((k) => k.name === p.node));
+}
+
+export function addDeployment(c: Cluster, d: Omit<Deployment, 'hash'>, nodes: string[], now: number): Deployment {
+  const dep: Deployment = { ...d, hash: randomSuffix(9) + randomSuffix(1) };
+  c.deployments.push(dep);
+  for (let i = 0; i < d.replicas; i++) {
+    const node = d.pinnedTo ?? (nodes.length ? nodes[i % nodes.length] : null);
+    c.pods.push(newPod(c, dep, 'ReplicaSet', node, now));
+  }
+  return dep;
+}

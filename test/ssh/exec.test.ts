@@ -1,0 +1,177 @@
+/** Exec over a real sshd: output, exit codes, stdin, timeouts, cancellation, sudo, redaction, streams. */
+import { createHash, randomBytes } from 'crypto';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { PassThrough, Readable } from 'stream';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { command } from '../../common/shell';
+import { FailureType } from '../../common/constants';
+import { SshPool, type NodeSession } from '../../activities/ssh';
+import type { CommandProgress } from '../../activities/ssh/progress';
+import { failureOf, SshdFixture, type TestSshd } from './fixture';
+
+const fx = new SshdFixture();
+const pool = new SshPool();
+let sshd: TestSshd;
+let sh: NodeSession;
+
+function processesMatching(marker: string): string {
+  try {
+    return execFileSync('pgrep', ['-af', marker], { encoding: 'utf8' }).trim();
+  } catch {
+    return ''; // pgrep exits 1 when nothing matches
+  }
+}
+
+/** A `sleep` with a unique duration, so pgrep finds exactly this process. */
+function uniqueSleep(): { line: string; marker: string } {
+  const line = `sleep ${300_000 + randomBytes(3).readUIntBE(0, 3)}`;
+  return { marker: `^${line}$`, line };
+}
+
+beforeAll(async () => {
+  sshd = await fx.start('exec-node');
+  fx.trust(sshd);
+  sh = pool.session(fx.node(sshd), { knownHosts: fx.knownHosts, hostKeyPolicy: 'strict' });
+});
+
+afterAll(async () => {
+  await pool.close();
+  fx.cleanup();
+});
+
+test('returns stdout, stderr and a non-zero exit without throwing', async () => {
+  const r = await sh.run('echo out; echo err >&2; exit 3');
+  expect(r).toMatchObject({ exitCode: 3, stdout: 'out\n', stderr: 'err\n' });
+});
+
+test('the PID report never shows in stderr, even after startup noise', async () => {
+  const r = await sh.run(command('printf', 'a\\nb'));
+  expect(r.stderr).toBe('');
+  expect(r.stdout).toBe('a\nb');
+});
+
+test('feeds stdin and gives commands reading stdin EOF otherwise', async () => {
+  expect((await sh.run('cat', { stdin: 'hello\n' })).stdout).toBe('hello\n');
+  expect((await sh.run('cat')).stdout).toBe('');
+});
+
+test('check throws a retryable CommandFailed naming node, command and stderr', async () => {
+  const err = await failureOf(sh.check(`${command('ls', '/no/such/dir')}`));
+  expect(err.type).toBe(FailureType.CommandFailed);
+  expect(err.nonRetryable).toBeFalsy();
+  expect(err.message).toContain('exec-node');
+  expect(err.message).toContain('ls /no/such/dir');
+  expect(err.message).toMatch(/No such file or directory/);
+});
+
+test('a timeout ends the remote process and throws a retryable CommandTimedOut', async () => {
+  const { line, marker } = uniqueSleep();
+  const started = Date.now();
+  const err = await failureOf(sh.run(line, { timeoutMs: 500 }));
+  expect(err.type).toBe(FailureType.CommandTimedOut);
+  expect(err.nonRetryable).toBeFalsy();
+  expect(Date.now() - started).toBeLessThan(10_000);
+  expect(processesMatching(marker)).toBe('');
+});
+
+test('a timeout ends every process of a pipeline', async () => {
+  const a = uniqueSleep();
+  const b = uniqueSleep();
+  const err = await failureOf(sh.run(`(${a.line}) | (${b.line})`, { timeoutMs: 500 }));
+  expect(err.type).toBe(FailureType.CommandTimedOut);
+  expect(processesMatching(a.marker)).toBe('');
+  expect(processesMatching(b.marker)).toBe('');
+});
+
+test('a command that ignores TERM is killed after the grace period', async () => {
+  const { line, marker } = uniqueSleep();
+  const err = await failureOf(sh.run(`trap '' TERM; ${line}; echo survived`, { timeoutMs: 300 }));
+  expect(err.type).toBe(FailureType.CommandTimedOut);
+  expect(processesMatching(marker)).toBe('');
+});
+
+test('cancelling the activity ends the remote process, after heartbeats carried progress', async () => {
+  const env = new MockActivityEnvironment();
+  const beats: CommandProgress[] = [];
+  env.on('heartbeat', (d: CommandProgress) => beats.push(d));
+  const { line, marker } = uniqueSleep();
+  const running = env.run(() => sh.run(`echo step-one; echo token-s3cret; ${line}`, { redact: ['s3cret'] }));
+  // Wait for the remote process and a heartbeat that saw its output.
+  for (let i = 0; i < 100 && !(processesMatching(marker) && beats.some((b) => b.bytes > 0)); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(processesMatching(marker)).not.toBe('');
+  await new Promise((r) => setTimeout(r, 1200)); // one more timer heartbeat
+  env.cancel();
+  const err = await failureOf(running);
+  expect(err.name).toBe('CancelledFailure');
+  expect(processesMatching(marker)).toBe('');
+  expect(beats.length).toBeGreaterThanOrEqual(2);
+  const last = beats[beats.length - 1];
+  expect(last).toMatchObject({ node: 'exec-node', lastLine: 'token-<redacted>' });
+  expect(last.bytes).toBeGreaterThan(0);
+  expect(JSON.stringify(beats)).not.toContain('s3cret');
+});
+
+test('outside an activity nothing heartbeats and commands still run', async () => {
+  expect((await sh.run('echo plain')).stdout).toBe('plain\n');
+});
+
+test('sudo: prefixes "sudo -n" when the node becomes root by sudo, and only then', async () => {
+  const log = path.join(fx.dir, 'sudo.log');
+  // A stand-in sudo on the node's PATH that logs its argv and runs the rest.
+  fs.writeFileSync(path.join(fx.binDir, 'sudo'), `#!/bin/sh\necho "$*" >> ${log}\n[ "$1" = -n ] && shift\nexec "$@"\n`, { mode: 0o755 });
+  const asSudo = pool.session(fx.node(sshd, { become: 'sudo' }), { knownHosts: fx.knownHosts, hostKeyPolicy: 'strict' });
+  expect((await asSudo.run(command('echo', 'hi'), { sudo: true })).stdout).toBe('hi\n');
+  expect((await asSudo.run('echo a | tr a b', { sudo: true })).stdout).toBe('b\n');
+  expect((await asSudo.run(command('echo', 'plain'))).stdout).toBe('plain\n');
+  expect((await sh.run(command('echo', 'none'), { sudo: true })).stdout).toBe('none\n'); // become: none
+  expect(fs.readFileSync(log, 'utf8').split('\n').filter(Boolean)).toEqual(['-n echo hi', '-n sh -c echo a | tr a b']);
+  expect(asSudo.records.map((r) => r.command)).toEqual(['sudo -n echo hi', "sudo -n sh -c 'echo a | tr a b'", 'echo plain']);
+});
+
+test('records every non-quiet command, with secrets redacted in records and errors', async () => {
+  const s = pool.session(fx.node(sshd), { knownHosts: fx.knownHosts, hostKeyPolicy: 'strict' });
+  const secret = 'tok-9f8e7d6c5b4a';
+  await s.run(command('echo', secret), { redact: [secret] });
+  await s.run('true', { quiet: true });
+  const err = await failureOf(s.check(`echo ${secret} >&2; exit 1`, { redact: [secret] }));
+  expect(err.message).not.toContain(secret);
+  expect(err.message).toContain('<redacted>');
+  expect(s.records).toHaveLength(2);
+  expect(s.records[0]).toMatchObject({ node: 'exec-node', command: 'echo <redacted>', exitCode: 0, stdoutTail: '<redacted>\n' });
+  expect(s.records[1]).toMatchObject({ exitCode: 1, stderrTail: '<redacted>\n' });
+  expect(JSON.stringify(s.records)).not.toContain(secret);
+  expect(new Date(s.records[0].startedAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
+});
+
+test('records keep only a bounded tail of big outputs', async () => {
+  const s = pool.session(fx.node(sshd), { knownHosts: fx.knownHosts, hostKeyPolicy: 'strict' });
+  const r = await s.run('head -c 100000 /dev/zero | tr "\\0" x');
+  expect(r.stdout).toHaveLength(100000);
+  expect(s.records[0].stdoutTail.length).toBeLessThanOrEqual(2049);
+});
+
+test('download and upload stream bytes exactly (sha256)', async () => {
+  const data = randomBytes(3 * 1024 * 1024 + 17);
+  const sha = createHash('sha256').update(data).digest('hex');
+  const remote = path.join(fx.dir, 'uploaded.bin');
+  await sh.upload(`cat > ${command(remote)}`, Readable.from([data.subarray(0, 1000), data.subarray(1000)]));
+  expect(createHash('sha256').update(fs.readFileSync(remote)).digest('hex')).toBe(sha);
+
+  const sink = new PassThrough();
+  const chunks: Buffer[] = [];
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  const r = await sh.download(command('cat', remote), sink);
+  expect(r.exitCode).toBe(0);
+  expect(r.bytes).toBe(data.length);
+  expect(createHash('sha256').update(Buffer.concat(chunks)).digest('hex')).toBe(sha);
+});
+
+test('invalid input is refused non-retryably before anything runs', async () => {
+  const err = await failureOf(sh.run('  '));
+  expect(err).toMatchObject({ type: FailureType.InvalidInput, nonRetryable: true });
+  expect((await failureOf(sh.run('true', { timeoutMs: -1 }))).type).toBe(FailureType.InvalidInput);
+});

@@ -1,0 +1,182 @@
+/**
+ * Temporal for e2e tests: a real dev server (the local Temporal CLI, no downloads) and a real worker.
+ *
+ * Usage, one server and one bundle per test file:
+ *
+ *   import { startTemporal, bundle, startWorker, startRunbook, runCli } from '../support/temporal';
+ *   let env: TestWorkflowEnvironment;
+ *   beforeAll(async () => { env = await startTemporal(); });          // random port, search attributes registered
+ *   afterAll(async () => { await env?.teardown(); });
+ *
+ *   test('...', async () => {
+ *     const worker = await startWorker(env, { stateDir });              // real activities, real SshPool
+ *     // or: startWorker(env, { stateDir, activities: { probeNode: async () => ... } }) for workflow-logic tests
+ *     try {
+ *       const handle = await startRunbook(env, { kind: 'check', workflowType: 'check', inventory, input: {}, summary: 'check' }, worker.taskQueue);
+ *       await handle.result();
+ *       // or run the CLI as a user would: await runCli(env, ['check', '-i', file], { taskQueue: worker.taskQueue })
+ *     } finally {
+ *       await worker.stop();
+ *     }
+ *   });
+ *
+ * - `startRunbook` starts exactly as the CLI does (cluster workflow ID, conflict policy FAIL, search attributes).
+ * - Each `startWorker` gets its own task queue unless one is given, so tests in a file do not steal each other's tasks.
+ * - The workflow bundle is built once per test file (`bundle()` caches it); the first call takes a few seconds.
+ * - `runCli` runs `node dist/cli/main.js` (build first: `npm test` does) against this server via TEMPORAL_ADDRESS.
+ */
+import { execFile } from 'child_process';
+import * as path from 'path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { SEARCH_ATTRIBUTES } from '../../common/constants';
+import type { StartSpec } from '../../cli/context';
+import { runbookStartOptions } from '../../cli/start-options';
+import { findTemporalCli, TemporalCliNotFound } from '../../cli/temporal-cli';
+import { SshPool } from '../../activities/ssh';
+import { createWorker, workflowsPath, type RunbookWorker } from '../../worker/create-worker';
+import { installRuntime } from '../../worker/runtime';
+
+export const REPO_ROOT = path.resolve(__dirname, '../..');
+export const CLI_MAIN = path.join(REPO_ROOT, 'dist/cli/main.js');
+export const TEST_IDENTITY = 'tester@jest';
+
+installRuntime({ level: 'WARN' });
+
+/** The local Temporal CLI, or a clear failure (never a download in tests). */
+export function temporalCliPath(): string {
+  const found = findTemporalCli();
+  if (!found.path) {
+    throw new Error(`${new TemporalCliNotFound(found.tried).message}\n(.ci/run installs it: runbook temporal-cli --install)`);
+  }
+  return found.path;
+}
+
+export interface StartTemporalOptions {
+  /** Extra `temporal server start-dev` arguments (e.g. dynamic config). */
+  extraArgs?: string[];
+}
+
+/** A dev server on a random port with the runbook search attributes. Call `env.teardown()` in afterAll. */
+export async function startTemporal(opts: StartTemporalOptions = {}): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: temporalCliPath() },
+      searchAttributes: SEARCH_ATTRIBUTES,
+      extraArgs: opts.extraArgs,
+    },
+  });
+}
+
+let cachedBundle: Promise<WorkflowBundle> | undefined;
+
+/** The workflows bundle, built once per test file. */
+export function bundle(): Promise<WorkflowBundle> {
+  cachedBundle ??= bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietBundlerLogger });
+  return cachedBundle;
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};
+
+export interface StartWorkerOptions {
+  stateDir: string;
+  /** Default: a fresh `test-<random>` queue. */
+  taskQueue?: string;
+  /** Replace the real activities, e.g. to test workflow logic alone. */
+  activities?: object;
+  /** Share an SSH pool (e.g. to inspect it); default: a new one, closed by stop(). */
+  ssh?: SshPool;
+}
+
+export interface TestWorker {
+  taskQueue: string;
+  worker: RunbookWorker;
+  /** The worker's SshPool (undefined when activities were overridden). */
+  ssh?: SshPool;
+  /** Shut down, wait for the run loop to end, close the pool. */
+  stop(): Promise<void>;
+}
+
+/** A real worker polling `taskQueue` until `stop()`. */
+export async function startWorker(env: TestWorkflowEnvironment, opts: StartWorkerOptions): Promise<TestWorker> {
+  const taskQueue = opts.taskQueue ?? `test-${Math.random().toString(36).slice(2, 10)}`;
+  const ssh = opts.activities ? undefined : (opts.ssh ?? new SshPool());
+  const worker = await createWorker({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    stateDir: opts.stateDir,
+    activities: opts.activities,
+    ssh,
+    workflowBundle: await bundle(),
+    shutdownGraceTime: '2s',
+  });
+  const running = worker.run();
+  return {
+    taskQueue,
+    worker,
+    ssh,
+    async stop() {
+      worker.shutdown();
+      await running;
+      if (!opts.ssh) await ssh?.close();
+    },
+  };
+}
+
+/** Start a runbook the way `runbook <kind>` does. */
+export async function startRunbook(
+  env: TestWorkflowEnvironment,
+  spec: StartSpec,
+  taskQueue: string,
+  identity = TEST_IDENTITY,
+): Promise<WorkflowHandle> {
+  const options = runbookStartOptions(spec, { taskQueue, identity });
+  return env.client.workflow.start(spec.workflowType, options);
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunCliOptions {
+  taskQueue?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+/** Run `node dist/cli/main.js ...args` against this test server. Never throws on a non-zero exit. */
+export function runCli(env: TestWorkflowEnvironment, args: string[], opts: RunCliOptions = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI_MAIN, ...args],
+      {
+        cwd: REPO_ROOT,
+        timeout: opts.timeoutMs ?? 90_000,
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: env.address,
+          TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+          TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml',
+          ...(opts.taskQueue ? { RUNBOOK_TASK_QUEUE: opts.taskQueue } : {}),
+          ...opts.env,
+        },
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+  });
+}

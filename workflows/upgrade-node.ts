@@ -1,0 +1,288 @@
+/**
+ * One node's turn in the rolling upgrade, as child workflows so each node has its own page in the UI:
+ * `upgradeNode` (the manual procedure's steps 1-5: drain, refresh, wait Ready, verify, uncordon) and
+ * `rollbackNode` (drain again if needed, `snap revert`, wait Ready on the old version, uncordon).
+ * A failed step throws `NodeUpgradeFailed` with a NodeFailure in its details; the parent decides what follows.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  sleep,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { PdbBlock } from '../activities/microk8s/drain';
+import type { SnapState } from '../activities/upgrade';
+import { NON_RETRYABLE_TYPES } from '../common/constants';
+import type { Inventory } from '../common/inventory';
+import { RunbookController } from './runbook-controller';
+
+export const NodeUpgradeFailed = 'NodeUpgradeFailed';
+export const NodeRollbackFailed = 'NodeRollbackFailed';
+
+export interface NodeTimeouts {
+  drainTimeoutSeconds: number;
+  readyTimeoutSeconds: number;
+  heartbeatTimeoutSeconds: number;
+}
+
+export interface UpgradeNodeInput extends NodeTimeouts {
+  /** The node and the control planes kubectl can run on: never the whole inventory (history size). */
+  inventory: Inventory;
+  node: string;
+  controlPlane: boolean;
+  channel: string;
+  /** The Kubernetes minor the node must report afterwards (`1.29`). */
+  minor: string;
+  fromVersion: string;
+  /** HA and voter count before the upgrade, for the quorum check and the health gate. */
+  expect: { ha: boolean; voters: number };
+  /** Failing workloads at the start of the run. */
+  baseline: string[];
+  soakSeconds: number;
+  /** Cordoned before this run started: an operator's cordon is left in place. */
+  wasCordoned: boolean;
+}
+
+export interface UpgradeNodeResult {
+  node: string;
+  /** `already-on-target`: no refresh was run (a rerun, or a retry after a crash). */
+  outcome: 'upgraded' | 'already-on-target';
+  before: SnapState;
+  after: SnapState;
+  kubeletVersion?: string;
+  uncordoned: boolean;
+}
+
+export interface NodeFailure {
+  node: string;
+  /** The step that failed, named after the procedure (`drainNode`, `refreshSnap`, `waitNodeReady`…). */
+  step: string;
+  message: string;
+  pdbBlocked?: PdbBlock[];
+  /** Whether the snap was touched: decides between a revert and a plain uncordon. */
+  refreshed: boolean;
+}
+
+export interface RollbackNodeInput extends NodeTimeouts {
+  inventory: Inventory;
+  node: string;
+  /** The revision the node ran before the upgrade. */
+  revision: string;
+  /** Its minor (`1.28`): Ready is awaited on it. */
+  minor: string;
+  wasCordoned: boolean;
+  reason: string;
+}
+
+export interface RollbackNodeResult {
+  node: string;
+  reverted: boolean;
+  drainedAgain: boolean;
+  uncordoned: boolean;
+  version: string;
+  revision: string;
+  /** What was done, in order: the compensation record. */
+  actions: string[];
+}
+
+function activityProfiles(t: NodeTimeouts) {
+  const base: ActivityOptions = {
+    startToCloseTimeout: '3m',
+    heartbeatTimeout: t.heartbeatTimeoutSeconds * 1000,
+    retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] },
+  };
+  return {
+    act: proxyActivities<Activities>(base),
+    drainTimeout: { startToCloseTimeout: (t.drainTimeoutSeconds + 180) * 1000 },
+    readyTimeout: { startToCloseTimeout: (t.readyTimeoutSeconds + 120) * 1000 },
+    snapTimeout: { startToCloseTimeout: 45 * 60_000 },
+  };
+}
+
+function nodeFailed(failure: NodeFailure): never {
+  throw ApplicationFailure.create({
+    type: NodeUpgradeFailed,
+    message: `${failure.node}: ${failure.step} failed: ${failure.message}`,
+    details: [failure],
+    nonRetryable: true,
+  });
+}
+
+/** Upgrade one node: the manual procedure's per-node steps, in order. */
+export async function upgradeNode(input: UpgradeNodeInput): Promise<UpgradeNodeResult> {
+  const { node } = input;
+  const rb = new RunbookController('upgrade-node', input.inventory.cluster, [node]);
+  rb.focus(node);
+  const { act, drainTimeout, readyTimeout, snapTimeout } = activityProfiles(input);
+  const target = { inventory: input.inventory, node };
+  const move = `${input.fromVersion} → ${input.channel}`;
+  let cordonedByUs = false;
+  let refreshStarted = false;
+
+  try {
+    if (input.controlPlane) {
+      rb.step(`checkQuorum before ${node}`);
+      const q = await act.checkQuorum.executeWithOptions({ summary: `quorum before ${node}` }, [{ ...target, expect: input.expect }]);
+      if (!q.ok) nodeFailed({ node, step: 'checkQuorum', message: q.problems.join('; '), refreshed: false });
+    }
+
+    rb.step(`drainNode ${node}`);
+    rb.node(node, 'draining', move);
+    cordonedByUs = !input.wasCordoned; // drain cordons first; set now so a cancel mid-drain uncordons
+    const drain = await act.drainNode.executeWithOptions({ summary: `drain ${node}`, ...drainTimeout }, [
+      { ...target, timeoutSeconds: input.drainTimeoutSeconds },
+    ]);
+    if (!drain.drained) {
+      const message = drain.pdbBlocked.length
+        ? describeBlock(node, drain.pdbBlocked)
+        : (drain.message ?? 'drain did not finish');
+      nodeFailed({ node, step: 'drainNode', message, pdbBlocked: drain.pdbBlocked, refreshed: false });
+    }
+
+    rb.step(`refreshSnap ${node} --channel=${input.channel}`);
+    rb.node(node, 'refreshing', move);
+    refreshStarted = true;
+    // A refresh is never interrupted halfway: a cancel takes effect once it has finished.
+    const refresh = await CancellationScope.nonCancellable(() =>
+      act.refreshSnap
+        .executeWithOptions({ summary: `snap refresh ${node} --channel=${input.channel}`, ...snapTimeout }, [
+          { ...target, channel: input.channel, minor: input.minor },
+        ])
+        .catch((err) => nodeFailed({ node, step: 'refreshSnap', message: causeOf(err), refreshed: true })),
+    );
+
+    rb.step(`waitNodeReady ${node} on ${input.minor}`);
+    rb.node(node, 'verifying', `${move}${refresh.skipped ? ' (already refreshed)' : ''}`);
+    const ready = await act.waitNodeReady.executeWithOptions({ summary: `wait for ${node} Ready on ${input.minor}`, ...readyTimeout }, [
+      { ...target, minor: input.minor, timeoutSeconds: input.readyTimeoutSeconds },
+    ]);
+    if (!ready.ready) nodeFailed({ node, step: 'waitNodeReady', message: ready.message ?? 'not Ready', refreshed: true });
+
+    await healthGate(act, input, 'checkNodeHealth');
+    if (input.soakSeconds > 0) {
+      rb.step(`soak ${node} for ${input.soakSeconds}s`);
+      rb.node(node, 'soaking', move);
+      await sleep(input.soakSeconds * 1000, { summary: `soak ${node} ${input.soakSeconds}s` });
+      await healthGate(act, input, 'checkNodeHealth after soak');
+    }
+
+    let uncordoned = false;
+    if (cordonedByUs) {
+      rb.step(`uncordonNode ${node}`);
+      await act.uncordonNode.executeWithOptions({ summary: `uncordon ${node}` }, [target]);
+      uncordoned = true;
+    }
+    rb.node(node, 'done', `${refresh.after.version} (${input.channel})`);
+    rb.step('done');
+    return {
+      node,
+      outcome: refresh.skipped ? 'already-on-target' : 'upgraded',
+      before: refresh.before,
+      after: refresh.after,
+      kubeletVersion: ready.kubeletVersion,
+      uncordoned,
+    };
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Cancelled: end in a verified state. Refreshed → complete the node; not refreshed → undo the cordon.
+      await CancellationScope.nonCancellable(async () => {
+        if (refreshStarted) {
+          rb.step(`cancelled: completing ${node}`);
+          const ready = await act.waitNodeReady.executeWithOptions({ summary: `wait for ${node} Ready (cancel)`, ...readyTimeout }, [
+            { ...target, minor: input.minor, timeoutSeconds: input.readyTimeoutSeconds },
+          ]);
+          if (cordonedByUs && ready.ready) await act.uncordonNode.executeWithOptions({ summary: `uncordon ${node} (cancel)` }, [target]);
+          rb.node(node, ready.ready ? 'done' : 'failed', ready.ready ? `cancelled: completed on ${input.minor}` : `cancelled: ${ready.message}`);
+        } else {
+          rb.step(`cancelled: restoring ${node}`);
+          if (cordonedByUs) await act.uncordonNode.executeWithOptions({ summary: `uncordon ${node} (cancel)` }, [target]);
+          rb.node(node, 'reverted', 'cancelled before the refresh: uncordoned, version unchanged');
+        }
+      });
+    } else {
+      rb.node(node, 'failed', err instanceof ApplicationFailure ? err.message : String(err));
+    }
+    throw err;
+  }
+}
+
+async function healthGate(act: ReturnType<typeof activityProfiles>['act'], input: UpgradeNodeInput, step: string): Promise<void> {
+  const health = await act.checkNodeHealth.executeWithOptions({ summary: `health gates ${input.node}` }, [
+    { inventory: input.inventory, node: input.node, controlPlane: input.controlPlane, expect: input.expect, baseline: input.baseline },
+  ]);
+  if (!health.ok) nodeFailed({ node: input.node, step, message: health.problems.join('; '), refreshed: true });
+}
+
+/** Same wording as activities/microk8s/drain.ts describePdbBlock (kept here: workflows import no activity code). */
+function describeBlock(node: string, blocks: PdbBlock[]): string {
+  const parts = blocks.map((b) => `pod ${b.pod} (PodDisruptionBudget ${b.budget ?? '<not found: kubectl get pdb -A>'})`);
+  return `drain of ${node} blocked by a PodDisruptionBudget: ${parts.join(', ')}; scale the workload up or relax the budget, then retry`;
+}
+
+/** The innermost message of an activity failure. */
+export function causeOf(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}
+
+/** Roll one node back to the revision it ran before, and verify it: Ready on the old minor, uncordoned. */
+export async function rollbackNode(input: RollbackNodeInput): Promise<RollbackNodeResult> {
+  const { node } = input;
+  const rb = new RunbookController('upgrade-node', input.inventory.cluster, [node]);
+  rb.focus(node);
+  const { act, drainTimeout, readyTimeout, snapTimeout } = activityProfiles(input);
+  const target = { inventory: input.inventory, node };
+  const actions: string[] = [];
+  const fail = (message: string): never => {
+    rb.node(node, 'failed', message);
+    throw ApplicationFailure.create({ type: NodeRollbackFailed, message: `${node}: rollback failed: ${message}`, nonRetryable: true, details: [{ actions }] });
+  };
+  rb.node(node, 'reverting', input.reason);
+
+  rb.step(`readNodeState ${node}`);
+  const state = await act.readNodeState.executeWithOptions({ summary: `read ${node} before rollback` }, [target]);
+  const needsRevert = state.snap.revision !== input.revision;
+  let drainedAgain = false;
+  if (needsRevert && !state.unschedulable) {
+    // Uncordoned since its upgrade, so it may run new workloads: drain again before the revert restarts it.
+    rb.step(`drainNode ${node} (before revert)`);
+    const drain = await act.drainNode.executeWithOptions({ summary: `drain ${node} before revert`, ...drainTimeout }, [
+      { ...target, timeoutSeconds: input.drainTimeoutSeconds },
+    ]);
+    drainedAgain = true;
+    actions.push(drain.drained ? `drained ${node} again` : `drain of ${node} incomplete (${drain.message}); reverting anyway`);
+  }
+  let after = state.snap;
+  if (needsRevert) {
+    rb.step(`revertSnap ${node} --revision=${input.revision}`);
+    const revert = await act.revertSnap
+      .executeWithOptions({ summary: `snap revert ${node} --revision=${input.revision}`, ...snapTimeout }, [{ ...target, revision: input.revision }])
+      .catch((err) => fail(causeOf(err)));
+    after = revert.after;
+    actions.push(`snap revert ${node}: revision ${revert.before.revision} (${revert.before.version}) → ${after.revision} (${after.version})`);
+  } else {
+    actions.push(`${node} still on revision ${input.revision}: nothing to revert`);
+  }
+
+  rb.step(`waitNodeReady ${node} on ${input.minor}`);
+  const ready = await act.waitNodeReady.executeWithOptions({ summary: `wait for ${node} Ready on ${input.minor}`, ...readyTimeout }, [
+    { ...target, minor: input.minor, timeoutSeconds: input.readyTimeoutSeconds },
+  ]);
+  if (!ready.ready) fail(`${ready.message}; ${node} left cordoned`);
+  actions.push(`${node} Ready on ${ready.kubeletVersion}`);
+
+  let uncordoned = false;
+  if (!input.wasCordoned) {
+    rb.step(`uncordonNode ${node}`);
+    await act.uncordonNode.executeWithOptions({ summary: `uncordon ${node}` }, [target]);
+    uncordoned = true;
+    actions.push(`uncordoned ${node}`);
+  }
+  rb.node(node, 'reverted', `${after.version} (rev ${after.revision})`);
+  rb.step('done');
+  return { node, reverted: needsRevert, drainedAgain, uncordoned, version: after.version, revision: after.revision, actions };
+}

@@ -1,0 +1,280 @@
+/**
+ * The rolling upgrade's options and its plan, computed from an observation of the live cluster. Pure and
+ * workflow-safe: the workflow plans with it, the CLI validates flags with the same schema, and unit tests call it.
+ * Rules from ../shared/microk8s-behaviour.md section 8 and the upgrade procedure: one minor at a time (latest patch
+ * of the current track first), control planes first and one at a time (non-voters, then voters, the dqlite leader
+ * last), workers afterwards in small batches.
+ */
+import { z } from 'zod';
+
+const RISKS = ['stable', 'candidate', 'beta', 'edge'] as const;
+const CHANNEL = /^1\.(\d{1,3})(?:\/(stable|candidate|beta|edge))?$/;
+
+/** `--to 1.29` means `1.29/stable`, as snapd reads it. */
+export function normaliseChannel(value: string): string {
+  const m = CHANNEL.exec(value);
+  if (!m) throw new Error(`"${value}" is not a MicroK8s channel; use <1.NN>[/${RISKS.join('|')}], e.g. 1.29/stable`);
+  return `1.${Number(m[1])}/${m[2] ?? 'stable'}`;
+}
+
+const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
+
+export const UpgradeOptions = z.strictObject({
+  to: z.string().refine((v) => CHANNEL.test(v), {
+    error: (iss) => `${JSON.stringify(iss.input)} is not a MicroK8s channel; use <1.NN>[/<risk>], e.g. 1.29/stable`,
+  }),
+  approve: z.enum(['none', 'each', 'on-failure']).default('none'),
+  workerBatch: z.number().int().min(1).max(100).default(1),
+  rollback: z.enum(['node', 'all']).default('node'),
+  onFailure: z.enum(['rollback', 'pause']).default('rollback'),
+  drainTimeoutSeconds: seconds(1, 86_400).default(300),
+  soakSeconds: seconds(0, 86_400).default(0),
+  /** An approval not answered in time pauses the runbook; it never proceeds on its own. */
+  approvalTimeoutSeconds: seconds(1, 7 * 86_400).default(3600),
+  readyTimeoutSeconds: seconds(5, 86_400).default(600),
+  /** How soon a lost worker's activity is retried elsewhere (the SSH layer heartbeats while commands run). */
+  heartbeatTimeoutSeconds: seconds(5, 600).default(30),
+});
+export type UpgradeOptions = z.output<typeof UpgradeOptions>;
+
+// --- what the observation activity reports --------------------------------------------------------------------
+
+export type DqliteRole = 'voter' | 'standby' | 'spare';
+
+export interface ObservedNode {
+  name: string;
+  controlPlane: boolean;
+  /** `snap list`: version (`v1.28.5`), revision and tracked channel (`1.28/stable`). */
+  version: string;
+  revision: string;
+  tracking: string;
+  kubeletVersion?: string;
+  ready: boolean;
+  unschedulable: boolean;
+  dqliteRole?: DqliteRole;
+  leader: boolean;
+}
+
+export interface ClusterObservation {
+  nodes: ObservedNode[];
+  /** `high-availability: yes` and the voter count, as `microk8s status` reports them. */
+  ha: boolean;
+  voters: number;
+  /** `namespace/pod` of kube-system pods that are not running: an unhealthy cluster is not upgraded. */
+  failingSystemPods: string[];
+  /** `namespace/pod` of failing workload pods: the baseline the health gates compare against. */
+  failingWorkloadPods: string[];
+  /** Channel → version published there (`snap info microk8s`), for "latest patch of the current track". */
+  channels: Record<string, string>;
+}
+
+// --- the plan -------------------------------------------------------------------------------------------------
+
+export interface NodeStep {
+  node: string;
+  controlPlane: boolean;
+  channel: string;
+  /** Kubernetes minor the node must report afterwards (`1.29`). */
+  minor: string;
+}
+
+export interface Hop {
+  kind: 'patch' | 'minor';
+  /** `1.29/stable`, or `latest patch of current tracks`. */
+  label: string;
+  controlPlanes: NodeStep[];
+  workerBatches: NodeStep[][];
+  /** Nodes already there, with the reason. */
+  skipped: string[];
+}
+
+export interface UpgradePlan {
+  target: string;
+  hops: Hop[];
+  /** Why the upgrade must not start; empty when it may. */
+  refusals: string[];
+  /** Failing workload pods at the start; health gates fail only on pods beyond these. */
+  baseline: string[];
+  /** What each node ran before: the rollback target. */
+  before: Record<string, { version: string; revision: string; channel: string; unschedulable: boolean }>;
+  lines: string[];
+}
+
+export function minorOf(version: string): number | undefined {
+  const m = /^v?1\.(\d+)(?:\.|$)/.exec(version);
+  return m ? Number(m[1]) : undefined;
+}
+
+function trackMinor(channel: string): number | undefined {
+  const m = /^1\.(\d+)\//.exec(channel);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** True when `a` is an older release than `b` (`v1.28.3` < `v1.28.10`). Pre-release suffixes compare as older. */
+export function olderThan(a: string, b: string): boolean {
+  const parse = (v: string) => (/^v?(\d+)\.(\d+)\.(\d+)/.exec(v) ?? []).slice(1).map(Number);
+  const [x, y] = [parse(a), parse(b)];
+  for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) < (y[i] ?? 0);
+  return /-/.test(a) && !/-/.test(b);
+}
+
+const ROLE_RANK: Record<string, number> = { spare: 0, standby: 1, voter: 2 };
+
+/**
+ * Control planes in a safe order: spares and stand-bys first (losing them costs nothing), then non-leader
+ * voters, the dqlite leader last (one leader election instead of several). Ties keep inventory order.
+ */
+export function orderControlPlanes(nodes: ObservedNode[]): ObservedNode[] {
+  const rank = (n: ObservedNode) => (n.leader ? 3 : ROLE_RANK[n.dqliteRole ?? 'spare']);
+  return nodes
+    .map((n, i) => ({ n, i }))
+    .sort((a, b) => rank(a.n) - rank(b.n) || a.i - b.i)
+    .map((x) => x.n);
+}
+
+/**
+ * One rolling pass to `channel`: the nodes still below `minor` (or on another channel of that minor, for the
+ * last hop), control planes ordered, workers in batches. `assumeMinor` lets the plan look ahead to later hops.
+ */
+export function planHop(
+  nodes: ObservedNode[],
+  channel: string,
+  workerBatch: number,
+  opts: { lastHop: boolean; assumeMinor?: Record<string, number> } = { lastHop: true },
+): Hop {
+  const minor = trackMinor(channel)!;
+  const skipped: string[] = [];
+  const due = nodes.filter((n) => {
+    const current = opts.assumeMinor?.[n.name] ?? minorOf(n.version) ?? 0;
+    if (current < minor) return true;
+    if (current === minor && opts.lastHop && n.tracking !== channel) return true;
+    skipped.push(`${n.name} (already on ${n.version}, ${n.tracking})`);
+    return false;
+  });
+  const step = (n: ObservedNode): NodeStep => ({ node: n.name, controlPlane: n.controlPlane, channel, minor: `1.${minor}` });
+  const workers = due.filter((n) => !n.controlPlane).map(step);
+  const workerBatches: NodeStep[][] = [];
+  for (let i = 0; i < workers.length; i += workerBatch) workerBatches.push(workers.slice(i, i + workerBatch));
+  return {
+    kind: 'minor',
+    label: channel,
+    controlPlanes: orderControlPlanes(due.filter((n) => n.controlPlane)).map(step),
+    workerBatches,
+    skipped,
+  };
+}
+
+/** Nodes behind the latest patch of the track they follow are refreshed within it before any minor hop. */
+export function planPatchHop(obs: ClusterObservation, workerBatch: number): Hop | undefined {
+  const behind = obs.nodes.filter((n) => obs.channels[n.tracking] && olderThan(n.version, obs.channels[n.tracking]));
+  if (behind.length === 0) return undefined;
+  const step = (n: ObservedNode): NodeStep => ({
+    node: n.name,
+    controlPlane: n.controlPlane,
+    channel: n.tracking,
+    minor: `1.${minorOf(n.version)}`,
+  });
+  const workers = behind.filter((n) => !n.controlPlane).map(step);
+  const workerBatches: NodeStep[][] = [];
+  for (let i = 0; i < workers.length; i += workerBatch) workerBatches.push(workers.slice(i, i + workerBatch));
+  return {
+    kind: 'patch',
+    label: 'latest patch of each node’s current track',
+    controlPlanes: orderControlPlanes(behind.filter((n) => n.controlPlane)).map(step),
+    workerBatches,
+    skipped: obs.nodes.filter((n) => !behind.includes(n)).map((n) => `${n.name} (latest patch ${n.version})`),
+  };
+}
+
+function refusalsFor(obs: ClusterObservation, targetMinor: number): string[] {
+  const out: string[] = [];
+  for (const n of obs.nodes) {
+    if (!n.ready) out.push(`node ${n.name} is not Ready; fix it (or remove it from the cluster) before upgrading`);
+    if (trackMinor(n.tracking) === undefined) {
+      out.push(`node ${n.name} tracks "${n.tracking}"; move it to a 1.NN track first (minor upgrades follow the channel)`);
+    }
+    const m = minorOf(n.version);
+    if (m === undefined) out.push(`node ${n.name} reports version "${n.version}", which is not a MicroK8s release`);
+    else if (m > targetMinor) {
+      out.push(`node ${n.name} runs ${n.version}, newer than the target 1.${targetMinor}; downgrades are not upgrades`);
+    }
+  }
+  const cps = obs.nodes.filter((n) => n.controlPlane);
+  if (cps.length >= 3 && (!obs.ha || obs.voters < 3)) {
+    out.push(`high availability is degraded (${obs.voters} voter(s) for ${cps.length} control-plane nodes); restore HA first`);
+  }
+  const cpMinors = cps.map((n) => minorOf(n.version) ?? 0);
+  if (cpMinors.length && Math.max(...cpMinors) - Math.min(...cpMinors) > 1) {
+    out.push(`control-plane nodes are more than one minor apart (${cps.map((n) => `${n.name} ${n.version}`).join(', ')})`);
+  }
+  const newestCp = Math.max(0, ...cpMinors);
+  for (const w of obs.nodes.filter((n) => !n.controlPlane)) {
+    if ((minorOf(w.version) ?? 0) > newestCp) out.push(`worker ${w.name} (${w.version}) is newer than every control plane`);
+  }
+  if (obs.failingSystemPods.length) {
+    out.push(`kube-system pods are failing (${obs.failingSystemPods.join(', ')}); fix them before upgrading`);
+  }
+  return out;
+}
+
+/** The whole upgrade from one observation: refusals, hops and the lines `--plan` prints. */
+export function planUpgrade(obs: ClusterObservation, options: Pick<UpgradeOptions, 'to' | 'workerBatch'>): UpgradePlan {
+  const target = normaliseChannel(options.to);
+  const [track, risk] = target.split('/');
+  const targetMinor = trackMinor(target)!;
+  const refusals = refusalsFor(obs, targetMinor);
+  const before = Object.fromEntries(
+    obs.nodes.map((n) => [n.name, { version: n.version, revision: n.revision, channel: n.tracking, unschedulable: n.unschedulable }]),
+  );
+  const hops: Hop[] = [];
+  const patch = refusals.length ? undefined : planPatchHop(obs, options.workerBatch);
+  if (patch) hops.push(patch);
+  if (!refusals.length) {
+    // From the lowest minor, one hop per minor; nodes at the target minor on another channel move in the last hop.
+    const lowest = Math.min(...obs.nodes.map((n) => minorOf(n.version) ?? targetMinor));
+    const assumed: Record<string, number> = {};
+    for (let minor = Math.min(lowest + 1, targetMinor); minor <= targetMinor; minor++) {
+      const lastHop = minor === targetMinor;
+      const hop = planHop(obs.nodes, lastHop ? target : `1.${minor}/${risk}`, options.workerBatch, {
+        lastHop,
+        assumeMinor: Object.keys(assumed).length ? assumed : undefined,
+      });
+      if (hop.controlPlanes.length || hop.workerBatches.length) hops.push(hop);
+      for (const n of obs.nodes) assumed[n.name] = Math.max(minor, minorOf(n.version) ?? 0);
+    }
+  }
+  const lines = describePlan(target, track, obs, hops, refusals);
+  return { target, hops, refusals, baseline: [...obs.failingWorkloadPods], before, lines };
+}
+
+function describePlan(target: string, track: string, obs: ClusterObservation, hops: Hop[], refusals: string[]): string[] {
+  const lines = [`Rolling upgrade to ${target} (${track} is reached one minor at a time, each a full rolling pass).`];
+  lines.push('Live state:');
+  for (const n of obs.nodes) {
+    const role = n.controlPlane ? `control plane${n.dqliteRole ? `, dqlite ${n.dqliteRole}` : ''}${n.leader ? ' (leader)' : ''}` : 'worker';
+    lines.push(`  ${n.name}: ${n.version} (rev ${n.revision}, ${n.tracking}), ${role}, ${n.ready ? 'Ready' : 'NOT Ready'}${n.unschedulable ? ', cordoned' : ''}`);
+  }
+  lines.push(`  high availability: ${obs.ha ? 'yes' : 'no'}, ${obs.voters} voter(s)`);
+  if (obs.failingWorkloadPods.length) {
+    lines.push(`  failing workload pods (baseline for the health gates): ${obs.failingWorkloadPods.join(', ')}`);
+  }
+  if (refusals.length) {
+    lines.push('Refused:', ...refusals.map((r) => `  - ${r}`));
+    return lines;
+  }
+  if (hops.length === 0) {
+    lines.push(`Nothing to do: every node already runs ${target}.`);
+    return lines;
+  }
+  lines.push('0. Back up the dqlite datastore from a voter (tarball off the node, sha256 recorded).');
+  lines.push('1. Hold snap auto-refresh of microk8s on every node; released at the end, on failure and on cancel.');
+  hops.forEach((hop, i) => {
+    lines.push(`${i + 2}. ${hop.kind === 'patch' ? 'Patch pass' : `Hop ${hop.label}`}: control planes first, one at a time (quorum checked before each)`);
+    for (const s of hop.controlPlanes) lines.push(`     ${s.node} → ${s.channel}`);
+    hop.workerBatches.forEach((b, j) => lines.push(`   workers, batch ${j + 1}: ${b.map((s) => s.node).join(', ')} → ${b[0].channel}`));
+    if (hop.skipped.length) lines.push(`   skipped: ${hop.skipped.join(', ')}`);
+  });
+  lines.push('Per node: cordon and drain, snap refresh, wait Ready on the new minor, health gates, soak, uncordon.');
+  lines.push('Control-plane order is re-read from live state before each hop (the dqlite leader goes last).');
+  return lines;
+}
