@@ -1,2 +1,385 @@
-// Runbook workflow: see docs/design.md. Placeholder until it lands.
-export {};
+/**
+ * The HA rolling upgrade (issue 5), read as the manual procedure in ../shared/microk8s-behaviour.md:
+ *   0. Plan from live state: one minor at a time, control planes first (leader last), workers in batches.
+ *   1. Back up the dqlite datastore first.
+ *   2. Hold snap auto-refresh on every node (released at the end, on failure and on cancel).
+ *   3. Each node in turn, as a child workflow (workflows/upgrade-node.ts): drain, refresh, wait Ready, verify, uncordon.
+ *   4. On failure: roll that node back and verify it; with --rollback all also the nodes this pass upgraded,
+ *      newest first; then stop, or pause for an operator decision (retry, rollback, abort).
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { BackupNodeResult } from '../activities/backup';
+import { NON_RETRYABLE_TYPES, nodeWorkflowId } from '../common/constants';
+import type { Inventory } from '../common/inventory';
+import type { RunbookBaseInput } from '../common/messages';
+import { minorOf } from '../common/versions';
+import { RunbookController } from './runbook-controller';
+import {
+  type NodeFailure,
+  NodeUpgradeFailed,
+  rollbackNode,
+  type RollbackNodeResult,
+  upgradeNode,
+  type UpgradeNodeResult,
+} from './upgrade-node';
+import { type ClusterObservation, type Hop, type NodeStep, planHop, planUpgrade, UpgradeOptions, type UpgradePlan } from './upgrade-plan';
+
+export { rollbackNode, upgradeNode } from './upgrade-node';
+
+export const UpgradeFailed = 'UpgradeFailed';
+
+export type RollingUpgradeInput = RunbookBaseInput & import('zod').input<typeof UpgradeOptions>;
+
+export interface RollingUpgradeResult {
+  outcome: 'planned' | 'refused' | 'nothing-to-do' | 'upgraded';
+  plan: string[];
+  backup?: { id: string; node: string; path: string; sha256: string; size: number };
+  /** Node → version it ended on. */
+  versions: Record<string, string>;
+  /** Every compensation, in order (rollbacks, uncordons after cancel, hold releases that failed). */
+  compensations: string[];
+}
+
+/** Details attached to an UpgradeFailed failure: what was done, and what was left behind and why. */
+export interface UpgradeFailureDetails {
+  failure: NodeFailure;
+  compensations: string[];
+  leftCordoned: string[];
+  upgraded: string[];
+}
+
+export async function rollingUpgrade(input: RollingUpgradeInput): Promise<RollingUpgradeResult> {
+  const { inventory } = input;
+  const rb: RunbookController = new RunbookController('upgrade', inventory.cluster, inventory.nodes.map((n) => n.name));
+  const parsed = UpgradeOptions.safeParse(pickOptions(input));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    rb.fail('InvalidInput', `${issue.path.join('.') || 'input'}: ${issue.message}`);
+  }
+  const opts = parsed.data;
+  const act = proxyActivities<Activities>({
+    startToCloseTimeout: '5m',
+    heartbeatTimeout: opts.heartbeatTimeoutSeconds * 1000,
+    retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] },
+  });
+  const parentId = workflowInfo().workflowId;
+  const compensations: string[] = [];
+  const compensate = (line: string) => {
+    compensations.push(line);
+    rb.note(`compensation: ${line}`);
+  };
+
+  // 0. Plan from live state.
+  rb.step('observeCluster');
+  let obs: ClusterObservation = await act.observeUpgradeState.executeWithOptions(
+    { summary: 'read versions, revisions, channels, readiness and dqlite roles' },
+    [{ inventory }],
+  );
+  const plan: UpgradePlan = planUpgrade(obs, opts);
+  if (plan.refusals.length) {
+    rb.step('refused');
+    await rb.approvePlan(plan.lines, true, 'refused');
+    if (input.planOnly) return { outcome: 'refused', plan: plan.lines, versions: versionsOf(obs), compensations };
+    rb.fail('PreconditionFailed', `the cluster is not healthy enough to upgrade: ${plan.refusals.join('; ')}`);
+  }
+  if (input.planOnly) {
+    rb.step('planned');
+    await rb.approvePlan(plan.lines, true, 'plan only');
+    return { outcome: 'planned', plan: plan.lines, versions: versionsOf(obs), compensations };
+  }
+  if (plan.hops.length === 0) {
+    await rb.approvePlan(plan.lines, true, 'nothing to do');
+    rb.step('nothing to do');
+    for (const n of obs.nodes) rb.node(n.name, 'skipped', `${n.version} (${n.tracking})`);
+    return { outcome: 'nothing-to-do', plan: plan.lines, versions: versionsOf(obs), compensations };
+  }
+  await rb.approvePlan(plan.lines, input.yes, `upgrade ${inventory.cluster} to ${plan.target}`);
+
+  // 1. Back up first: a tarball of the dqlite backend on a voter, copied off the node, sha256 recorded.
+  rb.step('backupDatastore');
+  const voter = obs.nodes.find((n) => n.dqliteRole === 'voter' && !n.leader) ?? obs.nodes.find((n) => n.controlPlane)!;
+  const backup: BackupNodeResult = await act.backupNode.executeWithOptions(
+    { summary: `back up dqlite on ${voter.name}`, startToCloseTimeout: '30m' },
+    [{ inventory, node: voter.name, id: `pre-upgrade-${workflowInfo().runId.slice(0, 8)}`, label: `before upgrade to ${plan.target}` }],
+  );
+  rb.note(`backup ${backup.id} of ${voter.name}: ${backup.path} (${backup.size} bytes, sha256 ${backup.sha256})`);
+
+  // 2. Hold auto-refresh on every node for the duration.
+  const allNodes = inventory.nodes.map((n) => n.name);
+  const wasCordoned = Object.fromEntries(obs.nodes.map((n) => [n.name, n.unschedulable]));
+  let holdsTaken = false;
+  const releaseHolds = async () => {
+    if (!holdsTaken) return;
+    rb.step('releaseRefreshHolds');
+    const r = await act.holdRefreshes.executeWithOptions({ summary: 'release snap refresh holds' }, [
+      { inventory, nodes: allNodes, release: true },
+    ]);
+    holdsTaken = false;
+    if (r.failed.length) compensate(`refresh holds NOT released on: ${r.failed.join('; ')} (run: snap refresh --unhold microk8s)`);
+    else rb.note('snap refresh holds released on every node');
+  };
+
+  // Nodes this pass upgraded, in order (rollback --all reverts them newest first), and where each pass started.
+  let upgradedThisHop: string[] = [];
+  const upgradedAll: string[] = [];
+  let hopStart: Record<string, { revision: string; version: string }> = {};
+  const inFlight = new Set<string>();
+  const attempts = new Map<string, number>();
+
+  const childInventory = (node: string): Inventory => ({
+    ...inventory,
+    nodes: inventory.nodes.filter((n) => n.name === node || n.role === 'controlplane'),
+  });
+  const childId = (what: string, node: string) => {
+    const key = `${what}-${node}`;
+    const n = (attempts.get(key) ?? 0) + 1;
+    attempts.set(key, n);
+    return nodeWorkflowId(parentId, n > 1 ? `${what}-${n}` : what, node);
+  };
+  const timeouts = {
+    drainTimeoutSeconds: opts.drainTimeoutSeconds,
+    readyTimeoutSeconds: opts.readyTimeoutSeconds,
+    heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds,
+  };
+
+  /** Ask a human; a timeout pauses (never proceeds) and asks again after `runbook resume`. */
+  const approval = async (summary: string): Promise<'approved' | 'rejected'> => {
+    for (;;) {
+      const outcome = await rb.requestApproval(summary, opts.approvalTimeoutSeconds * 1000);
+      if (outcome !== 'timed-out') return outcome;
+      rb.note(`approval "${summary}" timed out after ${opts.approvalTimeoutSeconds}s: paused; run \`runbook resume\` to ask again`);
+      rb.snapshot.paused = true; // the controller's own pause flag: checkpoint() waits on it like a `runbook pause`
+      await rb.checkpoint();
+    }
+  };
+
+  const runUpgrade = async (hopIndex: number, step: NodeStep): Promise<UpgradeNodeResult> => {
+    const before = obs.nodes.find((n) => n.name === step.node)!;
+    rb.node(step.node, 'draining', `${before.version} → ${step.channel}`);
+    inFlight.add(step.node);
+    try {
+      return await executeChild(upgradeNode, {
+        workflowId: childId(`hop${hopIndex + 1}-upgrade`, step.node),
+        staticSummary: `upgrade ${step.node} to ${step.channel}`,
+        staticDetails: `Hop ${hopIndex + 1} of the rolling upgrade of \`${inventory.cluster}\` to ${plan.target}.`,
+        parentClosePolicy: 'REQUEST_CANCEL',
+        args: [
+          {
+            ...timeouts,
+            inventory: childInventory(step.node),
+            node: step.node,
+            controlPlane: step.controlPlane,
+            channel: step.channel,
+            minor: step.minor,
+            fromVersion: before.version,
+            expect: { ha: obs.ha, voters: obs.voters },
+            baseline: plan.baseline,
+            soakSeconds: opts.soakSeconds,
+            wasCordoned: wasCordoned[step.node],
+          },
+        ],
+      });
+    } finally {
+      inFlight.delete(step.node);
+    }
+  };
+
+  const runRollback = async (node: string, reason: string): Promise<RollbackNodeResult | undefined> => {
+    const start = hopStart[node];
+    rb.node(node, 'reverting', reason);
+    try {
+      const r = await executeChild(rollbackNode, {
+        workflowId: childId('rollback', node),
+        staticSummary: `roll back ${node} to revision ${start.revision} (${start.version})`,
+        parentClosePolicy: 'REQUEST_CANCEL',
+        args: [{ ...timeouts, inventory: childInventory(node), node, revision: start.revision, minor: minorString(start.version), wasCordoned: wasCordoned[node], reason }],
+      });
+      for (const a of r.actions) compensate(a);
+      rb.node(node, 'reverted', `${r.version} (rev ${r.revision})`);
+      return r;
+    } catch (err) {
+      const message = causeMessage(err);
+      compensate(`rollback of ${node} FAILED: ${message}`);
+      rb.node(node, 'failed', `rollback failed: ${message}`);
+      return undefined;
+    }
+  };
+
+  /** Stop the runbook: a failure naming the node, what was compensated, and what is left cordoned and why. */
+  const stop = async (failure: NodeFailure, why: string): Promise<never> => {
+    await CancellationScope.nonCancellable(releaseHolds);
+    const state = await CancellationScope.nonCancellable(() =>
+      act.readNodeState.executeWithOptions({ summary: `read ${failure.node} after the failure` }, [{ inventory: childInventory(failure.node), node: failure.node }]),
+    );
+    const leftCordoned = state.unschedulable && !wasCordoned[failure.node] ? [failure.node] : [];
+    const left = leftCordoned.length ? ` ${failure.node} is left cordoned (on ${state.snap.version}) for inspection; uncordon it when fixed.` : '';
+    const details: UpgradeFailureDetails = { failure, compensations, leftCordoned, upgraded: [...upgradedAll] };
+    rb.note(`stopped: ${why}.${left}`);
+    throw ApplicationFailure.create({ type: UpgradeFailed, message: `upgrade stopped at ${failure.node} (${failure.step}): ${failure.message}. ${why}.${left}`, details: [details], nonRetryable: true });
+  };
+
+  /** Roll back the nodes this pass upgraded, newest first (workers before control planes: kubelet never newer). */
+  const rollbackUpgraded = async () => {
+    for (const node of [...upgradedThisHop].reverse()) await runRollback(node, 'rollback --all');
+    upgradedThisHop = [];
+  };
+
+  /** A node failed: roll it back (after approval if asked), then stop or wait for an operator decision. */
+  const recover = async (hopIndex: number, step: NodeStep, failure: NodeFailure): Promise<UpgradeNodeResult> => {
+    let current = failure;
+    for (;;) {
+      rb.node(step.node, 'failed', current.message);
+      rb.note(`${step.node}: ${current.step} failed: ${current.message}`);
+      const others = opts.rollback === 'all' && opts.onFailure === 'rollback' ? [...upgradedThisHop].reverse() : [];
+      const what = `roll back ${step.node}${others.length ? `, then ${others.join(', ')}` : ''} (${current.step} failed)`;
+      const go = opts.approve === 'on-failure' ? await approval(what) : 'approved';
+      if (go === 'approved') await runRollback(step.node, `${current.step} failed`);
+      else compensate(`rollback of ${step.node} rejected by the operator: left as it is`);
+      if (opts.onFailure === 'rollback') {
+        if (others.length && go === 'approved') await rollbackUpgraded();
+        return stop(current, opts.rollback === 'all' ? 'rolled back this pass (--rollback all)' : 'rolled back the failed node (--rollback node)');
+      }
+      const d = await rb.awaitDecision(`${step.node}: ${current.step} failed: ${current.message}`);
+      rb.note(`decision by ${d.by}: ${d.decision}${d.reason ? ` (${d.reason})` : ''}`);
+      if (d.decision === 'rollback') {
+        await rollbackUpgraded();
+        return stop(current, `rolled back on ${d.by}'s decision`);
+      }
+      if (d.decision === 'abort') return stop(current, `aborted by ${d.by}`);
+      const retry = await attempt(hopIndex, step);
+      if ('ok' in retry) return retry.ok;
+      current = retry.failure;
+    }
+  };
+
+  const attempt = async (hopIndex: number, step: NodeStep): Promise<{ ok: UpgradeNodeResult } | { failure: NodeFailure }> => {
+    try {
+      return { ok: await runUpgrade(hopIndex, step) };
+    } catch (err) {
+      const failure = nodeFailureOf(err, step.node);
+      if (!failure) throw err;
+      return { failure };
+    }
+  };
+
+  const done = (r: UpgradeNodeResult) => {
+    if (r.outcome === 'upgraded') {
+      upgradedThisHop.push(r.node);
+      upgradedAll.push(r.node);
+    }
+    rb.node(r.node, 'done', `${r.after.version}${r.outcome === 'already-on-target' ? ' (already there)' : ''}`);
+  };
+
+  /** One batch (a control plane alone, or up to --worker-batch workers) in parallel; failures handled after. */
+  const runBatch = async (hopIndex: number, steps: NodeStep[]) => {
+    await rb.checkpoint();
+    if (opts.approve === 'each') {
+      const go = await approval(`upgrade ${steps.map((s) => s.node).join(', ')} to ${steps[0].channel}`);
+      if (go === 'rejected') {
+        await CancellationScope.nonCancellable(releaseHolds);
+        rb.fail('UpgradeRejected', `upgrade of ${steps.map((s) => s.node).join(', ')} rejected; stopped before touching it (${upgradedAll.length} node(s) upgraded so far)`);
+      }
+    }
+    rb.focus(steps.length === 1 ? steps[0].node : null);
+    const results = await Promise.allSettled(steps.map((s) => attempt(hopIndex, s)));
+    for (const r of results) if (r.status === 'rejected') throw r.reason; // cancellation, or a bug
+    for (const [i, r] of results.entries()) {
+      const value = (r as PromiseFulfilledResult<{ ok: UpgradeNodeResult } | { failure: NodeFailure }>).value;
+      done('ok' in value ? value.ok : await recover(hopIndex, steps[i], value.failure));
+    }
+  };
+
+  try {
+    rb.step('holdRefreshes');
+    holdsTaken = true; // set first: a hold that half-succeeded is still released
+    await act.holdRefreshes.executeWithOptions({ summary: 'hold snap auto-refresh on every node' }, [{ inventory, nodes: allNodes, release: false }]);
+
+    for (const [i, planned] of plan.hops.entries()) {
+      let hop: Hop = planned;
+      if (i > 0) {
+        // Live state again: the leader may have moved, and the plan's next pass starts from here.
+        rb.step(`observeCluster before ${planned.label}`);
+        obs = await act.observeUpgradeState.executeWithOptions({ summary: `read the cluster before ${planned.label}` }, [{ inventory }]);
+        if (planned.kind === 'minor') hop = planHop(obs.nodes, planned.label, opts.workerBatch, { lastHop: i === plan.hops.length - 1 });
+      }
+      hopStart = Object.fromEntries(obs.nodes.map((n) => [n.name, { revision: n.revision, version: n.version }]));
+      upgradedThisHop = [];
+      rb.step(`${hop.kind === 'patch' ? 'patch pass' : `hop ${hop.label}`}: control planes first, one at a time`);
+      for (const s of hop.skipped) rb.note(`${hop.label}: skipped ${s}`);
+      for (const cp of hop.controlPlanes) await runBatch(i, [cp]);
+      rb.step(`${hop.label}: workers in batches of ${opts.workerBatch}`);
+      for (const batch of hop.workerBatches) await runBatch(i, batch);
+    }
+    await releaseHolds();
+  } catch (err) {
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(async () => {
+        rb.step('cancelled: compensating');
+        await reportAfterCancel();
+        await releaseHolds();
+      });
+    } else {
+      await CancellationScope.nonCancellable(releaseHolds);
+    }
+    throw err;
+  }
+
+  rb.step('done');
+  rb.focus(null);
+  obs = await act.observeUpgradeState.executeWithOptions({ summary: 'read the cluster after the upgrade' }, [{ inventory }]);
+  return {
+    outcome: 'upgraded',
+    plan: plan.lines,
+    backup: { id: backup.id, node: backup.node, path: backup.path, sha256: backup.sha256, size: backup.size },
+    versions: versionsOf(obs),
+    compensations,
+  };
+
+  /** The node(s) in flight finished their own compensation (child workflows); say how each one ended. */
+  async function reportAfterCancel(): Promise<void> {
+    for (const node of inFlight) {
+      const s = await act.readNodeState.executeWithOptions({ summary: `read ${node} after cancel` }, [{ inventory: childInventory(node), node }]);
+      const start = hopStart[node];
+      const how = start && s.snap.revision !== start.revision ? `completed on ${s.snap.version}` : `reverted: still on ${s.snap.version}`;
+      compensate(`cancel: ${node} ${how}, ${s.ready ? 'Ready' : 'NOT Ready'}, ${s.unschedulable ? 'cordoned' : 'uncordoned'}`);
+    }
+  }
+}
+
+function pickOptions(input: RollingUpgradeInput): unknown {
+  const { inventory: _i, planOnly: _p, yes: _y, requestedBy: _r, ...rest } = input;
+  return rest;
+}
+
+function versionsOf(obs: ClusterObservation): Record<string, string> {
+  return Object.fromEntries(obs.nodes.map((n) => [n.name, n.version]));
+}
+
+function minorString(version: string): string {
+  const m = minorOf(version);
+  return m ? `${m.major}.${m.minor}` : version;
+}
+
+/** The NodeFailure a child attached to its NodeUpgradeFailed, or undefined for anything else. */
+function nodeFailureOf(err: unknown, node: string): NodeFailure | undefined {
+  if (!(err instanceof ChildWorkflowFailure) || isCancellation(err)) return undefined;
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure && cause.type === NodeUpgradeFailed && cause.details?.[0]) return cause.details[0] as NodeFailure;
+  // Any other child failure (an activity out of retries, a bug) is still a failed node: handle it the same way.
+  return { node, step: 'upgradeNode', message: causeMessage(err), refreshed: true };
+}
+
+function causeMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}

@@ -13,6 +13,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle
 import type { temporal } from '@temporalio/proto';
 import { createDataConverter, failureConverterPath } from '../../codec/data-converter';
 import { AesGcmPayloadCodec, ENCRYPTED_ENCODING } from '../../codec/encryption';
+import { decodeHistory } from '../../codec/history';
 import { keyringOf } from '../../codec/keys';
 import { startCodecServer, type RunningCodecServer } from '../../codec/server';
 import type { CodecTestActivities } from '../fixtures/codec-workflows';
@@ -51,9 +52,9 @@ function cliTexts(json: unknown): string[] {
   return texts(json).flatMap((s) => [s, Buffer.from(s, 'base64').toString('latin1')]);
 }
 
-async function showWithCli(address: string, workflowId: string, extra: string[] = []): Promise<unknown> {
+async function showWithCli(address: string, workflowId: string, extra: string[] = []): Promise<object> {
   const { stdout } = await run(TEMPORAL_CLI, ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json', ...extra]);
-  return JSON.parse(stdout);
+  return JSON.parse(stdout) as object;
 }
 
 describe('payload encryption end to end', () => {
@@ -139,6 +140,17 @@ describe('payload encryption end to end', () => {
     expect(failError).toBeInstanceOf(WorkflowFailedError);
     expect((failError as WorkflowFailedError).cause?.message).toBe(`refused ${MARKER}`);
     expect(await encryptedClient.workflow.getHandle(echoId).describe().then((d) => d.staticSummary())).toBe(`summary ${MARKER}`);
+  });
+
+  it('decodeHistory (for `runbook history`) turns the stored history, proto or CLI JSON, back into plaintext', async () => {
+    const dataConverter = createDataConverter(keyring);
+    const fromServer = await decodeHistory(await env.client.workflow.getHandle(echoId).fetchHistory(), dataConverter);
+    const failed = fromServer.events!.find((e) => e.activityTaskFailedEventAttributes)!;
+    expect(failed.activityTaskFailedEventAttributes!.failure!.message).toBe(`activity refused ${MARKER}`);
+    expect(texts(fromServer).some((t) => t.includes(`echo:${MARKER}`))).toBe(true);
+
+    const exported = await decodeHistory(await showWithCli(env.address, failId), dataConverter);
+    expect(JSON.stringify(exported)).toContain(`refused ${MARKER}`);
   });
 
   it('decodes the stored payloads through the codec server, as the UI does', async () => {

@@ -1,8 +1,8 @@
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
 import { createDataConverter, failureConverter } from '../../codec/data-converter';
 import { decodeHistory } from '../../codec/history';
+import { payloadToJson } from '../../codec/json-payload';
 import { keyringOf } from '../../codec/keys';
 
 const MARKER = 'token-in-history-91ac';
@@ -16,9 +16,9 @@ async function storedHistory(): Promise<temporal.api.history.v1.History> {
   failure.encodedAttributes = await encrypt(failure.encodedAttributes!);
   return temporal.api.history.v1.History.create({
     events: [
-      { eventId: 1, workflowExecutionStartedEventAttributes: { input: { payloads: [await encrypt(defaultPayloadConverter.toPayload({ cluster: 'prod', token: MARKER }))] } } },
-      { eventId: 2, activityTaskCompletedEventAttributes: { result: { payloads: [await encrypt(defaultPayloadConverter.toPayload(`ok ${MARKER}`))] } } },
-      { eventId: 3, activityTaskFailedEventAttributes: { failure } },
+      { workflowExecutionStartedEventAttributes: { input: { payloads: [await encrypt(defaultPayloadConverter.toPayload({ cluster: 'prod', token: MARKER }))] } } },
+      { activityTaskCompletedEventAttributes: { result: { payloads: [await encrypt(defaultPayloadConverter.toPayload(`ok ${MARKER}`))] } } },
+      { activityTaskFailedEventAttributes: { failure } },
     ],
   });
 }
@@ -26,7 +26,11 @@ async function storedHistory(): Promise<temporal.api.history.v1.History> {
 describe('decodeHistory', () => {
   it('decodes every payload and restores encoded failure messages', async () => {
     const stored = await storedHistory();
-    expect(historyToJSON(stored)).not.toContain(MARKER);
+    const storedBytes = stored.events.flatMap((e) => [
+      ...(e.workflowExecutionStartedEventAttributes?.input?.payloads ?? []),
+      ...(e.activityTaskCompletedEventAttributes?.result?.payloads ?? []),
+    ]);
+    expect(storedBytes.filter((p) => Buffer.from(p.data!).includes(MARKER))).toEqual([]);
     expect(stored.events[2].activityTaskFailedEventAttributes!.failure!.message).toBe('Encoded failure');
 
     const history = await decodeHistory(stored, dataConverter);
@@ -37,10 +41,20 @@ describe('decodeHistory', () => {
     expect(failed.activityTaskFailedEventAttributes!.failure!.stackTrace).toContain('codec-history.test.ts');
   });
 
-  it('reads a history exported as JSON (temporal workflow show --output json) once parsed with historyFromJSON', async () => {
-    const exported = JSON.parse(historyToJSON(await storedHistory()));
-    const history = await decodeHistory(historyFromJSON(exported), dataConverter);
-    expect(history.events![2].activityTaskFailedEventAttributes!.failure!.message).toBe(`join refused ${MARKER}`);
+  it('decodes a history exported as JSON (temporal workflow show --output json), payloads in base64 form', async () => {
+    const failure = failureConverter.errorToFailure(new Error(`join refused ${MARKER}`), defaultPayloadConverter);
+    const exported = {
+      events: [
+        { eventId: '1', workflowExecutionStartedEventAttributes: { input: { payloads: [payloadToJson(await encrypt(defaultPayloadConverter.toPayload(MARKER)))] } } },
+        { eventId: '2', activityTaskFailedEventAttributes: { failure: { message: 'Encoded failure', encodedAttributes: payloadToJson(await encrypt(failure.encodedAttributes!)) } } },
+      ],
+    };
+    expect(JSON.stringify(exported)).not.toContain(MARKER);
+    const history = await decodeHistory(exported, dataConverter);
+    const input = history.events[0].workflowExecutionStartedEventAttributes!.input.payloads[0];
+    expect(input.metadata!.encoding).toBe(Buffer.from('json/plain').toString('base64'));
+    expect(Buffer.from(input.data!, 'base64').toString()).toBe(JSON.stringify(MARKER));
+    expect(history.events[1].activityTaskFailedEventAttributes!.failure.message).toBe(`join refused ${MARKER}`);
   });
 
   it('leaves history untouched without a codec, and names the missing key id with the wrong keyring', async () => {
