@@ -170,3 +170,47 @@ export function stopSshd(pidFile: string): void {
   }
   fs.rmSync(pidFile, { force: true });
 }
+
+/** Every process an sshd listener forked (connections, sessions, commands), found through /proc. */
+export function sessionPids(pidFile: string): number[] {
+  const pid = readPid(pidFile);
+  if (!pid) return [];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { descendants } = require('./processes') as typeof import('./processes');
+  return descendants(pid);
+}
+
+/** Stop a node's sshd and end its live sessions too (they run under setsid, outside its process group). */
+export function killNode(pidFile: string): void {
+  const pid = readPid(pidFile);
+  if (!pid) return;
+  const tree = sessionPids(pidFile);
+  for (const p of [pid, ...tree]) {
+    try {
+      process.kill(p, 'SIGCONT');
+    } catch {
+      /* gone */
+    }
+  }
+  for (const p of [pid, ...tree]) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  fs.rmSync(pidFile, { force: true });
+}
+
+/** SIGSTOP or SIGCONT a listener and all its sessions (the `hang` fault). */
+export function freezeNode(pidFile: string, sig: 'SIGSTOP' | 'SIGCONT'): void {
+  const pid = readPid(pidFile);
+  if (!pid) return;
+  for (const p of [pid, ...sessionPids(pidFile)]) {
+    try {
+      process.kill(p, sig);
+    } catch {
+      /* gone */
+    }
+  }
+}

@@ -49,11 +49,14 @@ export async function createWorker(o: CreateWorkerOptions): Promise<RunbookWorke
     connection: o.connection,
     namespace: o.namespace,
     taskQueue,
-    identity: o.identity,
     activities,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: workflowsPath() }),
     shutdownGraceTime: o.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,
-    maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions,
+    // The native bridge rejects keys present with an undefined value: pass only what is set.
+    ...(o.identity ? { identity: o.identity } : {}),
+    ...(o.maxConcurrentActivityTaskExecutions
+      ? { maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions }
+      : {}),
   });
   return {
     worker,

@@ -1,2 +1,84 @@
-// Runbook workflow: see docs/design.md. Placeholder until it lands.
-export {};
+/**
+ * `runbook check`: a read-only health and pre-flight report. Every node is probed in parallel (SSH and host key,
+ * sudo, snap, status, clock, disk), then one control-plane node gives the cluster view (Ready nodes, dqlite
+ * voters, HA). Nothing changes, so there is no plan to approve.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { createCheckActivities, ClusterCheck, NodeCheck } from '../activities/check';
+import { FailureType } from '../common/constants';
+import type { RunbookBaseInput } from '../common/messages';
+import { RunbookController } from './runbook-controller';
+
+export type CheckInput = RunbookBaseInput;
+
+export interface CheckResult {
+  cluster: string;
+  healthy: boolean;
+  nodes: NodeCheck[];
+  clusterView: ClusterCheck;
+  /** Every problem, prefixed with the node it concerns. */
+  problems: string[];
+}
+
+type CheckActivities = ReturnType<typeof createCheckActivities>;
+
+// Read-only probes: retrying is always safe. SSH findings come back as results, so retries cover worker loss.
+const probes = proxyActivities<CheckActivities>({
+  startToCloseTimeout: '3m',
+  heartbeatTimeout: '60s',
+  retry: {
+    maximumAttempts: 3,
+    initialInterval: '1s',
+    nonRetryableErrorTypes: [FailureType.InvalidInput, FailureType.PreconditionFailed],
+  },
+});
+
+export async function check(input: CheckInput): Promise<CheckResult> {
+  const inv = input.inventory;
+  const rb = new RunbookController('check', inv.cluster, inv.nodes.map((n) => n.name));
+  const trust = { knownHosts: inv.knownHosts, hostKeyPolicy: inv.hostKeyPolicy };
+
+  rb.step('checkNodes');
+  const nodes = await Promise.all(
+    inv.nodes.map(async (node) => {
+      rb.node(node.name, 'checking');
+      const report = await probes.checkNode.executeWithOptions({ summary: `check ${node.name}` }, [{ node, trust }]);
+      rb.node(node.name, report.problems.length ? 'failed' : 'done', summarize(report));
+      return report;
+    }),
+  );
+
+  rb.step('checkCluster');
+  const answering = new Set(nodes.filter((n) => n.status?.running).map((n) => n.node));
+  const candidates = inv.nodes.filter((n) => n.role === 'controlplane' && answering.has(n.name));
+  const clusterView: ClusterCheck =
+    candidates.length > 0
+      ? await probes.checkCluster.executeWithOptions({ summary: 'read nodes and dqlite voters' }, [{ candidates, trust }])
+      : { nodes: [], ready: [], notReady: [], voters: [], standbys: [], ha: false, commands: [], problems: ['no control-plane node runs microk8s; no cluster view'] };
+
+  // dqlite unreachable from the CLI but status knew the voters: use them rather than report none.
+  if (clusterView.voters.length === 0) {
+    const fromStatus = nodes.find((n) => (n.status?.voters.length ?? 0) > 0)?.status;
+    if (fromStatus) {
+      clusterView.voters = fromStatus.voters;
+      clusterView.standbys = fromStatus.standbys;
+      clusterView.ha = fromStatus.ha;
+    }
+  }
+
+  const problems = [
+    ...nodes.flatMap((n) => n.problems.map((p) => `${n.node}: ${p}`)),
+    ...clusterView.problems.map((p) => `cluster: ${p}`),
+  ];
+  for (const p of problems) rb.note(p);
+  rb.step(problems.length ? `done: ${problems.length} problem(s)` : 'done: healthy');
+  return { cluster: inv.cluster, healthy: problems.length === 0, nodes, clusterView, problems };
+}
+
+function summarize(r: NodeCheck): string {
+  if (!r.reachable) return `unreachable (${r.hostKey})`;
+  const parts = [r.microk8s?.installed ? `${r.microk8s.version} (${r.microk8s.channel ?? '-'})` : 'no microk8s'];
+  if (r.status) parts.push(r.status.running ? 'running' : (r.status.notRunningReason ?? 'not running'));
+  if (r.problems.length) parts.push(`${r.problems.length} problem(s)`);
+  return parts.join(', ');
+}

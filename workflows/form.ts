@@ -49,7 +49,8 @@ export interface FormResult {
   verification: Verification;
   /** The closing summary table, one line per row (markdown). */
   table: string[];
-  warnings: string[];
+  /** Warnings and the report lines the run recorded (also in `runbook watch`). */
+  notes: string[];
 }
 
 function formOptions(input: FormInput): FormOptions {
@@ -172,7 +173,7 @@ export async function form(input: FormInput): Promise<FormResult> {
   const verification = await verify(act, rb, input, survey.primary);
   return result(survey, joined, verification, rb.snapshot.notes);
 
-  function result(s: FormSurvey, j: string[], v: Verification | undefined, warnings: string[]): FormResult {
+  function result(s: FormSurvey, j: string[], v: Verification | undefined, notes: string[]): FormResult {
     return {
       plan: s.lines,
       changed: j.length > 0 || s.failureDomains.length > 0 || s.stale.length > 0,
@@ -180,7 +181,7 @@ export async function form(input: FormInput): Promise<FormResult> {
       joined: j,
       verification: v ?? { nodes: [], voters: 0, controlPlanes: 0, highAvailability: false, problems: [] },
       table: v ? summaryTable(v) : [],
-      warnings,
+      notes,
     };
   }
 }

@@ -154,8 +154,9 @@ export class RunbookController {
     this.progress.pendingApproval = pending;
     this.publish();
     const answered = () => this.progress.approvals.some((a) => a.id === id);
+    // With a timeout the wait is a timer, so the UI's history names it.
     const ok = timeoutMs
-      ? await condition(answered, timeoutMs)
+      ? await condition(answered, timeoutMs, { summary: `waiting for approval: ${summary}` })
       : await condition(answered).then(() => true);
     if (!ok) {
       this.progress.approvals.push({ id, summary, decision: 'timed-out', at: Date.now() });
@@ -220,16 +221,18 @@ export class RunbookController {
   private publish(): void {
     const p = this.progress;
     const rows = p.nodes.map((n) => `| ${n.name} | ${n.state} | ${n.detail ?? ''} |`);
+    // The approval line goes first: the UI may cut off the end of a tall details frame.
+    const approval = p.pendingApproval
+      ? [`Waiting for approval: ${p.pendingApproval.summary} (\`runbook approve ${workflowInfo().workflowId}\`)`, '']
+      : [];
     const lines = [
+      ...approval,
       `**${p.kind}** on \`${p.cluster}\`${p.paused ? ' (paused)' : ''}: ${p.step}`,
       '',
       '| node | state | detail |',
       '|---|---|---|',
       ...rows,
     ];
-    if (p.pendingApproval) {
-      lines.push('', `Waiting for approval: ${p.pendingApproval.summary} (\`runbook approve ${workflowInfo().workflowId}\`)`);
-    }
     setCurrentDetails(lines.join('\n'));
   }
 }

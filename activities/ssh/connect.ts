@@ -107,6 +107,7 @@ function connectHop(hop: Hop, trust: Required<TrustSettings>, opts: ConnectOptio
     client.once('close', () => fail(new Error('connection closed during the SSH handshake')));
     client.once('ready', () => {
       settled = true;
+      client.setNoDelay(true); // ssh2 leaves Nagle on, which delays each small exec round trip
       resolve(client);
     });
     try {

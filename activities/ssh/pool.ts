@@ -25,6 +25,8 @@ export class PooledConnection {
     readonly client: import('ssh2').Client,
     private readonly maxChannels: number,
     private readonly idleTimeoutMs: number,
+    /** A channel that does not open within this means a half-open connection: it is destroyed and replaced. */
+    private readonly openTimeoutMs: number,
     onDead: () => void,
   ) {
     const die = () => {
@@ -52,13 +54,16 @@ export class PooledConnection {
         if (!bypassLimit) this.release();
         reject(Object.assign(err, { notStarted: true }));
       };
+      const stalled = setTimeout(() => this.client.destroy(), this.openTimeoutMs); // fails the open below
       try {
         this.client.exec(line, (err, channel) => {
+          clearTimeout(stalled);
           if (err) return fail(err);
           if (!bypassLimit) channel.once('close', () => this.release());
           resolve(channel);
         });
       } catch (e) {
+        clearTimeout(stalled);
         fail(e as Error); // "Not connected": the socket is gone
       }
     });
@@ -112,6 +117,7 @@ export class SshPool {
         return { conn, channel: await conn.exec(line) };
       } catch (e) {
         const err = e as Error & { notStarted?: boolean };
+        // Retry the connection, not the command: only when the command surely never started.
         if (err.notStarted && attempt === 1 && (conn.dead || /not connected|no response/i.test(err.message))) {
           this.drop(node, trust, conn);
           continue;
@@ -147,7 +153,7 @@ export class SshPool {
     if (current && current !== stale) return current; // someone else is already reconnecting
     const opening = openConnection(node, trust, this.opts).then(({ client }) => {
       this.connectCount++;
-      const conn: PooledConnection = new PooledConnection(client, this.opts.maxChannelsPerConnection, this.opts.idleTimeoutMs, () => {
+      const conn: PooledConnection = new PooledConnection(client, this.opts.maxChannelsPerConnection, this.opts.idleTimeoutMs, this.opts.connectTimeoutMs, () => {
         if (this.connections.get(key) === opening) this.connections.delete(key);
       });
       return conn;

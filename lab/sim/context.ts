@@ -14,8 +14,9 @@ export class Sim {
     readonly node: string,
   ) {}
 
+  /** Like Python's print(): always adds a newline (so "text\n" prints a blank line after it). */
   out(text: string): void {
-    this.write(1, text.endsWith('\n') || text === '' ? text : text + '\n');
+    this.write(1, text + '\n');
   }
   /** Output without a newline (progress dots). */
   print(text: string): void {

@@ -49,9 +49,13 @@ export function generateId(address: string): string {
 }
 
 /** Snap layout for one revision: $SNAP with the dqlite client, and $SNAP_DATA with args, certs, credentials, locks. */
+export function installSnapBinaries(labDir: string, node: string, revision: number): void {
+  writeShim(path.join(snapPaths(labDir, node).snap, String(revision), 'bin/dqlite'), labDir, node, 'dqlite');
+}
+
 export function installRevision(labDir: string, node: string, revision: number): void {
   const p = snapPaths(labDir, node);
-  writeShim(path.join(p.snap, String(revision), 'bin/dqlite'), labDir, node, 'dqlite');
+  installSnapBinaries(labDir, node, revision);
   const data = path.join(p.snapData, String(revision));
   for (const d of ['args/traefik', 'credentials', 'certs', 'var/lock', 'var/kubernetes/backend']) {
     fs.mkdirSync(path.join(data, d), { recursive: true });
@@ -88,7 +92,8 @@ export function nodeShims(labDir: string, node: string): void {
     '#!/bin/sh\nwhile [ $# -gt 0 ]; do\n  case "$1" in\n    -u|-g|-C|-D|-h|-p|-r|-t|-U) shift 2 ;;\n    --) shift; break ;;\n    -*) shift ;;\n    *) break ;;\n  esac\ndone\nexec "$@"\n',
     { mode: 0o755 },
   );
-  for (const tool of ['tar', 'cp', 'rm', 'mv', 'mkdir', 'cat', 'sha256sum', 'ls']) {
+  // Only the tools behind backup/copy/delete invariants: shell start-up files use cat, ls and mkdir a lot.
+  for (const tool of ['tar', 'cp', 'rm', 'mv', 'sha256sum']) {
     const real = ['/usr/bin', '/bin'].map((d) => path.join(d, tool)).find((f) => fs.existsSync(f));
     if (!real) continue;
     fs.writeFileSync(path.join(bin, tool), journalingWrapper(labDir, node, tool, real), { mode: 0o755 });
@@ -97,19 +102,23 @@ export function nodeShims(labDir: string, node: string): void {
 
 /** A thin pass-through that runs the real tool and appends one journal line (for backup/copy invariants). */
 function journalingWrapper(labDir: string, node: string, tool: string, real: string): string {
-  return `#!/bin/sh
-s=$(date +%s%3N)
-${q(real)} "$@"
-rc=$?
-e=$(date +%s%3N)
-j='"${tool}"'
-for a in "$@"; do
-  a=$(printf '%s' "$a" | sed -e 's/\\\\/\\\\\\\/g' -e 's/"/\\\\"/g' -e 's/\\t/\\\\t/g' | tr '\\n\\r' '  ')
-  j="$j,\\"$a\\""
-done
-printf '{"t":"%s","node":"${node}","argv":[%s],"exit":%d,"ms":%d}\\n' "$(date -u -d @$((s/1000)) +%Y-%m-%dT%H:%M:%S).$(printf %03d $((s%1000)))Z" "$j" "$rc" "$((e-s))" >> ${q(path.join(labDir, 'journal.jsonl'))}
-exit $rc
-`;
+  const escape = String.raw`sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' | tr '\n\r\t' '   '`;
+  return [
+    '#!/bin/sh',
+    's=$(date +%s%3N)',
+    `${q(real)} "$@"`,
+    'rc=$?',
+    'e=$(date +%s%3N)',
+    `j='"${tool}"'`,
+    'for a in "$@"; do',
+    `  a=$(printf '%s' "$a" | ${escape})`,
+    String.raw`  j="$j,\"$a\""`,
+    'done',
+    String.raw`printf '{"t":"%s","node":"${node}","argv":[%s],"exit":%d,"ms":%d}\n' "$(date -u -d @$((s/1000)) +%Y-%m-%dT%H:%M:%S).$(printf %03d $((s%1000)))Z" "$j" "$rc" "$((e-s))" >> ` +
+      q(path.join(labDir, 'journal.jsonl')),
+    'exit $rc',
+    '',
+  ].join('\n');
 }
 
 function emptyCluster(s: LabState, epoch = newEpoch()): Cluster {

@@ -11,7 +11,8 @@ import type { FormSurvey, RemovalSurvey, Verification } from '../../activities/f
 import { resolveInventory, type Inventory } from '../../common/inventory';
 import type { RunbookProgress } from '../../common/messages';
 import { approveUpdate, progressQuery, rejectUpdate } from '../../common/messages';
-import { startRunbook, startTemporal, startWorker } from '../support/temporal';
+import { createWorker } from '../../worker/create-worker';
+import { bundle, startRunbook, startTemporal } from '../support/temporal';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -23,6 +24,29 @@ afterAll(async () => {
 
 const stateDir = path.join(os.tmpdir(), 'form-logic');
 let seq = 0;
+
+/** A worker with mocked activities on its own task queue (identity set explicitly). */
+async function startWorker(_env: TestWorkflowEnvironment, o: { stateDir: string; activities: object }) {
+  const taskQueue = `form-logic-${process.pid}-${++seq}`;
+  const w = await createWorker({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    stateDir: o.stateDir,
+    activities: o.activities,
+    workflowBundle: await bundle(),
+    identity: 'form-logic-test',
+    shutdownGraceTime: '1s',
+  });
+  const running = w.run();
+  return {
+    taskQueue,
+    async stop() {
+      w.shutdown();
+      await running;
+    },
+  };
+}
 
 function inventory(): Inventory {
   return resolveInventory({
@@ -82,6 +106,13 @@ function mocks(inv: Inventory, s: FormSurvey, joinBehaviour?: (node: string, cle
   };
 }
 
+/** The UI summaries of every scheduled activity, decoded from the history. */
+function activitySummaries(history: { events?: Array<{ userMetadata?: { summary?: { data?: Uint8Array | null } | null } | null; activityTaskScheduledEventAttributes?: unknown }> | null }): string[] {
+  return (history.events ?? [])
+    .filter((e) => e.activityTaskScheduledEventAttributes && e.userMetadata?.summary?.data)
+    .map((e) => JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString('utf8')) as string);
+}
+
 async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -121,9 +152,10 @@ test('control-plane nodes join one at a time before workers; workers respect --w
     expect(peak).toBe(2);
 
     // Each activity carries a readable summary in the UI.
-    const history = JSON.stringify(await h.fetchHistory());
-    expect(history).toContain('join k8s-2 as control plane');
-    expect(history).toContain('join k8s-4 as worker');
+    const summaries = activitySummaries(await h.fetchHistory());
+    expect(summaries).toContain('join k8s-2 as control plane');
+    expect(summaries).toContain('join k8s-4 as worker');
+    expect(summaries).toContain('wait until k8s-3 is Ready and dqlite settled');
     const desc = await h.describe();
     expect(desc.typedSearchAttributes.get({ name: 'RunbookKind', type: 'KEYWORD' } as never)).toBe('form');
   } finally {

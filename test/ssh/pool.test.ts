@@ -58,6 +58,20 @@ test('a killed connection is replaced and the next command still succeeds', asyn
   });
 });
 
+test('a connection that stopped answering (half-open) is replaced when a command cannot open on it', async () => {
+  await withPool({ connectTimeoutMs: 1000 }, async (pool) => {
+    const sh = pool.session(fx.node(sshd), trust());
+    const serving = Number((await sh.run('echo $PPID')).stdout.trim());
+    process.kill(serving, 'SIGSTOP'); // the TCP connection stays up, but nothing answers on it
+    try {
+      expect((await sh.check('echo answered')).stdout).toBe('answered\n');
+      expect(pool.connectCount).toBe(2);
+    } finally {
+      process.kill(serving, 'SIGKILL');
+    }
+  });
+});
+
 test('a connection lost while a command runs fails retryably, and the pool recovers', async () => {
   await withPool({}, async (pool) => {
     const sh = pool.session(fx.node(sshd), trust());

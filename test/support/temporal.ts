@@ -64,7 +64,7 @@ export async function startTemporal(opts: StartTemporalOptions = {}): Promise<Te
     server: {
       executable: { type: 'existing-path', path: temporalCliPath() },
       searchAttributes: SEARCH_ATTRIBUTES,
-      extraArgs: opts.extraArgs,
+      ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
     },
   });
 }

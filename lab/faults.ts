@@ -1,0 +1,116 @@
+/**
+ * Fault injection (`lab fault NODE KIND`) and healing. Faults change the machine (sshd killed, stopped) and the
+ * simulated truth under the state lock; shims read the per-node fault flags (slow, drop-ssh) at each command.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Sim } from './sim/context';
+import { channelName, latestIn, parseChannel } from './sim/catalogue';
+import { addDeployment, nodeReady, type LabState } from './sim/model';
+import { snapPaths } from './sim/backend';
+import { startServices } from './sim/lifecycle';
+import { refreshTo } from './sim/snap';
+import { journal, withState } from './sim/store';
+import { freezeNode, killNode } from './sshd';
+
+export const FAULT_KINDS = ['crash', 'destroy', 'hang', 'fail-upgrade', 'slow', 'drop-ssh', 'auto-refresh', 'pdb-block'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface FaultOptions {
+  /** fail-upgrade: the minor that fails, e.g. "1.29". */
+  to?: string;
+  /** slow: extra milliseconds per command (default: the profile's). */
+  ms?: number;
+  /** drop-ssh: cut before the command acts, or after it acted but before its output is delivered (default). */
+  when?: 'before' | 'after';
+}
+
+const BLOCKER = 'critical';
+
+export function applyFault(labDir: string, node: string, kind: FaultKind, opts: FaultOptions, pidFile: string): void {
+  if (!FAULT_KINDS.includes(kind)) throw new Error(`unknown fault "${kind}"; use one of ${FAULT_KINDS.join(', ')}`);
+  if (kind === 'fail-upgrade' && !/^1\.\d+$/.test(opts.to ?? '')) throw new Error('fail-upgrade needs --to <minor>, e.g. --to 1.29');
+  withState(labDir, (s, now) => {
+    const n = s.nodes[node];
+    if (n.power === 'destroyed') throw new Error(`${node} is destroyed`);
+    const sim = new Sim(labDir, node);
+    const wasVoterUp = s.clusters[n.cluster]?.members.some((m) => m.node === node && m.role === 0) && n.power === 'running';
+    switch (kind) {
+      case 'crash':
+      case 'destroy':
+        killNode(pidFile);
+        n.power = kind === 'crash' ? 'crashed' : 'destroyed';
+        if (wasVoterUp) journal(labDir, node, 'out-of-service', { reason: kind });
+        break;
+      case 'hang':
+        freezeNode(pidFile, 'SIGSTOP');
+        n.power = 'hung';
+        if (wasVoterUp) journal(labDir, node, 'out-of-service', { reason: kind });
+        break;
+      case 'fail-upgrade':
+        n.faults.failUpgradeTo = opts.to;
+        break;
+      case 'slow':
+        n.faults.slowMs = opts.ms ?? sim.timing.slowMs;
+        break;
+      case 'drop-ssh':
+        n.faults.dropSsh = opts.when ?? 'after';
+        break;
+      case 'auto-refresh': {
+        if (n.snap.hold) {
+          journal(labDir, node, 'auto-refresh-held', { hold: n.snap.hold === 'forever' ? 'forever' : new Date(n.snap.hold).toISOString() });
+          break;
+        }
+        const ch = parseChannel(n.snap.tracking)!;
+        const target = latestIn(ch);
+        if (target.revision === n.snap.current.revision) journal(labDir, node, 'auto-refresh-noop', {});
+        else refreshTo(sim, s, n, target, channelName(ch), now, sim.timing.refreshMs[0], true);
+        break;
+      }
+      case 'pdb-block': {
+        const c = s.clusters[n.cluster];
+        if (!c || !c.k8sNodes.some((k) => k.name === node)) throw new Error(`${node} is not a Kubernetes node of its cluster`);
+        if (!c.deployments.some((d) => d.name === BLOCKER)) {
+          addDeployment(c, { ns: 'default', name: BLOCKER, replicas: 1, pinnedTo: node }, [node], now);
+          c.pdbs.push({ ns: 'default', name: BLOCKER, app: BLOCKER, minAvailable: 1 });
+        }
+        break;
+      }
+    }
+    journal(labDir, node, 'fault', { kind, ...opts });
+    void nodeReady;
+  });
+}
+
+/** Clear a node's faults. Returns true when its sshd must be started again (after a crash). */
+export function healNode(labDir: string, node: string, pidFile: string): boolean {
+  return withState(labDir, (s: LabState, now) => {
+    const n = s.nodes[node];
+    if (n.power === 'destroyed') return false;
+    const sim = new Sim(labDir, node);
+    let restart = false;
+    if (n.power === 'hung') freezeNode(pidFile, 'SIGCONT');
+    if (n.power === 'crashed') {
+      restart = true;
+      // The machine boots: services come back unless `microk8s stop` disabled them.
+      const stopped = fs.existsSync(path.join(snapPaths(labDir, node).locks, 'stopped.lock'));
+      n.power = 'running';
+      if (!stopped && n.services === 'running') {
+        n.services = 'stopped';
+        startServices(sim, s, n, now);
+      }
+    }
+    n.power = 'running';
+    const hadFault = Object.keys(n.faults).length > 0 || n.kubeliteFailed;
+    n.faults = {};
+    n.kubeliteFailed = false;
+    const c = s.clusters[n.cluster];
+    if (c?.deployments.some((d) => d.name === BLOCKER && d.pinnedTo === node)) {
+      c.deployments = c.deployments.filter((d) => !(d.name === BLOCKER && d.pinnedTo === node));
+      c.pods = c.pods.filter((p) => p.owner !== BLOCKER);
+      c.pdbs = c.pdbs.filter((p) => p.name !== BLOCKER);
+    }
+    journal(labDir, node, 'healed', { restarted: restart, cleared: hadFault });
+    return restart;
+  });
+}

@@ -1,0 +1,112 @@
+/**
+ * The one simulator entry every lab shim runs: `node main.js <microk8s|snap|dqlite> args...` with LAB_DIR and
+ * LAB_NODE set by the shim. Each run is journalled (t, node, argv, exit, ms). Faults `slow` and `drop-ssh`
+ * act here.
+ */
+import * as fs from 'fs';
+import { Exit, Sim } from './context';
+import { connectionOf, descendants, signal } from '../processes';
+import { journalCommand, readState, withState } from './store';
+
+type Handler = (sim: Sim, args: string[]) => number;
+
+function microk8s(sim: Sim, args: string[]): number {
+  const [sub, ...rest] = args;
+  // Lazy requires keep start-up short: each command loads only what it uses.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  switch (sub) {
+    case 'add-node':
+      return require('./membership').addNode(sim, rest);
+    case 'join':
+      return require('./membership').join(sim, rest);
+    case 'leave':
+      return require('./membership').leave(sim, rest);
+    case 'remove-node':
+      return require('./membership').removeNode(sim, rest);
+    case 'status':
+      return require('./lifecycle').status(sim, rest);
+    case 'start':
+      return require('./lifecycle').start(sim, rest);
+    case 'stop':
+      return require('./lifecycle').stop(sim, rest);
+    case 'version':
+      return require('./lifecycle').version(sim, rest);
+    case 'inspect':
+      return require('./lifecycle').inspect(sim, rest);
+    case 'kubectl':
+      return require('./kubectl').kubectl(sim, rest);
+    default: {
+      const subs = ['add-node', 'addons', 'config', 'ctr', 'dashboard-proxy', 'dbctl', 'disable', 'enable', 'helm', 'helm3', 'images', 'inspect', 'istioctl', 'join', 'kubectl', 'leave', 'linkerd', 'refresh-certs', 'remove-node', 'reset', 'start', 'status', 'stop', 'version'];
+      const head = sub === undefined ? '' : `'${sub}' is not a valid MicroK8s subcommand.\n`;
+      sim.out(`${head}Available subcommands are:\n${subs.map((x) => `\t${x}`).join('\n')}`);
+      return 1;
+    }
+  }
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
+
+const HANDLERS: Record<string, Handler> = {
+  microk8s,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  snap: (sim, args) => require('./snap').snap(sim, args),
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  dqlite: (sim, args) => require('./dqlite').dqlite(sim, args),
+};
+
+/** Cut this command's SSH connection: kill the per-connection sshd and everything under it. */
+function dropConnection(sim: Sim): void {
+  const listener = Number(fs.readFileSync(sim.pidFile(), 'utf8').trim());
+  const conn = connectionOf(process.pid, listener);
+  if (!conn) return;
+  const tree = descendants(conn).filter((p) => p !== process.pid);
+  signal([conn, ...tree], 'SIGKILL');
+}
+
+function main(): void {
+  const [tool, ...args] = process.argv.slice(2);
+  const labDir = process.env.LAB_DIR;
+  const node = process.env.LAB_NODE;
+  if (!labDir || !node || !HANDLERS[tool]) {
+    process.stderr.write('lab simulator: run through a lab shim (LAB_DIR, LAB_NODE and a tool name are required)\n');
+    process.exit(127);
+  }
+  const started = Date.now();
+  const sim = new Sim(labDir, node);
+  const argv = [tool, ...args];
+  const faults = readState(labDir).nodes[node]?.faults ?? {};
+  if (faults.slowMs) sim.sleep(faults.slowMs);
+  let drop: 'before' | 'after' | undefined;
+  if (faults.dropSsh) {
+    drop = withState(labDir, (s) => {
+      const d = s.nodes[node].faults.dropSsh;
+      delete s.nodes[node].faults.dropSsh;
+      return d;
+    });
+  }
+  if (drop === 'before') {
+    journalCommand(labDir, node, argv, null, Date.now() - started, { dropped: 'before' });
+    dropConnection(sim);
+    process.exit(255);
+  }
+  if (drop === 'after') sim.hold();
+  let code: number;
+  try {
+    code = HANDLERS[tool](sim, args);
+  } catch (e) {
+    if (e instanceof Exit) code = e.code;
+    else {
+      sim.err(`lab simulator error: ${(e as Error).stack ?? e}`);
+      code = 70;
+    }
+  }
+  if (drop === 'after') {
+    journalCommand(labDir, node, argv, null, Date.now() - started, { dropped: 'after', wouldExit: code });
+    sim.releaseHalf();
+    dropConnection(sim);
+    process.exit(255);
+  }
+  journalCommand(labDir, node, argv, code, Date.now() - started);
+  process.exit(code);
+}
+
+main();

@@ -1,0 +1,266 @@
+/**
+ * `snap list|info|refresh|revert|stop|start` for microk8s. $SNAP_DATA is per revision: a refresh copies the
+ * current revision's data to the new one, and a revert switches back to the old revision and its old data.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { judgeBackend, snapPaths } from './backend';
+import { type Release, channelName, latestIn, minorOfVersion, parseChannel, release, MINORS, latestPatch } from './catalogue';
+import { type Sim } from './context';
+import { installSnapBinaries, setCurrent } from './install';
+import { type LabState, type NodeState, type SnapRevision } from './model';
+import { startServices, stopServices } from './lifecycle';
+import { table } from './kubectl';
+
+const PUBLISHER = 'canonical✓';
+
+function parseHold(text: string): number | 'forever' | undefined {
+  if (text === 'forever' || text === '') return 'forever';
+  const m = /^(\d+)(h|m|s|d)$/.exec(text);
+  if (!m) return undefined;
+  return Date.now() + Number(m[1]) * { h: 3_600_000, m: 60_000, s: 1000, d: 86_400_000 }[m[2] as 'h']!;
+}
+
+function notes(n: NodeState): string {
+  return n.snap.hold ? 'classic,held' : 'classic';
+}
+
+function list(sim: Sim, args: string[]): number {
+  const all = args.includes('--all');
+  const names = args.filter((a) => !a.startsWith('-'));
+  const n = sim.peek().nodes[sim.node];
+  if (names.some((x) => x !== 'microk8s' && x !== 'core22' && x !== 'snapd')) {
+    sim.err(`error: no matching snaps installed`);
+    return 1;
+  }
+  const rows = [['Name', 'Version', 'Rev', 'Tracking', 'Publisher', 'Notes']];
+  const show = (x: string) => names.length === 0 || names.includes(x);
+  if (show('core22')) rows.push(['core22', '20240408', '1380', 'latest/stable', PUBLISHER, 'base']);
+  if (show('microk8s')) {
+    rows.push(['microk8s', n.snap.current.version, String(n.snap.current.revision), n.snap.tracking, PUBLISHER, notes(n)]);
+    if (all) for (const p of n.snap.previous) rows.push(['microk8s', p.version, String(p.revision), '-', PUBLISHER, 'disabled,classic']);
+  }
+  if (show('snapd')) rows.push(['snapd', '2.63', '21759', 'latest/stable', PUBLISHER, 'snapd']);
+  sim.out(table(rows).replace(/canonical✓(\s*)/g, (m, sp: string) => `canonical✓${sp}`));
+  return 0;
+}
+
+function info(sim: Sim, args: string[]): number {
+  if (!args.includes('microk8s')) {
+    sim.err('error: no snap found for "' + (args.find((a) => !a.startsWith('-')) ?? '') + '"');
+    return 1;
+  }
+  const n = sim.peek().nodes[sim.node];
+  const lines = [
+    'name:      microk8s',
+    'summary:   Kubernetes for workstations and appliances',
+    'publisher: Canonical✓',
+    'store-url: https://snapcraft.io/microk8s',
+    'contact:   https://github.com/canonical/microk8s',
+    'license:   Apache-2.0',
+    'description: |',
+    '  MicroK8s is a small, fast, secure, single node Kubernetes that installs on',
+    '  just about any Linux box.',
+    'commands:',
+    '  - microk8s',
+    '  - microk8s.kubectl',
+    'services:',
+    `  microk8s.daemon-cluster-agent:      simple, enabled, ${n.services === 'running' ? 'active' : 'inactive'}`,
+    `  microk8s.daemon-k8s-dqlite:         simple, enabled, ${n.services === 'running' && n.dqlite.ok && !n.worker ? 'active' : 'inactive'}`,
+    `  microk8s.daemon-kubelite:           simple, enabled, ${n.services === 'running' && !n.kubeliteFailed ? 'active' : 'inactive'}`,
+    'snap-id:      EaXqgt1lyCaxKaQCU349mlodBkDCXRcg',
+    `tracking:     ${n.snap.tracking}`,
+    ...(n.snap.hold ? [`hold:         ${n.snap.hold === 'forever' ? 'forever' : new Date(n.snap.hold).toISOString()}`] : []),
+    'refresh-date: today at 10:00 UTC',
+    'channels:',
+  ];
+  const chans: Array<[string, Release]> = [['latest/stable', latestIn(parseChannel('latest/stable')!)]];
+  for (const m of [...MINORS].reverse()) chans.push([`1.${m}/stable`, release(m, latestPatch(m))]);
+  const w = Math.max(...chans.map(([c]) => c.length)) + 2;
+  for (const [c, r] of chans) lines.push(`  ${(c + ':').padEnd(w)}  ${r.version.padEnd(16)}2024-05-01 (${r.revision}) 172MB classic`);
+  lines.push(`installed:          ${n.snap.current.version.padEnd(16)}       (${n.snap.current.revision}) 172MB classic`);
+  sim.out(lines.join('\n'));
+  return 0;
+}
+
+function pickRefreshDuration(sim: Sim): number {
+  const [lo, hi] = sim.timing.refreshMs;
+  return lo + Math.floor(Math.random() * Math.max(1, hi - lo));
+}
+
+/** Switch a node to another revision: copy-on-refresh of $SNAP_DATA, `current` links, the node restarts. */
+export function refreshTo(sim: Sim, s: LabState, n: NodeState, target: Release, channel: string, now: number, busyMs: number, auto = false): SnapRevision {
+  const p = snapPaths(sim.labDir, n.name);
+  const from = n.snap.current;
+  const to: SnapRevision = { revision: target.revision, version: target.version, channel };
+  if (to.revision !== from.revision) {
+    const src = path.join(p.snapData, String(from.revision));
+    const dst = path.join(p.snapData, String(to.revision));
+    fs.rmSync(dst, { recursive: true, force: true });
+    fs.cpSync(src, dst, { recursive: true, verbatimSymlinks: true });
+    installRevisionBinaries(sim, n.name, to.revision);
+    setCurrent(p.snapData, to.revision);
+    setCurrent(p.snap, to.revision);
+    for (const old of n.snap.previous) {
+      if (old.revision !== from.revision) {
+        fs.rmSync(path.join(p.snapData, String(old.revision)), { recursive: true, force: true });
+        fs.rmSync(path.join(p.snap, String(old.revision)), { recursive: true, force: true });
+      }
+    }
+    n.snap.previous = [from];
+    n.snap.current = to;
+  }
+  n.snap.tracking = channel;
+  n.snap.refreshingUntil = now + busyMs;
+  const c = s.clusters[n.cluster];
+  if (c?.members.some((m) => m.node === n.name && m.role === 0)) sim.event('out-of-service', { reason: auto ? 'auto-refresh' : 'refresh' }, n.name);
+  n.restartUntil = now + busyMs + sim.timing.restartMs;
+  n.kubeliteFailed = n.faults.failUpgradeTo !== undefined && minorOfVersion(to.version) === minorOfVersion(`v${n.faults.failUpgradeTo}.0`);
+  sim.event('refreshed', { from: from.version, to: to.version, fromRevision: from.revision, toRevision: to.revision, channel, auto }, n.name);
+  if (n.kubeliteFailed) sim.event('upgrade-failed', { version: to.version, reason: 'kubelite does not become ready (fail-upgrade fault)' }, n.name);
+  return to;
+}
+
+function installRevisionBinaries(sim: Sim, node: string, revision: number): void {
+  installSnapBinaries(sim.labDir, node, revision);
+}
+
+function refresh(sim: Sim, args: string[]): number {
+  let channel: string | undefined;
+  let hold: string | undefined;
+  let unhold = false;
+  const names: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a.startsWith('--channel=')) channel = a.slice('--channel='.length);
+    else if (a === '--channel') channel = args[++i];
+    else if (a === '--hold') hold = '';
+    else if (a.startsWith('--hold=')) hold = a.slice('--hold='.length);
+    else if (a === '--unhold') unhold = true;
+    else if (['--stable', '--candidate', '--beta', '--edge'].includes(a)) channel = a.slice(2);
+    else if (a === '--classic' || a === '--amend') continue;
+    else if (a.startsWith('-')) {
+      sim.err(`error: unknown flag \`${a.replace(/^-+/, '').split('=')[0]}'`);
+      return 1;
+    } else names.push(a);
+  }
+  if (names.some((x) => x !== 'microk8s')) {
+    sim.err(`error: snap "${names.find((x) => x !== 'microk8s')}" is not installed`);
+    return 1;
+  }
+  if (hold !== undefined) {
+    const until = parseHold(hold);
+    if (until === undefined) {
+      sim.err(`error: invalid argument for flag ‘--hold’: invalid duration: "${hold}"`);
+      return 1;
+    }
+    sim.state((_s, _now, n) => {
+      n.snap.hold = until;
+      sim.event('held', { until: until === 'forever' ? 'forever' : new Date(until).toISOString() });
+    });
+    sim.out(until === 'forever' ? 'General refreshes of "microk8s" held indefinitely' : `General refreshes of "microk8s" held until ${new Date(until).toISOString().replace(/\.\d+Z$/, 'Z')}`);
+    return 0;
+  }
+  if (unhold) {
+    sim.state((_s, _now, n) => {
+      n.snap.hold = null;
+      sim.event('unheld');
+    });
+    sim.out('Removed general refresh hold of "microk8s"');
+    return 0;
+  }
+  const busy = pickRefreshDuration(sim);
+  const r = sim.state((s, now, n) => {
+    if (n.snap.refreshingUntil > now) return { error: 'error: snap "microk8s" has "refresh-snap" change in progress' };
+    const chName = channel ?? n.snap.tracking;
+    const ch = parseChannel(chName);
+    if (!ch) return { error: `error: snap "microk8s" is not available on ${chName}` };
+    const target = latestIn(ch);
+    const full = channelName(ch);
+    if (target.revision === n.snap.current.revision && full === n.snap.tracking) return { none: true as const };
+    const to = refreshTo(sim, s, n, target, full, now, busy);
+    return { to, channel: full };
+  });
+  if ('error' in r) {
+    sim.err(r.error!);
+    return 1;
+  }
+  if ('none' in r) {
+    sim.out('snap "microk8s" has no updates available');
+    return 0;
+  }
+  sim.sleep(busy);
+  sim.out(`microk8s (${r.channel}) ${r.to.version} from Canonical✓ refreshed`);
+  return 0;
+}
+
+function revert(sim: Sim, args: string[]): number {
+  const revArg = args.find((a) => a.startsWith('--revision='))?.slice('--revision='.length) ?? (args.includes('--revision') ? args[args.indexOf('--revision') + 1] : undefined);
+  const busy = Math.round(pickRefreshDuration(sim) / 2);
+  const r = sim.state((s, now, n) => {
+    if (n.snap.refreshingUntil > now) return { error: 'error: snap "microk8s" has "refresh-snap" change in progress' };
+    const candidates = n.snap.previous.filter((p) => (revArg ? String(p.revision) === revArg : p.revision < n.snap.current.revision));
+    const to = candidates[0];
+    if (!to) return { error: revArg ? `error: cannot revert "microk8s": cannot find revision ${revArg}` : 'error: cannot revert "microk8s": no revision to revert to' };
+    const p = snapPaths(sim.labDir, n.name);
+    const from = n.snap.current;
+    setCurrent(p.snapData, to.revision);
+    setCurrent(p.snap, to.revision);
+    n.snap.current = to;
+    n.snap.previous = [from];
+    n.snap.tracking = to.channel;
+    n.snap.refreshingUntil = now + busy;
+    n.kubeliteFailed = false;
+    if (n.services === 'running') {
+      stopServices(sim, s, n);
+      startServices(sim, s, n, now);
+    }
+    n.restartUntil = now + busy + sim.timing.restartMs;
+    sim.event('reverted', { from: from.version, to: to.version, fromRevision: from.revision, toRevision: to.revision });
+    return { to };
+  });
+  if ('error' in r) {
+    sim.err(r.error!);
+    return 1;
+  }
+  sim.sleep(busy);
+  sim.out(`microk8s reverted to ${r.to!.version}`);
+  return 0;
+}
+
+function services(sim: Sim, verb: 'stop' | 'start', args: string[]): number {
+  const names = args.filter((a) => !a.startsWith('-'));
+  if (!names.length || !names.every((x) => x === 'microk8s' || x.startsWith('microk8s.'))) {
+    sim.err(`error: snap "${names[0] ?? ''}" not found`);
+    return 1;
+  }
+  sim.sleep(verb === 'stop' ? sim.timing.stopMs : sim.timing.startMs);
+  sim.state((s, now, n) => (verb === 'stop' ? stopServices(sim, s, n) : startServices(sim, s, n, now)));
+  sim.out(verb === 'stop' ? 'Stopped.' : 'Started.');
+  return 0;
+}
+
+export function snap(sim: Sim, args: string[]): number {
+  const [verb, ...rest] = args;
+  switch (verb) {
+    case 'list':
+      return list(sim, rest);
+    case 'info':
+      return info(sim, rest);
+    case 'refresh':
+      return refresh(sim, rest);
+    case 'revert':
+      return revert(sim, rest);
+    case 'stop':
+    case 'start':
+      return services(sim, verb, rest);
+    case 'version':
+      sim.out('snap    2.63\nsnapd   2.63\nseries  16\nubuntu  22.04\nkernel  5.15.0-105-generic');
+      return 0;
+    default:
+      sim.err(`error: unknown command "${verb ?? ''}", see 'snap help'.`);
+      return 1;
+  }
+}
+
+export { judgeBackend };

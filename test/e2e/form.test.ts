@@ -1,0 +1,162 @@
+/**
+ * form and remove-node end to end: real dev server, real worker, real sshd lab (fast profile).
+ * One lab of 4 control-plane nodes and 4 workers, used in order: form 3+2, rerun, grow, remove, quorum guard.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { WorkflowFailedError } from '@temporalio/client';
+import { Lab } from '../../lab';
+import type { Inventory } from '../../common/inventory';
+import { progressQuery, rejectUpdate, type RunbookProgress } from '../../common/messages';
+import type { FormResult } from '../../workflows/form';
+import type { RemoveNodeResult } from '../../workflows/remove-node';
+import { startTemporal } from '../support/temporal';
+import { commandsOf, FAST_TIMING, historyText, issuedTokens, openJoinPorts, start, startFormWorker, subset, type FormWorker } from './form-support';
+
+let env: TestWorkflowEnvironment;
+let lab: Lab;
+let worker: FormWorker;
+let closePorts: () => Promise<void>;
+let stateDir: string;
+let inv: Inventory;
+
+const FIRST = ['k8s-1', 'k8s-2', 'k8s-3', 'k8s-w1', 'k8s-w2'];
+
+beforeAll(async () => {
+  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'form-e2e-'));
+  [env, lab] = await Promise.all([
+    startTemporal(),
+    Lab.up({ name: `form${process.pid % 100000}`, controlPlanes: 4, workers: 4, channel: '1.28/stable', profile: 'fast', stateDir }),
+  ]);
+  inv = lab.inventory;
+  closePorts = await openJoinPorts(lab);
+  worker = await startFormWorker(env, stateDir);
+}, 120_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await closePorts?.();
+  await lab?.down();
+  await env?.teardown();
+  if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+});
+
+test('lab nodes are named as the tests expect', () => {
+  expect(inv.nodes.map((n) => `${n.name}:${n.role}`)).toEqual([
+    'k8s-1:controlplane',
+    'k8s-2:controlplane',
+    'k8s-3:controlplane',
+    'k8s-4:controlplane',
+    'k8s-w1:worker',
+    'k8s-w2:worker',
+    'k8s-w3:worker',
+    'k8s-w4:worker',
+  ]);
+});
+
+test('form 3 control planes and 2 workers: HA, roles, control-plane joins one at a time, no token in history', async () => {
+  const h = await start(env, worker, {
+    kind: 'form',
+    workflowType: 'form',
+    inventory: subset(inv, FIRST),
+    input: { timing: FAST_TIMING },
+    yes: true,
+  });
+  const r = (await h.result()) as FormResult;
+  expect(r.changed).toBe(true);
+  expect(r.primary).toBe('k8s-1');
+  expect(r.verification.highAvailability).toBe(true);
+  expect(r.verification.voters).toBe(3);
+  expect(r.table.join('\n')).toMatch(/\| k8s-w1 \| worker \| yes \|/);
+
+  const status = await lab.status();
+  expect(status.cluster.ha).toBe(true);
+  expect(status.cluster.voters.sort()).toEqual(['k8s-1', 'k8s-2', 'k8s-3']);
+  const byName = new Map(status.nodes.map((n) => [n.name, n]));
+  for (const n of FIRST) expect(byName.get(n)).toMatchObject({ ready: true, cluster: status.cluster.id });
+  expect(byName.get('k8s-w1')?.joinedAs).toBe('worker');
+  expect(byName.get('k8s-2')?.joinedAs).toBe('controlplane');
+  expect(byName.get('k8s-4')?.cluster).not.toBe(status.cluster.id);
+
+  // Control-plane joins never overlap: each ends before the next starts; each node joined exactly once.
+  const joins = commandsOf(lab, 'join').filter((e) => e.exit === 0);
+  expect(joins.map((e) => e.node).sort()).toEqual(['k8s-2', 'k8s-3', 'k8s-w1', 'k8s-w2']);
+  const cp = joins.filter((e) => e.node === 'k8s-2' || e.node === 'k8s-3').sort((a, b) => a.t.localeCompare(b.t));
+  expect(Date.parse(cp[0].t) + (cp[0].ms ?? 0)).toBeLessThanOrEqual(Date.parse(cp[1].t));
+
+  const tokens = issuedTokens(lab);
+  expect(tokens.length).toBeGreaterThanOrEqual(4);
+  const text = historyText(env, h.workflowId);
+  expect(text).toContain('join k8s-2 as control plane');
+  for (const t of tokens) expect(text).not.toContain(t);
+});
+
+test('rerun on the formed cluster changes nothing and says so', async () => {
+  const before = commandsOf(lab, 'join').length + commandsOf(lab, 'add-node').length;
+  const h = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: subset(inv, FIRST), input: { timing: FAST_TIMING }, yes: true });
+  const r = (await h.result()) as FormResult;
+  expect(r.changed).toBe(false);
+  expect(r.joined).toEqual([]);
+  expect(r.plan.join('\n')).toContain('nothing to change');
+  expect(r.notes.join('\n')).toContain('already formed');
+  expect(commandsOf(lab, 'join').length + commandsOf(lab, 'add-node').length).toBe(before);
+});
+
+test('--plan on a bigger inventory lists the joins from live state and changes nothing', async () => {
+  const h = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: inv, input: { timing: FAST_TIMING }, planOnly: true });
+  const r = (await h.result()) as FormResult;
+  const plan = r.plan.join('\n');
+  expect(plan).toMatch(/extending the cluster/);
+  expect(plan).toMatch(/1\. join k8s-4 as control plane/);
+  expect(plan).toMatch(/2\. join 2 worker\(s\) with --worker, 5 at a time: k8s-w3, k8s-w4/);
+  expect((await lab.status()).nodes.find((n) => n.name === 'k8s-w3')?.cluster).not.toBe((await lab.status()).cluster.id);
+});
+
+test('grow by one control plane and 2 workers: only the new nodes join', async () => {
+  const h = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: inv, input: { timing: FAST_TIMING }, yes: true });
+  const r = (await h.result()) as FormResult;
+  expect(new Set(r.joined)).toEqual(new Set(['k8s-4', 'k8s-w3', 'k8s-w4']));
+  const status = await lab.status();
+  expect(status.cluster.nodes.sort()).toEqual(inv.nodes.map((n) => n.name).sort());
+  expect(status.cluster.voters).toHaveLength(3);
+  const joinedOnce = commandsOf(lab, 'join').filter((e) => e.exit === 0).map((e) => e.node);
+  expect(joinedOnce.length).toBe(new Set(joinedOnce).size);
+});
+
+test('remove a worker, then a control plane', async () => {
+  for (const node of ['k8s-w4', 'k8s-4']) {
+    const h = await start(env, worker, { kind: 'remove-node', workflowType: 'removeNode', inventory: inv, input: { node, timing: FAST_TIMING }, yes: true });
+    const r = (await h.result()) as RemoveNodeResult;
+    expect(r.changed).toBe(true);
+    const status = await lab.status();
+    expect(status.cluster.nodes).not.toContain(node);
+  }
+  const status = await lab.status();
+  expect(status.cluster.ha).toBe(true);
+  expect(status.cluster.voters.sort()).toEqual(['k8s-1', 'k8s-2', 'k8s-3']);
+  expect(commandsOf(lab, 'leave').map((e) => e.node)).toEqual(['k8s-w4', 'k8s-4']);
+});
+
+test('a removal that ends HA waits for approval; rejected, it changes nothing', async () => {
+  const h = await start(env, worker, {
+    kind: 'remove-node',
+    workflowType: 'removeNode',
+    inventory: inv,
+    input: { node: 'k8s-3', timing: FAST_TIMING },
+    yes: true,
+  });
+  let pending: RunbookProgress['pendingApproval'];
+  for (let i = 0; i < 100 && !pending; i++) {
+    pending = ((await h.query(progressQuery)) as RunbookProgress).pendingApproval;
+    if (!pending) await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(pending?.summary).toMatch(/leaves 2 control-plane node\(s\): no high availability.*Add a control-plane node first/);
+  await h.executeUpdate(rejectUpdate, { args: [{ id: pending!.id, by: 'tester@jest', reason: 'keep HA' }] });
+  const err = await h.result().catch((e) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const status = await lab.status();
+  expect(status.cluster.voters).toContain('k8s-3');
+  expect(commandsOf(lab, 'leave').map((e) => e.node)).not.toContain('k8s-3');
+});

@@ -1,0 +1,157 @@
+/**
+ * Upgrade-runbook surface on a formed HA lab (3 control planes + 1 worker, fast profile), over real SSH:
+ * drain/cordon texts and the PodDisruptionBudget block, snap refresh/revert/hold, faults, quorum loss.
+ */
+import { nodePaths } from '../../common/inventory';
+import { useLab, waitFor } from '../support/lab';
+
+const lab = useLab({ controlPlanes: 3, workers: 1, formed: true });
+const sh = (node: string, cmd: string) => lab().exec(node, cmd);
+const spec = (node: string) => lab().inventory.nodes.find((n) => n.name === node)!;
+const mk = (node: string) => nodePaths(spec(node)).microk8s;
+const kubectl = (node: string, args: string) => sh(node, `${mk(node)} kubectl ${args}`);
+const nodeStatus = async (name: string) => (await lab().status()).nodes.find((n) => n.name === name)!;
+
+describe('lab operations on a formed cluster', () => {
+  it('starts formed: HA with three voters, dqlite .cluster in tabular and json', async () => {
+    const st = await lab().status();
+    expect(st.cluster).toMatchObject({ voters: ['k8s-1', 'k8s-2', 'k8s-3'], ha: true, quorum: true, leader: 'k8s-1' });
+    const dq = `${nodePaths(spec('k8s-2')).dqlite} -s file://${nodePaths(spec('k8s-2')).clusterYaml} -c ${nodePaths(spec('k8s-2')).clusterCrt} -k ${nodePaths(spec('k8s-2')).clusterKey}`;
+    const tab = await sh('k8s-2', `sudo -n ${dq} k8s .cluster`);
+    expect(tab.stdout.trim().split('\n')).toEqual([
+      `2dc171858c3155be|${spec('k8s-1').address}:19001|voter`,
+      expect.stringMatching(new RegExp(`^[0-9a-f]+\\|${spec('k8s-2').address}:19001\\|voter$`)),
+      expect.stringMatching(new RegExp(`^[0-9a-f]+\\|${spec('k8s-3').address}:19001\\|voter$`)),
+    ]);
+    const json = await sh('k8s-2', `${dq} -f json k8s .cluster`);
+    expect(json.stdout).toMatch(/^\[\n\t\{\n\t\t"ID": 3297041220608546238,\n\t\t"Address": "[\d.]+:19001",\n\t\t"Role": 0\n\t\},/);
+    expect((await sh('k8s-2', `${dq} k8s .leader`)).stdout).toBe(`${spec('k8s-1').address}:19001\n`);
+  });
+
+  it('drain evicts onto other nodes, leaves the node Ready,SchedulingDisabled; uncordon texts', async () => {
+    const r = await kubectl('k8s-1', 'drain k8s-1 --ignore-daemonsets --delete-emptydir-data --timeout=30s');
+    expect(r.code).toBe(0);
+    const out = r.stdout.trim().split('\n');
+    expect(out[0]).toBe('node/k8s-1 cordoned');
+    expect(out.filter((l) => l.startsWith('evicting pod '))).not.toHaveLength(0);
+    expect(out.filter((l) => /^pod\/\S+ evicted$/.test(l))).toHaveLength(out.filter((l) => l.startsWith('evicting pod ')).length);
+    expect(out[out.length - 1]).toBe('node/k8s-1 drained');
+    expect(r.stderr).toMatch(/^Warning: ignoring DaemonSet-managed Pods: kube-system\/calico-node-\w+\n$/);
+    const nodes = (await kubectl('k8s-2', 'get nodes')).stdout;
+    expect(nodes).toMatch(/\nk8s-1\s+Ready,SchedulingDisabled\s+<none>\s+\S+\s+v1\.28\.\d+\n/);
+    const pods = (await kubectl('k8s-2', 'get pods -A -o wide')).stdout.split('\n').filter((l) => /\sk8s-1\s/.test(l));
+    expect(pods.every((l) => l.includes('calico-node-'))).toBe(true);
+    expect((await kubectl('k8s-1', 'uncordon k8s-1')).stdout).toBe('node/k8s-1 uncordoned\n');
+    expect((await kubectl('k8s-1', 'uncordon k8s-1')).stdout).toBe('node/k8s-1 already uncordoned\n');
+  });
+
+  it('drain without --ignore-daemonsets refuses and leaves the node cordoned', async () => {
+    const r = await kubectl('k8s-1', 'drain k8s-w1');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: unable to drain node "k8s-w1" due to error: cannot delete DaemonSet-managed Pods \(use --ignore-daemonsets to ignore\): kube-system\/calico-node-\w+, continuing command\.\.\.\nThere are pending nodes to be drained:\n k8s-w1\n/);
+    expect((await nodeStatus('k8s-w1')).cordoned).toBe(true);
+    await kubectl('k8s-1', 'uncordon k8s-w1');
+  });
+
+  it('drain blocked by a PodDisruptionBudget retries, then times out with exit 1 and the node cordoned', async () => {
+    await lab().fault('k8s-2', 'pdb-block');
+    const r = await kubectl('k8s-1', 'drain k8s-2 --ignore-daemonsets --timeout=1s');
+    expect(r.code).toBe(1);
+    const pod = /evicting pod default\/(critical-\S+)/.exec(r.stdout)![1];
+    expect(r.stderr).toContain(`error when evicting pods/"${pod}" -n "default" (will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget.\n`);
+    expect(r.stderr.match(/will retry after 5s/g)!.length).toBeGreaterThan(1);
+    expect(r.stderr).toContain(`error when evicting pods/"${pod}" -n "default": global timeout reached: 1s\n`);
+    expect(r.stderr).toContain(`There are pending pods in node "k8s-2" when an error occurred:`);
+    expect(r.stderr).toContain(`\npod/${pod}\n`);
+    expect(r.stderr).toContain('There are pending nodes to be drained:\n k8s-2\n');
+    expect((await nodeStatus('k8s-2')).cordoned).toBe(true);
+    expect(lab().journal().some((e) => e.event === 'drain-blocked' && e.node === 'k8s-2')).toBe(true);
+    await lab().heal('k8s-2');
+    expect((await kubectl('k8s-1', 'drain k8s-2 --ignore-daemonsets --timeout=5s')).code).toBe(0);
+    await kubectl('k8s-1', 'uncordon k8s-2');
+  });
+
+  it('snap refresh moves to the latest patch, then a new track; revert restores version and data', async () => {
+    const before = await nodeStatus('k8s-3');
+    const list0 = (await sh('k8s-3', 'snap list microk8s')).stdout.split('\n');
+    expect(list0[0]).toMatch(/^Name\s+Version\s+Rev\s+Tracking\s+Publisher\s+Notes$/);
+    expect(list0[1].split(/\s+/)).toEqual(['microk8s', before.version, String(before.revision), '1.28/stable', 'canonical✓', 'classic']);
+    const patch = await sh('k8s-3', 'sudo -n snap refresh microk8s');
+    expect(patch.stdout).toMatch(/^microk8s \(1\.28\/stable\) v1\.28\.\d+ from Canonical✓ refreshed\n$/);
+    expect((await sh('k8s-3', 'sudo snap refresh microk8s')).stdout).toBe('snap "microk8s" has no updates available\n');
+    const patched = await nodeStatus('k8s-3');
+    expect(patched.revision).toBeGreaterThan(before.revision);
+    // Data written after refreshing to 1.29 must disappear on revert: $SNAP_DATA is per revision.
+    const minor = await sh('k8s-3', 'sudo -n snap refresh microk8s --channel=1.29/stable');
+    expect(minor.stdout).toMatch(/^microk8s \(1\.29\/stable\) v1\.29\.\d+ from Canonical✓ refreshed\n$/);
+    await sh('k8s-3', `echo written-on-1.29 > ${nodePaths(spec('k8s-3')).snapData}/args/marker`);
+    await waitFor('k8s-3 Ready on 1.29', async () => (await nodeStatus('k8s-3')).ready);
+    expect((await sh('k8s-3', 'snap info microk8s')).stdout).toMatch(/\ntracking: +1\.29\/stable\n[\s\S]*\ninstalled: +v1\.29\.\d+ +\(\d+\) 172MB classic\n$/);
+    expect((await kubectl('k8s-1', 'get nodes')).stdout).toMatch(/\nk8s-3\s+Ready\s+<none>\s+\S+\s+v1\.29\.\d+\n/);
+    const rev = await sh('k8s-3', 'sudo -n snap revert microk8s');
+    expect(rev.stdout).toBe(`microk8s reverted to ${patched.version}\n`);
+    expect((await sh('k8s-3', `cat ${nodePaths(spec('k8s-3')).snapData}/args/marker`)).code).not.toBe(0);
+    expect((await sh('k8s-3', `${mk('k8s-3')} version`)).stdout).toBe(`MicroK8s ${patched.version} revision ${patched.revision}\n`);
+    const all = (await sh('k8s-3', 'snap list --all microk8s')).stdout;
+    expect(all).toMatch(/\nmicrok8s\s+v1\.29\.\d+\s+\d+\s+-\s+canonical✓\s+disabled,classic\n/);
+    const events = lab().journal().filter((e) => e.node === 'k8s-3' && e.event);
+    expect(events.map((e) => e.event)).toEqual(expect.arrayContaining(['out-of-service', 'refreshed', 'reverted']));
+    await waitFor('k8s-3 Ready after revert', async () => (await nodeStatus('k8s-3')).ready);
+  });
+
+  it('holds stop unattended refreshes; unheld nodes get the latest patch', async () => {
+    expect((await sh('k8s-2', 'sudo -n snap refresh --hold microk8s')).stdout).toBe('General refreshes of "microk8s" held indefinitely\n');
+    expect((await sh('k8s-2', 'snap list microk8s')).stdout).toContain('classic,held');
+    const v = (await nodeStatus('k8s-2')).version;
+    await lab().fault('k8s-2', 'auto-refresh');
+    expect((await nodeStatus('k8s-2')).version).toBe(v);
+    expect(lab().journal().some((e) => e.event === 'auto-refresh-held' && e.node === 'k8s-2')).toBe(true);
+    expect((await sh('k8s-2', 'sudo -n snap refresh --unhold microk8s')).stdout).toBe('Removed general refresh hold of "microk8s"\n');
+    await lab().fault('k8s-w1', 'auto-refresh');
+    const w = await nodeStatus('k8s-w1');
+    expect(w.version).not.toBe(v);
+    expect(lab().journal().some((e) => e.event === 'refreshed' && e.node === 'k8s-w1' && e.auto === true)).toBe(true);
+  });
+
+  it('fail-upgrade keeps the node NotReady after a refresh to that minor until it is reverted', async () => {
+    await lab().fault('k8s-w1', 'fail-upgrade', { to: '1.29' });
+    await sh('k8s-w1', 'sudo -n snap refresh microk8s --channel 1.29/stable');
+    await new Promise((r) => setTimeout(r, lab().timing().restartMs * 2));
+    expect((await nodeStatus('k8s-w1')).ready).toBe(false);
+    expect((await kubectl('k8s-1', 'get nodes')).stdout).toMatch(/\nk8s-w1\s+NotReady\s/);
+    await sh('k8s-w1', 'sudo -n snap revert microk8s');
+    await waitFor('k8s-w1 Ready after revert', async () => (await nodeStatus('k8s-w1')).ready);
+  });
+
+  it('drop-ssh cuts the connection mid-command; the command still took effect', async () => {
+    await lab().fault('k8s-1', 'drop-ssh');
+    const r = await kubectl('k8s-1', 'cordon k8s-w1');
+    expect(r.code).toBe(255);
+    expect((await nodeStatus('k8s-w1')).cordoned).toBe(true);
+    expect(lab().journal().some((e) => e.dropped === 'after' && e.node === 'k8s-1')).toBe(true);
+    expect((await kubectl('k8s-1', 'uncordon k8s-w1')).code).toBe(0);
+  });
+
+  it('crash ends live sessions; two crashed voters lose quorum; heal restores it', async () => {
+    const long = sh('k8s-2', 'sleep 30; echo finished');
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    await lab().fault('k8s-2', 'crash');
+    const ended = await long;
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(ended.stdout).not.toContain('finished');
+    await lab().fault('k8s-3', 'crash');
+    const st = await lab().status();
+    expect(st.cluster).toMatchObject({ quorum: false, available: false, leader: null });
+    const status = await sh('k8s-1', `${mk('k8s-1')} status`);
+    expect([status.code, status.stdout]).toEqual([1, 'microk8s is not running. Use microk8s inspect for a deeper inspection.\n']);
+    const nodes = await kubectl('k8s-1', 'get nodes');
+    expect([nodes.code, nodes.stderr]).toEqual([1, 'The connection to the server 127.0.0.1:16443 was refused - did you specify the right host or port?\n']);
+    const dq = await sh('k8s-1', `${nodePaths(spec('k8s-1')).dqlite} -s file://${nodePaths(spec('k8s-1')).clusterYaml} k8s .cluster`);
+    expect([dq.code, dq.stderr]).toEqual([1, 'Error: no available dqlite leader server found\n']);
+    expect(lab().journal().some((e) => e.event === 'quorum-lost')).toBe(true);
+    await lab().heal();
+    await waitFor('quorum back', async () => (await lab().status()).cluster.available);
+    expect((await sh('k8s-2', `${mk('k8s-2')} status --wait-ready --timeout 10`)).code).toBe(0);
+  });
+});
