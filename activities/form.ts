@@ -255,7 +255,10 @@ export function createFormActivities(deps: ActivityDeps) {
       const sudo = await sh.run(command('true'), { sudo: node.become === 'sudo', quiet: true, timeoutMs: 20_000 });
       facts.reachable = true;
       if (sudo.exitCode !== 0) {
-        problems.push(`${node.name}: "sudo -n true" failed as ${node.user}; allow passwordless sudo for ${node.user}, or connect as root`);
+        problems.push(
+          `${node.name}: "sudo -n true" failed as ${node.user} (exit ${sudo.exitCode ?? sudo.signal}: ${excerptOf(sudo.stderr) || 'no output'}); ` +
+            `allow passwordless sudo for ${node.user}, or connect as root`,
+        );
         return { facts, problems };
       }
     } catch (err) {

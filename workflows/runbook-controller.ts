@@ -8,6 +8,7 @@ import {
   condition,
   setCurrentDetails,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -128,6 +129,8 @@ export class RunbookController {
   /** Record the plan; with `yes` unset, wait for its approval before anything changes. */
   async approvePlan(plan: string[], yes: boolean | undefined, summary: string): Promise<void> {
     this.progress.plan = plan;
+    // The memo keeps the plan in history, so the audit shows what was approved even for failed runs.
+    upsertMemo({ plan });
     this.publish();
     if (yes) return;
     const outcome = await this.requestApproval(`start: ${summary}`);

@@ -1,0 +1,120 @@
+/**
+ * Where Temporal is, resolved like the Temporal CLI does: flags over environment (TEMPORAL_ADDRESS,
+ * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*...) over the `temporal.toml` profile, via @temporalio/envconfig.
+ */
+import * as fs from 'fs';
+import { Connection } from '@temporalio/client';
+import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import { ExitCode } from '../common/constants';
+import { badInput, CliExit } from './exit';
+
+export interface ConnectionFlags {
+  address?: string;
+  namespace?: string;
+  apiKey?: string;
+  tls?: boolean;
+  tlsCertPath?: string;
+  tlsKeyPath?: string;
+  tlsCaPath?: string;
+  tlsServerName?: string;
+  profile?: string;
+  configFile?: string;
+}
+
+export interface ConnectConfig {
+  connectionOptions: NativeConnectionOptions;
+  namespace: string;
+}
+
+function readFlagFile(flag: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    return badInput(`${flag}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); pass a readable PEM file`);
+  }
+}
+
+export function resolveConnectConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): ConnectConfig {
+  // envconfig silently ignores a missing file, even one named explicitly: refuse it here instead.
+  if (flags.configFile && !fs.existsSync(flags.configFile)) {
+    badInput(`--config-file: ${flags.configFile} does not exist; pass an existing temporal.toml or drop the flag`);
+  }
+  let loaded;
+  try {
+    loaded = loadClientConnectConfig({
+      ...(flags.profile ? { profile: flags.profile } : {}),
+      ...(flags.configFile ? { configSource: { path: flags.configFile } } : {}),
+      overrideEnvVars: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)),
+    });
+  } catch (e) {
+    return badInput(`--profile/--config-file: ${(e as Error).message}; check the profile name and the TOML file`);
+  }
+  const options: NativeConnectionOptions = { ...loaded.connectionOptions };
+  if (flags.address) options.address = flags.address;
+  options.address ??= 'localhost:7233';
+  if (flags.apiKey) options.apiKey = flags.apiKey;
+  const wantsTls = flags.tls || flags.tlsCertPath || flags.tlsKeyPath || flags.tlsCaPath || flags.tlsServerName;
+  if (wantsTls) {
+    if (!!flags.tlsCertPath !== !!flags.tlsKeyPath) badInput('--tls-cert-path and --tls-key-path: give both for mTLS, or neither');
+    const base: TLSConfig = typeof options.tls === 'object' && options.tls ? { ...options.tls } : {};
+    if (flags.tlsCertPath && flags.tlsKeyPath) {
+      base.clientCertPair = { crt: readFlagFile('--tls-cert-path', flags.tlsCertPath), key: readFlagFile('--tls-key-path', flags.tlsKeyPath) };
+    }
+    if (flags.tlsCaPath) base.serverRootCACertificate = readFlagFile('--tls-ca-path', flags.tlsCaPath);
+    if (flags.tlsServerName) base.serverNameOverride = flags.tlsServerName;
+    options.tls = base;
+  }
+  return { connectionOptions: options, namespace: flags.namespace || loaded.namespace || 'default' };
+}
+
+function unreachable(address: string | undefined, e: unknown): CliExit {
+  return new CliExit(
+    ExitCode.TEMPORAL_UNREACHABLE,
+    `cannot reach Temporal at ${address}: ${(e as Error).message}\n` +
+      'Start a local one with "runbook dev", or point at yours with --address / TEMPORAL_ADDRESS (or a temporal.toml profile).',
+  );
+}
+
+/** A client connection; exit 3 when nothing answers. */
+export async function connectClient(cfg: ConnectConfig): Promise<Connection> {
+  const o = cfg.connectionOptions;
+  try {
+    const connection = await Connection.connect({
+      address: o.address,
+      ...(o.tls !== undefined ? { tls: o.tls } : {}),
+      ...(o.apiKey ? { apiKey: o.apiKey } : {}),
+      ...(o.metadata ? { metadata: o.metadata } : {}),
+      connectTimeout: '5s',
+    });
+    // Connection.connect is lazy about some failures: one cheap call proves the server answers.
+    await connection.workflowService.getSystemInfo({});
+    return connection;
+  } catch (e) {
+    throw unreachable(o.address, e);
+  }
+}
+
+/** A worker connection; exit 3 when nothing answers. */
+export async function connectNative(cfg: ConnectConfig): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect(cfg.connectionOptions);
+  } catch (e) {
+    throw unreachable(cfg.connectionOptions.address, e);
+  }
+}
+
+/** Commander options shared by every command that talks to Temporal (`program` level). */
+export const CONNECTION_OPTIONS: Array<[flags: string, description: string]> = [
+  ['--address <host:port>', 'Temporal frontend (env TEMPORAL_ADDRESS; default localhost:7233)'],
+  ['--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE; default "default")'],
+  ['--api-key <key>', 'API key (env TEMPORAL_API_KEY); implies TLS'],
+  ['--tls', 'use TLS (env TEMPORAL_TLS)'],
+  ['--tls-cert-path <file>', 'client certificate for mTLS'],
+  ['--tls-key-path <file>', 'client key for mTLS'],
+  ['--tls-ca-path <file>', 'server CA certificate'],
+  ['--tls-server-name <name>', 'override the TLS server name'],
+  ['--profile <name>', 'temporal.toml profile (env TEMPORAL_PROFILE; default "default")'],
+  ['--config-file <file>', 'temporal.toml path (env TEMPORAL_CONFIG_FILE)'],
+];
