@@ -30,7 +30,6 @@ import {
   CLOCK_COMMAND,
   clockOffsetMs,
   dqliteAddress,
-  effectiveFailureDomainFile,
   explainJoin,
   haConfContent,
   JOIN_PORTS,
@@ -71,9 +70,8 @@ export interface NodeFacts {
   /** This node's own dqlite view (control-plane nodes): its address and the members its cluster.yaml lists. */
   dqliteAddress?: string;
   members: DqliteMember[];
-  /** Failure domain in `args/ha-conf` and in `backend/failure-domain` (what k8s-dqlite runs with). */
+  /** Failure domain in `args/ha-conf`. */
   haConfDomain?: number;
-  effectiveDomain?: number;
 }
 
 export interface PlannedJoin {
@@ -254,6 +252,8 @@ export function createFormActivities(deps: ActivityDeps) {
       // The first command opens the connection; the clock is read on the warm one so the round trip is short.
       const sudo = await sh.run(command('true'), { sudo: node.become === 'sudo', quiet: true, timeoutMs: 20_000 });
       facts.reachable = true;
+      // No exit status: the connection dropped mid-command. Retry the activity rather than report a problem.
+      if (sudo.exitCode === null) throw ApplicationFailure.retryable(`${node.name}: connection lost during "sudo -n true"`, 'SshConnectionFailed');
       if (sudo.exitCode !== 0) {
         problems.push(
           `${node.name}: "sudo -n true" failed as ${node.user} (exit ${sudo.exitCode ?? sudo.signal}: ${excerptOf(sudo.stderr) || 'no output'}); ` +
@@ -262,6 +262,7 @@ export function createFormActivities(deps: ActivityDeps) {
         return { facts, problems };
       }
     } catch (err) {
+      if (facts.reachable) throw err;
       problems.push(`${node.name}: SSH to ${where} failed: ${messageOf(err)}`);
       return { facts, problems };
     }
@@ -285,7 +286,8 @@ export function createFormActivities(deps: ActivityDeps) {
     if (!facts.locks.includes(LOCK.ha)) {
       problems.push(`${node.name}: ha-cluster is not enabled (no ${nodePaths(node).locks}/ha-cluster); run: microk8s enable ha-cluster`);
     }
-    if (facts.locks.includes(LOCK.stopped)) {
+    // A control-plane node stopped by an interrupted failure-domain restart is finished by that step, not refused.
+    if (facts.locks.includes(LOCK.stopped) && !(node.failureDomain !== undefined && node.role === 'controlplane')) {
       problems.push(`${node.name}: microk8s is stopped (stopped.lock); start it: microk8s start`);
     }
     if (!facts.locks.includes(LOCK.worker)) {
@@ -295,8 +297,6 @@ export function createFormActivities(deps: ActivityDeps) {
     }
     if (node.failureDomain !== undefined && node.role === 'controlplane') {
       facts.haConfDomain = parseHaConf((await sh.run(readFileCommand(nodePaths(node).haConf), { sudo: true, quiet: true })).stdout);
-      const effective = (await sh.run(readFileCommand(effectiveFailureDomainFile(node)), { sudo: true, quiet: true })).stdout.trim();
-      if (/^\d+$/.test(effective)) facts.effectiveDomain = Number(effective);
     }
     return { facts, problems };
   }
@@ -470,9 +470,7 @@ export function createFormActivities(deps: ActivityDeps) {
           continue;
         }
         const f = facts.find((x) => x.name === node.name)!;
-        const effectiveDiffers = f.effectiveDomain !== undefined && f.effectiveDomain !== node.failureDomain;
-        const stopped = f.locks.includes(LOCK.stopped);
-        if (f.haConfDomain !== node.failureDomain || effectiveDiffers || stopped) {
+        if (f.haConfDomain !== node.failureDomain || f.locks.includes(LOCK.stopped)) {
           survey.failureDomains.push({ node: node.name, domain: node.failureDomain });
         }
       }
@@ -616,7 +614,11 @@ export function createFormActivities(deps: ActivityDeps) {
       }
     },
 
-    /** Write `failure-domain=N` into `args/ha-conf` and restart microk8s (stop; start) so k8s-dqlite reads it. */
+    /**
+     * Set `failure-domain=N` in `args/ha-conf` with the documented restart (microk8s stop; microk8s start) so
+     * k8s-dqlite reads it. Stop first, then write, then start: a crash at any point leaves either the old domain
+     * running or a stopped node (stopped.lock), and a rerun finishes the job.
+     */
     async setFailureDomain({
       inventory,
       node: nodeName,
@@ -631,19 +633,17 @@ export function createFormActivities(deps: ActivityDeps) {
       const sh = session(inventory, node);
       const p = nodePaths(node);
       const conf = (await sh.run(readFileCommand(p.haConf), { sudo: true, quiet: true })).stdout;
-      const effective = (await sh.run(readFileCommand(effectiveFailureDomainFile(node)), { sudo: true, quiet: true })).stdout.trim();
       const stopped = (await locksOf(sh, node)).includes(LOCK.stopped);
       const confOk = parseHaConf(conf) === domain;
-      const effectiveOk = !/^\d+$/.test(effective) || Number(effective) === domain;
-      if (confOk && effectiveOk && !stopped) return { commands: [...sh.records], outcome: 'unchanged' };
+      if (confOk && !stopped) return { commands: [...sh.records], outcome: 'unchanged' };
+      if (!stopped) {
+        await withHeartbeat({ node: node.name, step: 'microk8s stop' }, sh.check(command(p.microk8s, 'stop'), { sudo: true, timeoutMs: 300_000 }));
+      }
       if (!confOk) {
         const kept = conf.split('\n').filter((l) => l.trim() && !/^\s*failure-domain\s*=/.test(l));
-        const text = [...kept, haConfContent(domain).trim()].join('\n') + '\n';
-        await sh.check(writeHaConfCommand(node), { sudo: true, stdin: text });
+        await sh.check(writeHaConfCommand(node), { sudo: true, stdin: [...kept, haConfContent(domain).trim()].join('\n') + '\n' });
       }
-      // The documented restart (behaviour reference, "Failure domains"); `start` exits 0 even when not Ready,
-      // so the workflow waits for Ready and settled roles afterwards.
-      if (!stopped) await withHeartbeat({ node: node.name, step: 'microk8s stop' }, sh.check(command(p.microk8s, 'stop'), { sudo: true, timeoutMs: 300_000 }));
+      // `start` exits 0 even when the node is not Ready: the workflow waits for Ready and settled roles next.
       await withHeartbeat({ node: node.name, step: 'microk8s start' }, sh.check(command(p.microk8s, 'start'), { sudo: true, timeoutMs: 300_000 }));
       return { commands: [...sh.records], outcome: 'restarted' };
     },

@@ -9,9 +9,10 @@ import * as path from 'path';
 import { Lab } from '../lab';
 import { sessionPids } from '../lab/sshd';
 
-function rssKiB(pid: number): number {
+/** RSS counts shared pages (sshd's libraries) once per process; PSS shares them out, so sums are honest. */
+function memKiB(pid: number, field: 'Rss' | 'Pss'): number {
   try {
-    return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    return Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
   } catch {
     return 0;
   }
@@ -32,13 +33,22 @@ async function measure(n: number): Promise<string> {
       }),
     );
     const answerMs = Date.now() - t1;
-    let rss = 0;
+    const sum = { listenersRss: 0, listenersPss: 0, sessionsRss: 0, sessionsPss: 0 };
     for (const node of lab.nodes) {
       const pidFile = path.join(lab.dir, 'nodes', node.name, 'sshd', 'sshd.pid');
       const pid = Number(fs.readFileSync(pidFile, 'utf8'));
-      rss += rssKiB(pid) + sessionPids(pidFile).reduce((a, p) => a + rssKiB(p), 0);
+      sum.listenersRss += memKiB(pid, 'Rss');
+      sum.listenersPss += memKiB(pid, 'Pss');
+      for (const p of sessionPids(pidFile)) {
+        sum.sessionsRss += memKiB(p, 'Rss');
+        sum.sessionsPss += memKiB(p, 'Pss');
+      }
     }
-    return `N=${String(n).padStart(2)}  up ${(upMs / 1000).toFixed(2)} s  all answered over SSH in ${(answerMs / 1000).toFixed(2)} s (${failures} failures)  lab RSS ${(rss / 1024).toFixed(0)} MiB (sshd listeners)`;
+    const mib = (k: number) => `${(k / 1024).toFixed(0)} MiB`;
+    return (
+      `N=${String(n).padStart(2)}  up ${(upMs / 1000).toFixed(2)} s  every node answered over SSH in ${(answerMs / 1000).toFixed(2)} s (${failures} failures)\n` +
+      `      sshd listeners: RSS ${mib(sum.listenersRss)}, PSS ${mib(sum.listenersPss)}; open multiplexed SSH sessions: RSS ${mib(sum.sessionsRss)}, PSS ${mib(sum.sessionsPss)}`
+    );
   } finally {
     await lab.down();
     fs.rmSync(stateDir, { recursive: true, force: true });

@@ -22,6 +22,10 @@ export interface StartSpec {
   yes?: boolean;
   /** Print the result as JSON instead of a table. */
   json?: boolean;
+  /** Render a successful result for humans (default: its JSON). */
+  formatResult?: (result: unknown) => string;
+  /** Whether a completed result counts as success for the exit code (default: yes). `check` says no on problems. */
+  resultOk?: (result: unknown) => boolean;
 }
 
 export interface CliContext {

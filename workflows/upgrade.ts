@@ -14,6 +14,7 @@ import {
   executeChild,
   isCancellation,
   proxyActivities,
+  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -167,7 +168,7 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
     rb.node(step.node, 'draining', `${before.version} → ${step.channel}`);
     inFlight.add(step.node);
     try {
-      return await executeChild(upgradeNode, {
+      const result = await executeChild(upgradeNode, {
         workflowId: childId(`hop${hopIndex + 1}-upgrade`, step.node),
         staticSummary: `upgrade ${step.node} to ${step.channel}`,
         staticDetails: `Hop ${hopIndex + 1} of the rolling upgrade of \`${inventory.cluster}\` to ${plan.target}.`,
@@ -188,8 +189,11 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
           },
         ],
       });
-    } finally {
       inFlight.delete(step.node);
+      return result;
+    } catch (err) {
+      if (!isCancellation(err)) inFlight.delete(step.node); // cancelled: reportAfterCancel says how it ended
+      throw err;
     }
   };
 
@@ -326,6 +330,7 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
         rb.step('cancelled: compensating');
         await reportAfterCancel();
         await releaseHolds();
+        upsertMemo({ compensations }); // a cancelled run has no failure details: keep the record in history
       });
     } else {
       await CancellationScope.nonCancellable(releaseHolds);

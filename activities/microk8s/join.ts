@@ -237,9 +237,3 @@ export function parseHaConf(text: string): number | undefined {
 export function writeHaConfCommand(node: NodeSpec): string {
   return `${command('tee', '--', nodePaths(node).haConf)} >/dev/null`;
 }
-
-/** The failure-domain file the kubelite wrapper writes into `backend/` at start: what k8s-dqlite actually uses. */
-export function effectiveFailureDomainFile(node: NodeSpec): string {
-  return `${nodePaths(node).backend}/failure-domain`;
-}
-

@@ -431,7 +431,10 @@ export function removeNode(sim: Sim, args: string[]): number {
     sim.err(REFUSED);
     return 1;
   }
-  for (const [fd, text] of result.lines) (fd === 1 ? sim.out(text) : sim.err(text));
+  for (const [fd, text] of result.lines) {
+    if (fd === 1) sim.out(text);
+    else sim.err(text);
+  }
   return result.code;
 }
 

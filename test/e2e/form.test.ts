@@ -8,6 +8,7 @@ import * as path from 'path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { Lab } from '../../lab';
+import { snapPaths } from '../../lab/sim/backend';
 import type { Inventory } from '../../common/inventory';
 import { progressQuery, rejectUpdate, type RunbookProgress } from '../../common/messages';
 import type { FormResult } from '../../workflows/form';
@@ -123,6 +124,27 @@ test('grow by one control plane and 2 workers: only the new nodes join', async (
   expect(status.cluster.voters).toHaveLength(3);
   const joinedOnce = commandsOf(lab, 'join').filter((e) => e.exit === 0).map((e) => e.node);
   expect(joinedOnce.length).toBe(new Set(joinedOnce).size);
+});
+
+test('failure domains: ha-conf written and nodes restarted one at a time; a rerun changes nothing', async () => {
+  const domains: Record<string, number> = { 'k8s-1': 1, 'k8s-2': 2, 'k8s-3': 3 };
+  const withDomains: Inventory = { ...inv, nodes: inv.nodes.map((n) => ({ ...n, failureDomain: domains[n.name] })) };
+  const h = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: withDomains, input: { timing: FAST_TIMING }, yes: true });
+  const r = (await h.result()) as FormResult;
+  expect(r.changed).toBe(true);
+  expect(r.plan.filter((l) => l.includes('failure-domain'))).toEqual([
+    expect.stringContaining('set failure-domain=2 in k8s-2'),
+    expect.stringContaining('set failure-domain=3 in k8s-3'),
+  ]);
+  for (const [name, d] of Object.entries(domains)) {
+    expect(fs.readFileSync(path.join(snapPaths(lab.dir, name).haConf), 'utf8')).toMatch(new RegExp(`^failure-domain=${d}$`, 'm'));
+  }
+  const restarts = lab.journal().filter((e) => e.argv && (e.argv.includes('stop') || e.argv.includes('start')) && e.argv[0] === 'microk8s');
+  expect(restarts.map((e) => `${e.node}:${e.argv![1]}`)).toEqual(['k8s-2:stop', 'k8s-2:start', 'k8s-3:stop', 'k8s-3:start']);
+  expect((await lab.status()).cluster.ha).toBe(true);
+
+  const again = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: withDomains, input: { timing: FAST_TIMING }, yes: true });
+  expect(((await again.result()) as FormResult).changed).toBe(false);
 });
 
 test('remove a worker, then a control plane', async () => {

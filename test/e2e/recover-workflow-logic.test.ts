@@ -98,28 +98,21 @@ function mocks(a: QuorumAssessment, opts: { failDistribute?: boolean } = {}) {
   return { calls, activities };
 }
 
-async function run(inv: Inventory, m: ReturnType<typeof mocks>, input: Record<string, unknown>, whileRunning?: (h: Awaited<ReturnType<typeof startRunbook>>) => Promise<void>) {
+interface Running {
+  handle: Awaited<ReturnType<typeof startRunbook>>;
+  settled: Promise<RecoverQuorumResult>;
+}
+
+/** Start the runbook on its own worker; `settled` resolves or rejects with the result once the worker is stopped. */
+async function run(inv: Inventory, m: ReturnType<typeof mocks>, input: Record<string, unknown>): Promise<Running> {
   const worker = await startWorker(env, { stateDir, activities: m.activities });
-  try {
-    const h = await startRunbook(env, { kind: 'recover-quorum', workflowType: 'recoverQuorum', inventory: inv, input, summary: 'rq', yes: true }, worker.taskQueue);
-    await whileRunning?.(h);
-    return { handle: h, result: h.result() as Promise<RecoverQuorumResult> };
-  } finally {
-    // stopped by the caller after the result settles
-    (run as unknown as { last: typeof worker }).last = worker;
-  }
+  const handle = await startRunbook(env, { kind: 'recover-quorum', workflowType: 'recoverQuorum', inventory: inv, input, summary: 'rq', yes: true }, worker.taskQueue);
+  const settled = (handle.result() as Promise<RecoverQuorumResult>).finally(() => worker.stop());
+  return { handle, settled };
 }
 
-async function settle<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } finally {
-    await (run as unknown as { last: { stop(): Promise<void> } }).last.stop();
-  }
-}
-
-async function failureType(p: Promise<unknown>): Promise<string> {
-  const err = await settle(p).then(() => undefined, (e) => e);
+async function failureType(r: Running): Promise<string> {
+  const err = await r.settled.then(() => undefined, (e) => e);
   expect(err).toBeInstanceOf(WorkflowFailedError);
   return ((err as WorkflowFailedError).cause as ApplicationFailure).type ?? '';
 }
@@ -127,8 +120,8 @@ async function failureType(p: Promise<unknown>): Promise<string> {
 test('refuses on a cluster whose quorum is intact, before anything is stopped', async () => {
   const inv = inventory();
   const m = mocks(assessment(inv, ['k8s-2', 'k8s-3'], { leader: { via: 'k8s-1', members: [] } }));
-  const { result } = await run(inv, m, { lost: ['k8s-2', 'k8s-3'] });
-  expect(await failureType(result)).toBe('QuorumIntact');
+  const r = await run(inv, m, { lost: ['k8s-2', 'k8s-3'] });
+  expect(await failureType(r)).toBe('QuorumIntact');
   expect(m.calls).toEqual([]);
 });
 
@@ -138,12 +131,12 @@ test('refuses a "lost" node that still answers, unless --fence stops it first', 
   a.nodes[1] = node('k8s-2'); // listed as lost but answers
   const refused = mocks(a);
   const r1 = await run(inv, refused, { lost: ['k8s-2', 'k8s-3'] });
-  expect(await failureType(r1.result)).toBe('LostNodeAnswers');
+  expect(await failureType(r1)).toBe('LostNodeAnswers');
   expect(refused.calls).toEqual([]);
 
   const fenced = mocks(a);
   const r2 = await run(inventory(), fenced, { lost: ['k8s-2', 'k8s-3'], fence: true });
-  await settle(r2.result);
+  await r2.settled;
   expect(fenced.calls[0]).toBe('stop k8s-2');
 });
 
@@ -151,8 +144,8 @@ test('refuses when no survivor answers', async () => {
   const inv = inventory();
   const a = assessment(inv, ['k8s-1', 'k8s-2', 'k8s-3']);
   const m = mocks(a);
-  const { result } = await run(inv, m, { lost: ['k8s-2', 'k8s-3'] });
-  expect(await failureType(result)).toBe('NoSurvivorReachable');
+  const r = await run(inv, m, { lost: ['k8s-2', 'k8s-3'] });
+  expect(await failureType(r)).toBe('NoSurvivorReachable');
 });
 
 test('5 nodes, 3 lost: stop, back up, template by newest data, reconfigure once, copy, start, remove, verify', async () => {
@@ -161,8 +154,7 @@ test('5 nodes, 3 lost: stop, back up, template by newest data, reconfigure once,
   // k8s-4 has the newest data (higher term), so it is the template.
   a.nodes[3] = node('k8s-4', { files: raft(3, 10), position: raftPosition(raft(3, 10)) });
   const m = mocks(a);
-  const { result } = await run(inv, m, { lost: ['k8s-2', 'k8s-3', 'k8s-5'] });
-  const r = await settle(result);
+  const r = await (await run(inv, m, { lost: ['k8s-2', 'k8s-3', 'k8s-5'] })).settled;
   expect(m.calls).toEqual([
     'stop k8s-1', 'stop k8s-4', 'backup k8s-1', 'backup k8s-4',
     'rewrite k8s-4 k8s-4,k8s-1', 'reconfigure k8s-4', 'copy k8s-1',
@@ -181,15 +173,16 @@ test('--template overrides the newest-data choice', async () => {
   const a = assessment(inv, ['k8s-2', 'k8s-3', 'k8s-5']);
   a.nodes[3] = node('k8s-4', { files: raft(3, 10), position: raftPosition(raft(3, 10)) });
   const m = mocks(a);
-  const { result } = await run(inv, m, { lost: ['k8s-2', 'k8s-3', 'k8s-5'], template: 'k8s-1' });
-  expect((await settle(result)).template).toBe('k8s-1');
+  const r = await run(inv, m, { lost: ['k8s-2', 'k8s-3', 'k8s-5'], template: 'k8s-1' });
+  expect((await r.settled).template).toBe('k8s-1');
   expect(m.calls).toContain('reconfigure k8s-1');
 });
 
 test('a checksum failure during the copy stops, offers the restore, and restores every survivor when approved', async () => {
   const inv = inventory(5);
   const m = mocks(assessment(inv, ['k8s-2', 'k8s-3', 'k8s-5']), { failDistribute: true });
-  const { handle, result } = await run(inv, m, { lost: ['k8s-2', 'k8s-3', 'k8s-5'] });
+  const r = await run(inv, m, { lost: ['k8s-2', 'k8s-3', 'k8s-5'] });
+  const { handle } = r;
   for (let i = 0; i < 100; i++) {
     const p = await handle.query(progressQuery);
     if (p.pendingApproval) {
@@ -200,7 +193,7 @@ test('a checksum failure during the copy stops, offers the restore, and restores
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  expect(await failureType(result)).toBe('RecoveryFailed');
+  expect(await failureType(r)).toBe('RecoveryFailed');
   const restores = m.calls.filter((c) => c.startsWith('restore '));
   expect(restores.map((c) => c.split(' ')[1])).toEqual(['k8s-1', 'k8s-4']);
   expect(m.calls).not.toContain('waitForQuorum');

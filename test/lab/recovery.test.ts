@@ -24,7 +24,7 @@ async function copyFromTemplate(to: string) {
 }
 
 describe('quorum recovery judged from the backend files', () => {
-  let infos: Record<string, string> = {};
+  const infos: Record<string, string> = {};
 
   it('loses quorum when two of three voters are gone', async () => {
     await lab().fault('k8s-2', 'destroy');

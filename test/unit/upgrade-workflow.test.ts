@@ -46,7 +46,8 @@ async function run(fake: FakeCluster, input: Record<string, unknown>, body?: (h:
       (value) => ({ value, error: undefined as unknown }),
       (error: unknown) => ({ value: undefined, error }),
     );
-    return { handle, ...result };
+    const progress = await handle.query(progressQuery); // while the worker still runs
+    return { handle, progress, ...result };
   } finally {
     await worker.stop();
   }
@@ -99,9 +100,9 @@ test('a rerun refreshes nothing twice and a patch pass comes first', async () =>
 test('injected failure, --rollback node: the node is reverted, Ready, uncordoned; earlier nodes stay upgraded', async () => {
   const fake = new FakeCluster(3, 2);
   fake.node('k8s-3').failUpgradeTo = 29;
-  const { error, handle } = await run(fake, { to: '1.29' });
+  const { error, progress } = await run(fake, { to: '1.29' });
   expect(error).toBeInstanceOf(WorkflowFailedError);
-  const cause = (error as WorkflowFailedError).cause as { type?: string; message: string };
+  const cause = (error as WorkflowFailedError).cause as { type?: string; message: string; details?: unknown[] };
   expect(cause.type).toBe('UpgradeFailed');
   expect(cause.message).toMatch(/k8s-3 \(waitNodeReady\)/);
   expect(fake.node('k8s-3')).toMatchObject({ minor: 28, broken: false, unschedulable: false });
@@ -110,8 +111,10 @@ test('injected failure, --rollback node: the node is reverted, Ready, uncordoned
   expect(fake.nodes.every((n) => !n.held)).toBe(true);
   expect(fake.events('refresh').some((e) => e.node.startsWith('w-'))).toBe(false);
   expect(checkInvariants(fake.journal, fake.nodes)).toEqual([]);
-  const p = await handle.query(progressQuery);
-  expect(p.notes.join('\n')).toMatch(/compensation: snap revert k8s-3/);
+  expect(progress.notes.join('\n')).toMatch(/compensation: snap revert k8s-3/);
+  // Compensations are in history too, in the failure's details.
+  expect(cause.details?.[0]).toMatchObject({ leftCordoned: [], upgraded: ['k8s-2'] });
+  expect(JSON.stringify(cause.details)).toMatch(/snap revert k8s-3: revision 6170 \(v1\.29\.10\) → 6130 \(v1\.28\.10\)/);
 });
 
 test('--rollback all: every node this pass upgraded is reverted too, newest first', async () => {
@@ -207,7 +210,7 @@ test('pause takes effect between nodes; resume continues', async () => {
 test('cancel mid-drain: the node in flight is restored and uncordoned, holds released, nothing else touched', async () => {
   const fake = new FakeCluster(3, 1);
   fake.drainMs = 3000;
-  const { error, handle } = await run(fake, { to: '1.29' }, async (h) => {
+  const { error, handle, progress } = await run(fake, { to: '1.29' }, async (h) => {
     await until(h, (x) => x.nodes.some((n) => n.name === 'k8s-2' && n.state === 'draining'));
     await new Promise((r) => setTimeout(r, 300));
     await h.cancel();
@@ -216,7 +219,8 @@ test('cancel mid-drain: the node in flight is restored and uncordoned, holds rel
   expect(fake.node('k8s-2')).toMatchObject({ minor: 28, unschedulable: false });
   expect(fake.events('refresh')).toEqual([]);
   expect(fake.nodes.every((n) => !n.held)).toBe(true);
-  const p = await handle.query(progressQuery);
-  expect(p.notes.join('\n')).toMatch(/cancel: k8s-2 reverted: still on v1\.28\.10, Ready, uncordoned/);
+  expect(progress.notes.join('\n')).toMatch(/cancel: k8s-2 reverted: still on v1\.28\.10, Ready, uncordoned/);
+  const memo = (await handle.describe()).memo as { compensations?: string[] };
+  expect(memo.compensations).toEqual(['cancel: k8s-2 reverted: still on v1.28.10, Ready, uncordoned']);
   expect(checkInvariants(fake.journal, fake.nodes)).toEqual([]);
 });

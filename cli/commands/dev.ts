@@ -1,0 +1,45 @@
+/** `runbook dev`: the local Temporal dev server (persistent, UI on 8233) and a worker beside it. Ctrl-C stops both. */
+import type { Command } from 'commander';
+import { defaultStateDir, runWorker } from '../../worker/run';
+import { installRuntime } from '../../worker/runtime';
+import { devDbFile, startDevServer } from '../dev-server';
+import type { RunbookCli } from '../program';
+import { uiLink } from '../program';
+
+export function parsePort(flag: string, value: string, badInput: (m: string) => never): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) badInput(`${flag}: ${JSON.stringify(value)} is not a TCP port (1-65535)`);
+  return n;
+}
+
+export function registerDevCommand(program: Command, ctx: RunbookCli): void {
+  program
+    .command('dev')
+    .description(`Start a local Temporal dev server (SQLite at ${devDbFile('<state-dir>')}, UI on 8233) and a worker`)
+    .option('--state-dir <dir>', 'engine state directory (env RUNBOOK_STATE_DIR)', defaultStateDir())
+    .option('--port <port>', 'gRPC port', '7233')
+    .option('--ui-port <port>', 'Web UI port', '8233')
+    .action(async (o: { stateDir: string; port: string; uiPort: string }) => {
+      const port = parsePort('--port', o.port, (m) => ctx.badInput(m));
+      const uiPort = parsePort('--ui-port', o.uiPort, (m) => ctx.badInput(m));
+      installRuntime({ level: 'WARN' });
+      const say = (l: string) => process.stdout.write(`${l}\n`);
+      const env = await startDevServer({ stateDir: o.stateDir, port, uiPort, say });
+      process.env.RUNBOOK_UI_URL ??= `http://localhost:${uiPort}`;
+      try {
+        await runWorker({
+          connection: env.nativeConnection,
+          namespace: env.namespace ?? 'default',
+          taskQueue: ctx.flags.taskQueue,
+          stateDir: o.stateDir,
+          onReady: () => {
+            say(`Temporal is up at 127.0.0.1:${port}; Web UI: ${uiLink(env.namespace ?? 'default', '').replace(/\/workflows\/$/, '/workflows')}`);
+            say(`worker polling task queue "${ctx.flags.taskQueue}". Ctrl-C stops both.`);
+          },
+        });
+      } finally {
+        await env.teardown();
+        say('dev server and worker stopped');
+      }
+    });
+}

@@ -1,0 +1,38 @@
+/** `runbook worker`: a production worker, connected like the Temporal CLI (flags > env > temporal.toml). */
+import type { Command } from 'commander';
+import { installRuntime } from '../../worker/runtime';
+import { defaultStateDir, runWorker } from '../../worker/run';
+import { connectNative } from '../connection';
+import type { RunbookCli } from '../program';
+
+export function registerWorkerCommand(program: Command, ctx: RunbookCli): void {
+  program
+    .command('worker')
+    .description('Run a worker for all runbooks (structured JSON logs on stderr; Ctrl-C/SIGTERM stop it gracefully)')
+    .option('--state-dir <dir>', 'engine state directory (env RUNBOOK_STATE_DIR)', defaultStateDir())
+    .option('--shutdown-grace <duration>', 'time in-flight SSH steps get to finish on shutdown', '30s')
+    .option('--log-level <level>', 'TRACE, DEBUG, INFO, WARN or ERROR', 'INFO')
+    .option('--metrics <address>', 'serve Prometheus metrics, e.g. :9464')
+    .action(async (o: { stateDir: string; shutdownGrace: string; logLevel: string; metrics?: string }) => {
+      const level = o.logLevel.toUpperCase();
+      if (!['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level)) {
+        ctx.badInput(`--log-level: ${JSON.stringify(o.logLevel)} is not one of TRACE, DEBUG, INFO, WARN, ERROR`);
+      }
+      if (!/^\d+(ms|s|m|h)$/.test(o.shutdownGrace)) ctx.badInput(`--shutdown-grace: ${JSON.stringify(o.shutdownGrace)} is not a duration like 30s or 2m`);
+      if (o.metrics && !/^([A-Za-z0-9.-]*:)?\d{1,5}$/.test(o.metrics)) ctx.badInput(`--metrics: ${JSON.stringify(o.metrics)} is not an address like :9464`);
+      const cfg = ctx.connectConfig();
+      installRuntime({ json: true, level: level as 'INFO', metricsAddress: o.metrics });
+      const connection = await connectNative(cfg);
+      try {
+        await runWorker({
+          connection,
+          namespace: cfg.namespace,
+          taskQueue: ctx.flags.taskQueue,
+          stateDir: o.stateDir,
+          shutdownGraceTime: o.shutdownGrace as '30s',
+        });
+      } finally {
+        await connection.close();
+      }
+    });
+}

@@ -1,0 +1,50 @@
+/**
+ * The local Temporal dev server behind `runbook dev` and `runbook demo`: persistent SQLite under the state
+ * directory, Web UI on 8233, gRPC on 7233. Search attributes are registered after start (idempotent on an
+ * existing database) rather than with `--search-attribute`.
+ */
+import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { registerSearchAttributes } from '../worker/search-attributes';
+import { resolveTemporalCli } from './temporal-cli';
+
+export interface DevServerOptions {
+  stateDir: string;
+  port: number;
+  uiPort: number;
+  say: (line: string) => void;
+}
+
+export function devDbFile(stateDir: string): string {
+  return path.join(stateDir, 'temporal', 'dev.db');
+}
+
+/** True when something accepts connections on 127.0.0.1:port. */
+export function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export async function startDevServer(o: DevServerOptions): Promise<TestWorkflowEnvironment> {
+  if (await portInUse(o.port)) {
+    throw new Error(`port ${o.port} is in use (another "runbook dev"?); stop it or pass --port`);
+  }
+  const cli = await resolveTemporalCli({ log: o.say });
+  const dbFilename = devDbFile(o.stateDir);
+  fs.mkdirSync(path.dirname(dbFilename), { recursive: true });
+  o.say(`starting Temporal dev server (${cli.path ?? 'SDK download'}) on 127.0.0.1:${o.port}, database ${dbFilename}`);
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: cli.executable, port: o.port, ui: true, uiPort: o.uiPort, dbFilename },
+  });
+  const sa = await registerSearchAttributes(env.nativeConnection, env.namespace ?? 'default');
+  if ('skipped' in sa) o.say(`search attributes: ${sa.skipped}`);
+  return env;
+}

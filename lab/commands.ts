@@ -1,0 +1,152 @@
+/**
+ * `runbook lab up|down|status|journal|list|fault|heal`. Bad input exits 2 naming the flag and the fix.
+ * The lead wires registerLabCommands into the `runbook` program; lab/main.ts runs them standalone.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { FAULT_KINDS, type FaultKind, Lab, LabInputError, type LabStatus, defaultStateDir } from './index';
+
+function int(flag: string) {
+  return (v: string) => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${flag} must be a whole number, e.g. ${flag} 3`);
+    return Number(v);
+  };
+}
+
+function fail(e: unknown): never {
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`error: ${msg}\n`);
+  process.exit(e instanceof LabInputError ? 2 : 1);
+}
+
+/** --name, or the only lab there is. */
+function pick(name: string | undefined, stateDir: string): Lab {
+  if (name) return Lab.open(name, stateDir);
+  const labs = Lab.list(stateDir);
+  if (labs.length === 1) return Lab.open(labs[0].name, stateDir);
+  throw new LabInputError('--name', labs.length ? `several labs exist (${labs.map((l) => l.name).join(', ')}); say which with --name` : 'no lab exists; start one with `runbook lab up --name demo`');
+}
+
+export function formatStatus(st: LabStatus): string {
+  const lines = [`lab ${st.name} (${st.profile})`];
+  for (const c of st.clusters) {
+    lines.push(`cluster ${c.id}: ${c.available ? 'available' : 'UNAVAILABLE'}, leader ${c.leader ?? 'none'}, HA ${c.ha ? 'yes' : 'no'}, voters ${c.voters.join(' ') || 'none'}, stand-bys ${c.standbys.join(' ') || 'none'}, spares ${c.spares.join(' ') || 'none'}`);
+  }
+  const rows = [['NODE', 'ROLE', 'ADDRESS', 'MACHINE', 'SERVICES', 'READY', 'VERSION', 'REV', 'CHANNEL', 'CORDON', 'HELD', 'DQLITE', 'PODS']];
+  for (const n of st.nodes) {
+    rows.push([
+      n.name,
+      n.joinedAs,
+      n.address,
+      n.power,
+      n.services,
+      n.ready ? 'Ready' : 'NotReady',
+      n.version,
+      String(n.revision),
+      n.channel,
+      n.cordoned ? 'yes' : '-',
+      n.held ? 'yes' : '-',
+      n.dqlite ? `${n.dqlite.role}${n.dqlite.up ? '' : '(down)'}` : '-',
+      String(n.pods.length),
+    ]);
+  }
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  lines.push(...rows.map((r) => r.map((c, i) => c.padEnd(w[i] + 2)).join('').trimEnd()));
+  for (const n of st.nodes) if (n.dqlite?.error) lines.push(`${n.name}: k8s-dqlite: ${n.dqlite.error}`);
+  return lines.join('\n');
+}
+
+export function registerLabCommands(program: Command): void {
+  const lab = program.command('lab').description('a simulated MicroK8s cluster behind real sshd, for rehearsals and tests');
+  const stateOpt = (c: Command) => c.option('--state-dir <dir>', 'state directory (default $RUNBOOK_STATE_DIR or ~/.local/state/microk8s-runbooks)');
+
+  stateOpt(
+    lab
+      .command('up')
+      .description('start a lab: one sshd per node, an inventory, known_hosts and a client key')
+      .requiredOption('--name <name>', 'lab name (also the inventory cluster name)')
+      .option('--control-planes <n>', 'control-plane nodes', int('--control-planes'), 3)
+      .option('--workers <n>', 'worker nodes', int('--workers'), 0)
+      .option('--channel <channel>', 'snap channel the nodes start on', '1.28/stable')
+      .option('--formed', 'start as an HA cluster already formed (default: unclustered, as after snap install)')
+      .option('--profile <profile>', 'timing profile: fast (tests) or realistic (demos)', 'fast')
+      .option('--time-scale <factor>', 'multiply every simulated duration', (v) => Number(v), 1),
+  ).action(async (o) => {
+    try {
+      const l = await Lab.up({ name: o.name, controlPlanes: o.controlPlanes, workers: o.workers, channel: o.channel, formed: !!o.formed, profile: o.profile, timeScale: o.timeScale, stateDir: o.stateDir });
+      process.stdout.write(`lab ${l.name} is up: ${l.nodes.length} nodes on ${l.nodes[0].address}..${l.nodes[l.nodes.length - 1].address} port 2222\ninventory: ${l.inventoryPath}\nssh: ssh ${l.sshOptions().join(' ')} ${l.inventory.nodes[0].user}@${l.nodes[0].address}\n`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+  stateOpt(lab.command('down').description('stop every node of a lab and delete it').option('--name <name>', 'lab name')).action(async (o) => {
+    try {
+      const l = pick(o.name, o.stateDir ?? defaultStateDir());
+      await l.down();
+      process.stdout.write(`lab ${l.name} is down\n`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+  stateOpt(lab.command('status').description('the simulated truth: membership, dqlite roles, versions, cordons, pods').option('--name <name>', 'lab name').option('--json', 'print JSON')).action(async (o) => {
+    try {
+      const st = await pick(o.name, o.stateDir ?? defaultStateDir()).status();
+      process.stdout.write(o.json ? `${JSON.stringify(st, null, 2)}\n` : `${formatStatus(st)}\n`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+  stateOpt(lab.command('journal').description('every command run on every node, and every simulated state change').option('--name <name>', 'lab name').option('--json', 'one JSON object per line')).action((o) => {
+    try {
+      for (const e of pick(o.name, o.stateDir ?? defaultStateDir()).journal()) {
+        if (o.json) process.stdout.write(`${JSON.stringify(e)}\n`);
+        else if (e.argv) process.stdout.write(`${e.t} ${e.node.padEnd(8)} $ ${e.argv.join(' ')}  → ${e.exit ?? 'dropped'} (${e.ms} ms)\n`);
+        else {
+          const { t, node, event, ...rest } = e;
+          process.stdout.write(`${t} ${node.padEnd(8)} * ${event} ${Object.keys(rest).length ? JSON.stringify(rest) : ''}\n`);
+        }
+      }
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+  stateOpt(lab.command('list').description('labs in the state directory')).action((o) => {
+    const labs = Lab.list(o.stateDir ?? defaultStateDir());
+    if (!labs.length) process.stdout.write('no labs\n');
+    for (const l of labs) process.stdout.write(`${l.name}\t${l.nodes} nodes\t127.0.${l.slot}.x\t${l.createdAt}\t${l.dir}\n`);
+  });
+
+  stateOpt(
+    lab
+      .command('fault <node> <kind>')
+      .description(`inject a fault: ${FAULT_KINDS.join(', ')}`)
+      .option('--name <name>', 'lab name')
+      .option('--to <minor>', 'fail-upgrade: the minor whose refresh fails, e.g. 1.29')
+      .option('--ms <ms>', 'slow: extra milliseconds per command', int('--ms'))
+      .option('--when <when>', 'drop-ssh: before|after the command acts (default after)'),
+  ).action(async (node: string, kind: string, o) => {
+    try {
+      if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new LabInputError('KIND', `unknown fault "${kind}"; use one of ${FAULT_KINDS.join(', ')}`);
+      if (kind === 'fail-upgrade' && !/^1\.\d+$/.test(o.to ?? '')) throw new LabInputError('--to', 'fail-upgrade needs the minor that fails, e.g. --to 1.29');
+      if (o.when && !['before', 'after'].includes(o.when)) throw new LabInputError('--when', 'must be "before" or "after"');
+      await pick(o.name, o.stateDir ?? defaultStateDir()).fault(node, kind as FaultKind, { to: o.to, ms: o.ms, when: o.when });
+      process.stdout.write(`${kind} injected on ${node}\n`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+  stateOpt(lab.command('heal [node]').description('clear faults (all nodes when none is given); destroyed nodes stay gone').option('--name <name>', 'lab name')).action(async (node: string | undefined, o) => {
+    try {
+      await pick(o.name, o.stateDir ?? defaultStateDir()).heal(node);
+      process.stdout.write(`healed ${node ?? 'all nodes'}\n`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+}
+
+export { formatStatus as formatLabStatus };

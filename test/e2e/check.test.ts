@@ -1,0 +1,120 @@
+/**
+ * `runbook check` end to end: the CLI as a child process, the real dev server, a real worker with the real
+ * SSH pool, and a formed lab (3 control planes + 1 worker behind real sshd).
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import YAML from 'yaml';
+import { Lab } from '../../lab';
+import type { CheckResult } from '../../workflows/check';
+import { runCli, startTemporal, startWorker, type TestWorker } from '../support/temporal';
+
+let env: TestWorkflowEnvironment;
+let lab: Lab;
+let worker: TestWorker;
+let stateDir: string;
+
+beforeAll(async () => {
+  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'check-e2e-'));
+  [env, lab] = await Promise.all([
+    startTemporal(),
+    Lab.up({ name: `check${process.pid % 100000}`, controlPlanes: 3, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast', stateDir }),
+  ]);
+  worker = await startWorker(env, { stateDir });
+}, 120_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await lab?.down();
+  await env?.teardown();
+  if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+});
+
+function parseReport(stdout: string): CheckResult {
+  return JSON.parse(stdout) as CheckResult;
+}
+
+test('a healthy formed lab: every node reachable with sudo, versions, HA with three voters, all Ready; exit 0', async () => {
+  const r = await runCli(env, ['check', '-i', lab.inventoryPath, '--json'], { taskQueue: worker.taskQueue });
+  expect(r.stderr).toContain(`started check on cluster ${lab.inventory.cluster}: runbook-${lab.inventory.cluster}`);
+  expect(r.stderr).toMatch(/UI: http:\/\/localhost:8233\/namespaces\/default\/workflows\/runbook-[a-z0-9-]+\/[0-9a-f-]+\/history/);
+  const report = parseReport(r.stdout);
+  expect(report.problems).toEqual([]);
+  expect(r.code).toBe(0);
+  expect(report.healthy).toBe(true);
+  expect(report.nodes.map((n) => [n.node, n.reachable, n.hostKey, n.sudo])).toEqual([
+    ['k8s-1', true, 'verified', 'ok'],
+    ['k8s-2', true, 'verified', 'ok'],
+    ['k8s-3', true, 'verified', 'ok'],
+    ['k8s-w1', true, 'verified', 'ok'],
+  ]);
+  for (const n of report.nodes) {
+    expect(n.microk8s).toMatchObject({ installed: true, channel: '1.28/stable' });
+    expect(n.microk8s?.version).toMatch(/^v1\.28\./);
+    expect(n.microk8s?.revision).toMatch(/^\d+$/);
+    expect(Math.abs(n.clockSkewMs!)).toBeLessThan(2000);
+    expect(n.disk?.availableKb).toBeGreaterThan(0);
+  }
+  expect(report.nodes.find((n) => n.node === 'k8s-w1')?.status?.notRunningReason).toBe('worker');
+  expect(report.nodes.find((n) => n.node === 'k8s-1')?.status?.running).toBe(true);
+  expect(report.clusterView.ready.sort()).toEqual(['k8s-1', 'k8s-2', 'k8s-3', 'k8s-w1']);
+  expect(report.clusterView.voters).toHaveLength(3);
+  expect(report.clusterView.ha).toBe(true);
+  // The audit trail in the result: what ran where.
+  expect(report.nodes[0].commands.map((c) => c.command).join('\n')).toMatch(/snap list microk8s/);
+});
+
+test('the table names the nodes, HA and voters', async () => {
+  const r = await runCli(env, ['check', '-i', lab.inventoryPath], { taskQueue: worker.taskQueue });
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/^NODE\s+ROLE\s+SSH\s+SUDO\s+VERSION/m);
+  expect(r.stdout).toMatch(/^k8s-2\s+controlplane\s+ok\s+ok\s+v1\.28\./m);
+  expect(r.stdout).toMatch(/^HA:\s+yes$/m);
+  expect(r.stdout).toMatch(/^voters:\s+\S+:19001 \S+:19001 \S+:19001/m);
+  // Node state changes are followed as plain lines.
+  expect(r.stdout).toMatch(/^ {2}k8s-1: done/m);
+});
+
+test('a pinned host key that does not match is reported for that node, with both fingerprints; exit 1', async () => {
+  const raw = YAML.parse(fs.readFileSync(lab.inventoryPath, 'utf8')) as { nodes: Array<Record<string, unknown>> };
+  const wrong = `SHA256:${'A'.repeat(43)}`;
+  raw.nodes[1].hostKey = wrong;
+  const file = path.join(stateDir, 'pinned-wrong.yaml');
+  fs.writeFileSync(file, YAML.stringify(raw));
+  const r = await runCli(env, ['check', '-i', file, '--json'], { taskQueue: worker.taskQueue });
+  expect(r.code).toBe(1);
+  const report = parseReport(r.stdout);
+  const k8s2 = report.nodes.find((n) => n.node === 'k8s-2')!;
+  expect(k8s2).toMatchObject({ reachable: false, hostKey: 'mismatch' });
+  expect(k8s2.sshError).toContain(wrong);
+  expect(report.problems.some((p) => p.startsWith('k8s-2: '))).toBe(true);
+  expect(report.nodes.filter((n) => n.reachable).map((n) => n.node)).toEqual(['k8s-1', 'k8s-3', 'k8s-w1']);
+});
+
+test('bad inventory: exit 2 naming file, path and fix, and nothing starts', async () => {
+  const file = path.join(stateDir, 'bad.yaml');
+  fs.writeFileSync(file, 'cluster: prod\nnodes:\n  - name: a\n    address: 10.0.0.300\n    colour: red\n');
+  const r = await runCli(env, ['check', '-i', file], { taskQueue: worker.taskQueue });
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain(`${file}: nodes[0].address: "10.0.0.300" is not an IPv4 address`);
+  expect(r.stderr).toContain(`${file}: nodes[0]: unknown key "colour"`);
+  const started = await env.client.workflow.count(`RunbookCluster = 'prod'`);
+  expect(started.count).toBe(0);
+});
+
+test('a crashed node is reported unreachable while the others are checked; exit 1', async () => {
+  await lab.fault('k8s-3', 'crash');
+  try {
+    const r = await runCli(env, ['check', '-i', lab.inventoryPath, '--json'], { taskQueue: worker.taskQueue });
+    expect(r.code).toBe(1);
+    const report = parseReport(r.stdout);
+    expect(report.healthy).toBe(false);
+    expect(report.nodes.find((n) => n.node === 'k8s-3')).toMatchObject({ reachable: false, hostKey: 'unreachable' });
+    expect(report.nodes.filter((n) => n.reachable).map((n) => n.node)).toEqual(['k8s-1', 'k8s-2', 'k8s-w1']);
+    expect(report.problems.some((p) => p.startsWith('k8s-3: '))).toBe(true);
+  } finally {
+    await lab.heal('k8s-3');
+  }
+});

@@ -1,0 +1,93 @@
+/**
+ * Shared by the upgrade e2e tests: a fresh formed lab per test, starting the runbook as the CLI does, and the
+ * issue's journal invariants checked on the lab's journal (the lab's truth, not the runbook's own account).
+ */
+import * as fs from 'fs';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { progressQuery, type RunbookProgress } from '../../common/messages';
+import { Lab, type JournalEntry } from '../../lab';
+import { ensureLabBuilt, tempStateDir } from '../support/lab';
+import { startRunbook } from '../support/temporal';
+
+export async function formedLab(controlPlanes = 3, workers = 2, channel = '1.28/stable'): Promise<{ lab: Lab; stateDir: string; done: () => Promise<void> }> {
+  ensureLabBuilt();
+  const stateDir = tempStateDir('upgrade-e2e-');
+  const lab = await Lab.up({ name: `up${process.pid % 10000}-${Math.floor(Math.random() * 1e5)}`, controlPlanes, workers, channel, formed: true, stateDir });
+  return {
+    lab,
+    stateDir,
+    done: async () => {
+      await lab.down();
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function startUpgrade(env: TestWorkflowEnvironment, lab: Lab, taskQueue: string, input: Record<string, unknown>): Promise<WorkflowHandle> {
+  return startRunbook(
+    env,
+    {
+      kind: 'upgrade',
+      workflowType: 'rollingUpgrade',
+      inventory: lab.inventory,
+      input: { readyTimeoutSeconds: 30, drainTimeoutSeconds: 5, heartbeatTimeoutSeconds: 10, ...input },
+      summary: `upgrade ${lab.inventory.cluster}`,
+      yes: true,
+    },
+    taskQueue,
+  );
+}
+
+export async function settle(handle: WorkflowHandle): Promise<{ value?: any; error?: any }> {
+  return handle.result().then(
+    (value) => ({ value }),
+    (error) => ({ error }),
+  );
+}
+
+export async function waitProgress(handle: WorkflowHandle, what: (p: RunbookProgress) => boolean, timeoutMs = 60_000): Promise<RunbookProgress> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const p = await handle.query(progressQuery).catch(() => undefined);
+    if (p && what(p)) return p;
+    if (Date.now() > end) throw new Error(`timed out; last step: ${p?.step}; notes: ${p?.notes.join(' | ')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `refreshed` events: node@minor in journal order. */
+export function refreshes(journal: JournalEntry[]): Array<{ node: string; to: string; channel: string }> {
+  return journal.filter((e) => e.event === 'refreshed' && !e.auto).map((e) => ({ node: e.node, to: String(e.to), channel: String(e.channel) }));
+}
+
+/**
+ * The issue's invariants: at most one control plane out of service (cordoned, or its voter down after a
+ * refresh) at a time; no worker refreshed to a minor before every control plane runs it; every node cordoned
+ * is uncordoned at the end unless named in `allowCordoned`.
+ */
+export function journalInvariants(journal: JournalEntry[], controlPlanes: string[], allowCordoned: string[] = []): string[] {
+  const problems: string[] = [];
+  const cordoned = new Set<string>();
+  const down = new Set<string>();
+  const minorOf = (v: string) => /^v1\.(\d+)\./.exec(v)?.[1];
+  const cpMinor: Record<string, string | undefined> = {};
+  for (const e of journal) {
+    if (e.event === 'cordoned') cordoned.add(e.node);
+    if (e.event === 'uncordoned') cordoned.delete(e.node);
+    if (e.event === 'out-of-service') down.add(e.node);
+    if (e.event === 'in-service') down.delete(e.node);
+    const out = controlPlanes.filter((n) => cordoned.has(n) || down.has(n));
+    if (out.length > 1) problems.push(`${e.t}: control planes out of service together: ${out.join(', ')}`);
+    if (e.event === 'refreshed' || e.event === 'reverted') {
+      if (controlPlanes.includes(e.node)) cpMinor[e.node] = minorOf(String(e.to));
+      else if (e.event === 'refreshed') {
+        const behind = controlPlanes.filter((cp) => cpMinor[cp] !== undefined && Number(cpMinor[cp]) < Number(minorOf(String(e.to))));
+        const unknown = controlPlanes.filter((cp) => cpMinor[cp] === undefined && minorOf(String(e.from)) !== minorOf(String(e.to)));
+        if (behind.length || unknown.length) problems.push(`${e.t}: worker ${e.node} refreshed to ${e.to} before ${[...behind, ...unknown].join(', ')}`);
+      }
+    }
+  }
+  for (const n of cordoned) if (!allowCordoned.includes(n)) problems.push(`${n} left cordoned`);
+  return problems;
+}

@@ -1,0 +1,131 @@
+/**
+ * The rolling upgrade end to end: real dev server, real worker and activities, real sshd (lab, fast profile).
+ * Assertions read the lab's truth and journal.
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { decideUpdate } from '../../common/messages';
+import { startTemporal, startWorker } from '../support/temporal';
+import { formedLab, journalInvariants, refreshes, settle, startUpgrade, waitProgress } from './upgrade-support';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await startTemporal();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const CPS = ['k8s-1', 'k8s-2', 'k8s-3'];
+
+test('happy path: 3 control planes + 2 workers from 1.28 to 1.29, invariants hold, no secret in history', async () => {
+  const { lab, stateDir, done } = await formedLab();
+  const worker = await startWorker(env, { stateDir });
+  try {
+    const handle = await startUpgrade(env, lab, worker.taskQueue, { to: '1.29/stable' });
+    const { value, error } = await settle(handle);
+    expect(error).toBeUndefined();
+    expect(value.outcome).toBe('upgraded');
+    expect(value.backup.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const st = await lab.status();
+    for (const n of st.nodes) expect(n).toMatchObject({ ready: true, cordoned: false, held: false, channel: '1.29/stable' });
+    for (const n of st.nodes) expect(n.version).toMatch(/^v1\.29\./);
+    const journal = lab.journal();
+    expect(journalInvariants(journal, CPS)).toEqual([]);
+    // Patch pass first (latest 1.28), then 1.29; control planes before workers in each pass.
+    const r = refreshes(journal);
+    expect(r.map((x) => x.channel)).toEqual([...Array(5).fill('1.28/stable'), ...Array(5).fill('1.29/stable')]);
+    expect(r.slice(5, 8).every((x) => CPS.includes(x.node))).toBe(true);
+    expect(journal.filter((e) => e.event === 'held')).toHaveLength(5);
+    expect(journal.filter((e) => e.event === 'unheld')).toHaveLength(5);
+    // No secret in history: no private key, no join token the lab may hold.
+    const history = JSON.stringify(await handle.fetchHistory());
+    expect(history).not.toMatch(/PRIVATE KEY/);
+    for (const token of labTokens(lab)) expect(history).not.toContain(token);
+  } finally {
+    await worker.stop();
+    await done();
+  }
+});
+
+test('multi-hop 1.28 → 1.30: one minor at a time, each a full pass', async () => {
+  const { lab, stateDir, done } = await formedLab(3, 1);
+  const worker = await startWorker(env, { stateDir });
+  try {
+    const { error } = await settle(await startUpgrade(env, lab, worker.taskQueue, { to: '1.30' }));
+    expect(error).toBeUndefined();
+    const st = await lab.status();
+    for (const n of st.nodes) expect(n.version).toMatch(/^v1\.30\./);
+    const journal = lab.journal();
+    expect([...new Set(refreshes(journal).map((x) => x.channel))]).toEqual(['1.28/stable', '1.29/stable', '1.30/stable']);
+    expect(journalInvariants(journal, CPS)).toEqual([]);
+  } finally {
+    await worker.stop();
+    await done();
+  }
+});
+
+test.each([
+  ['node', (v: Record<string, string>, before: string[]) => {
+    expect(v['k8s-2']).toMatch(/^v1\.28\./);
+    for (const n of before) expect(v[n]).toMatch(/^v1\.29\./);
+  }],
+  ['all', (v: Record<string, string>) => {
+    for (const version of Object.values(v)) expect(version).toMatch(/^v1\.28\./);
+  }],
+])('fail-upgrade on k8s-2 with --rollback %s', async (rollback, check) => {
+  const { lab, stateDir, done } = await formedLab(3, 1);
+  const worker = await startWorker(env, { stateDir });
+  try {
+    await lab.fault('k8s-2', 'fail-upgrade', { to: '1.29' });
+    const { error } = await settle(await startUpgrade(env, lab, worker.taskQueue, { to: '1.29', rollback, readyTimeoutSeconds: 5 }));
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(String(error.cause.message)).toMatch(/upgrade stopped at k8s-2/);
+    const st = await lab.status();
+    const versions = Object.fromEntries(st.nodes.map((n) => [n.name, n.version]));
+    const journal = lab.journal();
+    // Nodes that reached 1.29 before k8s-2 failed.
+    const order = refreshes(journal).filter((x) => x.channel === '1.29/stable').map((x) => x.node);
+    check(versions, order.slice(0, order.indexOf('k8s-2')));
+    const k2 = st.nodes.find((n) => n.name === 'k8s-2')!;
+    expect(k2).toMatchObject({ ready: true, cordoned: false, held: false });
+    expect(journal.some((e) => e.event === 'reverted' && e.node === 'k8s-2')).toBe(true);
+    expect(refreshes(journal).some((x) => x.channel === '1.29/stable' && x.node.includes('w'))).toBe(false);
+    expect(journalInvariants(journal, CPS)).toEqual([]);
+  } finally {
+    await worker.stop();
+    await done();
+  }
+});
+
+test('a PDB-blocked drain ends in a pause naming the pod and the budget', async () => {
+  const { lab, stateDir, done } = await formedLab(3, 1);
+  const worker = await startWorker(env, { stateDir });
+  try {
+    await lab.fault('k8s-w1', 'pdb-block');
+    const handle = await startUpgrade(env, lab, worker.taskQueue, { to: '1.28', onFailure: 'pause', drainTimeoutSeconds: 2 });
+    const p = await waitProgress(handle, (x) => /waiting for an operator decision/.test(x.step));
+    expect(p.step).toMatch(/drain of k8s-w1 blocked by a PodDisruptionBudget: pod default\/\S+ \(PodDisruptionBudget \S+\)/);
+    expect(p.step).not.toMatch(/not found: kubectl get pdb/);
+    expect((await lab.status()).nodes.find((n) => n.name === 'k8s-w1')!.cordoned).toBe(false);
+    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'abort', by: 'ops@host', reason: 'fix the budget' }] });
+    const { error } = await settle(handle);
+    expect(String(error.cause.message)).toMatch(/aborted by ops@host/);
+    expect(journalInvariants(lab.journal(), CPS)).toEqual([]);
+  } finally {
+    await worker.stop();
+    await done();
+  }
+});
+
+function labTokens(lab: { dir: string }): string[] {
+  const fs = require('fs') as typeof import('fs');
+  const path = require('path') as typeof import('path');
+  const out: string[] = [];
+  const nodes = path.join(lab.dir, 'nodes');
+  for (const n of fs.existsSync(nodes) ? fs.readdirSync(nodes) : []) {
+    const f = path.join(nodes, n, 'root/var/snap/microk8s/current/credentials/cluster-tokens.txt');
+    if (fs.existsSync(f)) out.push(...fs.readFileSync(f, 'utf8').split('\n').map((l) => l.split('|')[0]).filter((t) => t.length >= 32));
+  }
+  return out;
+}

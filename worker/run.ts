@@ -1,0 +1,44 @@
+/**
+ * Run a production worker: connect, register the search attributes (idempotent, where permitted), poll until a
+ * shutdown signal, let in-flight SSH steps finish within the grace time, close the connection.
+ */
+import * as os from 'os';
+import * as path from 'path';
+import type { Duration } from '@temporalio/common';
+import { Runtime, type NativeConnection } from '@temporalio/worker';
+import { createWorker, DEFAULT_SHUTDOWN_GRACE_TIME, type RunbookWorker } from './create-worker';
+import { registerSearchAttributes } from './search-attributes';
+
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.RUNBOOK_STATE_DIR || path.join(os.homedir(), '.local/state/microk8s-runbooks');
+}
+
+export interface RunWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  stateDir: string;
+  shutdownGraceTime?: Duration;
+  /** Called once the worker polls (dev and demo start runbooks then). */
+  onReady?: (w: RunbookWorker) => void | Promise<void>;
+}
+
+export async function runWorker(o: RunWorkerOptions): Promise<void> {
+  const log = Runtime.instance().logger;
+  const sa = await registerSearchAttributes(o.connection, o.namespace).catch((e: Error) => ({ skipped: e.message }));
+  if ('skipped' in sa) log.warn(`search attributes: ${sa.skipped}`);
+  else if (sa.added.length) log.info('registered search attributes', { added: sa.added, namespace: o.namespace });
+  const w = await createWorker({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue,
+    stateDir: o.stateDir,
+    shutdownGraceTime: o.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,
+    identity: `${process.pid}@${os.hostname()} runbook-worker`,
+  });
+  log.info('worker started', { taskQueue: o.taskQueue, namespace: o.namespace, stateDir: o.stateDir });
+  const running = w.run();
+  await o.onReady?.(w);
+  await running;
+  log.info('worker stopped');
+}
