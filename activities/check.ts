@@ -124,7 +124,8 @@ async function probeNode(sh: NodeSession, node: NodeSpec, report: NodeCheck): Pr
   }
 
   const snap = await sh.run(snapListCommand(), { timeoutMs: PROBE_TIMEOUT_MS });
-  if (snap.exitCode === 0) {
+  // Trust a complete listing even when no exit status arrived (seen under load: exitCode null, no signal).
+  if (snap.exitCode === 0 || (snap.exitCode === null && /^microk8s\s/m.test(snap.stdout))) {
     const s = parseSnapList(snap.stdout);
     report.microk8s = { installed: true, version: s.version, revision: s.revision, channel: s.tracking };
   } else {
@@ -153,14 +154,16 @@ async function probeNode(sh: NodeSession, node: NodeSpec, report: NodeCheck): Pr
   }
 
   const df = await sh.run(diskCommand(node), { timeoutMs: PROBE_TIMEOUT_MS });
-  const disk = df.exitCode === 0 ? parseDf(df.stdout) : undefined;
+  // Parsed whatever the exit status: a complete `df -P` table is the answer (see the snap note above).
+  const disk = parseDf(df.stdout);
   if (disk) {
     report.disk = { ...disk, path: node.paths.snapData };
     if (disk.availableKb < MIN_FREE_DISK_KB) {
       report.problems.push(`only ${Math.round(disk.availableKb / 1024)} MiB free under ${node.paths.snapData}; free some space`);
     }
   } else {
-    report.problems.push(`could not read free disk under ${node.paths.snapData}: ${df.stderr.trim().split('\n')[0] ?? ''}`);
+    const said = (df.stderr.trim() || df.stdout.trim()).split('\n').slice(0, 2).join(' / ');
+    report.problems.push(`could not read free disk under ${node.paths.snapData} (df exit ${df.exitCode}${df.signal ? `, ${df.signal}` : ''}): ${said}`);
   }
 }
 

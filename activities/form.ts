@@ -892,7 +892,7 @@ function verification(inventory: Inventory, kube: KubeNode[], members: DqliteMem
  * Refuse (unless approved) a removal that leaves too few reachable voters for quorum, or turns an HA cluster into
  * one with fewer than 3 control-plane nodes.
  */
-function quorumGuard(target: NodeSpec, members: DqliteMember[], inventory: Inventory, reachable: Map<string, boolean>): string | undefined {
+export function quorumGuard(target: NodeSpec, members: DqliteMember[], inventory: Inventory, reachable: Map<string, boolean>): string | undefined {
   const voters = members.filter((m) => m.role === 'voter');
   const quorum = Math.floor(voters.length / 2) + 1;
   const alive = voters.filter((m) => {

@@ -467,7 +467,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
         const members = parseDqliteCluster(c.stdout);
         const notReady = input.survivors.filter((s) => nodes.find((n) => n.name === s)?.ready !== 'True');
         const voters = members.filter((m) => m.role === 'voter').length;
-        if (!notReady.length && (voters >= input.expectedVoters || Date.now() > deadline)) {
+        if (!notReady.length && (voters === input.expectedVoters || Date.now() > deadline)) {
           return { ready: input.survivors, nodes: nodes.map((n) => ({ name: n.name, ready: n.ready })), members, voters, ha: voters > 2 };
         }
         last = notReady.length ? `not Ready yet: ${notReady.join(', ')}` : `${voters} voter(s), expecting ${input.expectedVoters}`;

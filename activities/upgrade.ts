@@ -19,7 +19,6 @@ import {
   type PdbBlock,
   parsePdbs,
   parsePodLabels,
-  podLabelsCommand,
   unholdCommand,
 } from './microk8s/drain';
 import { clusterMembersCommand, dqliteCommand, parseDqliteCluster, parseLeader } from './microk8s/dqlite';
@@ -125,9 +124,16 @@ function nodeOf(inventory: Inventory, name: string): NodeSpec {
   return node;
 }
 
-/** Failing = not running and ready, and not finished or going away. */
+/**
+ * Failing: Failed, Unknown or Pending, or Running but not ready after restarts (crash-looping). A Running pod
+ * that is merely not ready yet without restarts is starting, not failing.
+ */
 export function failingPods(pods: KubePod[]): KubePod[] {
-  return pods.filter((p) => !p.terminating && p.phase !== 'Succeeded' && (p.phase !== 'Running' || !p.ready));
+  return pods.filter(
+    (p) =>
+      !p.terminating &&
+      (['Failed', 'Unknown', 'Pending'].includes(p.phase) || (p.phase === 'Running' && !p.ready && p.restarts > 0)),
+  );
 }
 
 /** A pod's workload identity survives rescheduling (new pod names), so baselines compare on it. */
@@ -478,17 +484,11 @@ export function createUpgradeActivities(deps: ActivityDeps) {
 
   /** kubectl never names the budget: match each blocked pod's labels against the PodDisruptionBudgets. */
   async function nameBudgets(sh: NodeSession, blocks: PdbBlock[]): Promise<PdbBlock[]> {
-    const r = await sh.run(listPdbsCommand(sh.node), { sudo: true });
-    if (r.exitCode !== 0) return blocks;
-    const pdbs = parsePdbs(r.stdout);
-    return Promise.all(
-      blocks.map(async (b) => {
-        if (b.budget) return b;
-        const [ns, pod] = b.pod.split('/');
-        const pr = await sh.run(podLabelsCommand(sh.node, ns, pod), { sudo: true });
-        return pr.exitCode === 0 ? { ...b, budget: budgetFor(ns, parsePodLabels(pr.stdout), pdbs) } : b;
-      }),
-    );
+    const [pdbOut, podOut] = [await sh.run(listPdbsCommand(sh.node), { sudo: true }), await sh.run(getPodsCommand(sh.node), { sudo: true, quiet: true })];
+    if (pdbOut.exitCode !== 0 || podOut.exitCode !== 0) return blocks;
+    const pdbs = parsePdbs(pdbOut.stdout);
+    const labels = parsePodLabels(podOut.stdout);
+    return blocks.map((b) => (b.budget ? b : { ...b, budget: budgetFor(b.pod.split('/')[0], labels.get(b.pod) ?? {}, pdbs) }));
   }
 }
 

@@ -4,6 +4,8 @@
 import * as os from 'os';
 import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { Command } from 'commander';
+import { loadDataConverter } from '../codec/data-converter';
+import { CodecConfigError } from '../codec/keys';
 import { DEFAULT_TASK_QUEUE, ExitCode } from '../common/constants';
 import { InventoryError, type Inventory } from '../common/inventory';
 import { describeHolder, lockMessage } from './cluster-lock';
@@ -15,7 +17,7 @@ import { readInventoryFile } from './inventory-file';
 import { runbookStartOptions } from './start-options';
 import { registerCheckCommand } from './commands/check';
 import { registerControlCommands } from './commands/control';
-// import { registerDemoCommand } from './commands/demo';
+import { registerDemoCommand } from './commands/demo';
 import { registerDevCommand } from './commands/dev';
 import { registerFormCommands } from './commands/form';
 import { registerRecoveryCommands } from './commands/recovery';
@@ -79,8 +81,15 @@ export class RunbookCli implements CliContext {
   client(): Promise<Client> {
     this.clientPromise ??= (async () => {
       const cfg = this.connectConfig();
+      let dataConverter;
+      try {
+        dataConverter = await loadDataConverter();
+      } catch (e) {
+        if (e instanceof CodecConfigError) badInput(e.message);
+        throw e;
+      }
       const connection = await connectClient(cfg);
-      return new Client({ connection, namespace: cfg.namespace, identity: this.identity });
+      return new Client({ connection, namespace: cfg.namespace, identity: this.identity, ...(dataConverter ? { dataConverter } : {}) });
     })();
     return this.clientPromise;
   }
@@ -175,7 +184,7 @@ export function buildProgram(): { program: Command; ctx: RunbookCli } {
   registerControlCommands(program, ctx);
   registerDevCommand(program, ctx);
   registerWorkerCommand(program, ctx);
-  // registerDemoCommand(program, ctx);
+  registerDemoCommand(program, ctx);
   registerTemporalCliCommand(program);
   registerLabCommands(program);
   return { program, ctx };

@@ -38,13 +38,16 @@ export interface ResolveOptions {
 }
 
 export class TemporalCliNotFound extends Error {
-  constructor(readonly tried: string[]) {
+  constructor(
+    readonly tried: string[],
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
     super(
       [
         'Temporal CLI not found. Tried:',
         ...tried.map((t) => `  - ${t}`),
         `Fix: set TEMPORAL_CLI_PATH to a temporal binary, put "temporal" on PATH, or install Go >= 1.25 and run`,
-        `     GOBIN=${cacheBinDir()} go install ${TEMPORAL_CLI_MODULE}`,
+        `     GOBIN=${cacheBinDir(env)} go install ${TEMPORAL_CLI_MODULE}`,
       ].join('\n'),
     );
     this.name = 'TemporalCliNotFound';
@@ -141,5 +144,5 @@ export async function resolveTemporalCli(opts: ResolveOptions = {}): Promise<Res
     tried.push('the SDK download (needs the internet; fails when the server starts if offline)');
     return { executable: { type: 'cached-download', downloadDir: cacheDir(env) }, source: 'sdk download', tried };
   }
-  throw new TemporalCliNotFound(tried);
+  throw new TemporalCliNotFound(tried, env);
 }

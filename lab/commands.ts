@@ -26,31 +26,39 @@ function pick(name: string | undefined, stateDir: string): Lab {
   throw new LabInputError('--name', labs.length ? `several labs exist (${labs.map((l) => l.name).join(', ')}); say which with --name` : 'no lab exists; start one with `runbook lab up --name demo`');
 }
 
+/** `lab status`: one line per cluster, one table row per node, then each node's pods and dqlite errors. */
 export function formatStatus(st: LabStatus): string {
   const lines = [`lab ${st.name} (${st.profile})`];
   for (const c of st.clusters) {
-    lines.push(`cluster ${c.id}: ${c.available ? 'available' : 'UNAVAILABLE'}, leader ${c.leader ?? 'none'}, HA ${c.ha ? 'yes' : 'no'}, voters ${c.voters.join(' ') || 'none'}, stand-bys ${c.standbys.join(' ') || 'none'}, spares ${c.spares.join(' ') || 'none'}`);
+    const list = (xs: string[]) => xs.join(' ') || 'none';
+    lines.push(
+      `cluster ${c.id}: ${c.available ? 'available' : 'UNAVAILABLE'}, leader ${c.leader ?? 'none'}, HA ${c.ha ? 'yes' : 'no'}, ` +
+        `voters ${list(c.voters)}, stand-bys ${list(c.standbys)}, spares ${list(c.spares)}; nodes ${list(c.nodes)}`,
+    );
   }
-  const rows = [['NODE', 'ROLE', 'ADDRESS', 'MACHINE', 'SERVICES', 'READY', 'VERSION', 'REV', 'CHANNEL', 'CORDON', 'HELD', 'DQLITE', 'PODS']];
+  const rows = [['NODE', 'CLUSTER', 'AS', 'ADDRESS', 'MACHINE', 'SERVICES', 'K8S', 'CORDONED', 'VERSION', 'REV', 'CHANNEL', 'HELD', 'DQLITE', 'PODS']];
   for (const n of st.nodes) {
+    const dq = n.dqlite ? `${n.dqlite.role}${n.leader ? ' (leader)' : ''}${n.dqlite.up ? '' : ' (down)'}` : '-';
     rows.push([
       n.name,
-      n.joinedAs,
+      n.cluster || '-',
+      n.joinedAs === 'worker' ? 'worker' : 'cp',
       n.address,
       n.power,
       n.services,
-      n.ready ? 'Ready' : 'NotReady',
+      n.kubernetes === false ? 'absent' : n.ready ? 'Ready' : 'NotReady',
+      n.cordoned ? 'yes' : '-',
       n.version,
       String(n.revision),
       n.channel,
-      n.cordoned ? 'yes' : '-',
       n.held ? 'yes' : '-',
-      n.dqlite ? `${n.dqlite.role}${n.dqlite.up ? '' : '(down)'}` : '-',
+      dq,
       String(n.pods.length),
     ]);
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   lines.push(...rows.map((r) => r.map((c, i) => c.padEnd(w[i] + 2)).join('').trimEnd()));
+  for (const n of st.nodes) if (n.pods.length) lines.push(`pods on ${n.name}: ${n.pods.join(', ')}`);
   for (const n of st.nodes) if (n.dqlite?.error) lines.push(`${n.name}: k8s-dqlite: ${n.dqlite.error}`);
   return lines.join('\n');
 }

@@ -13,7 +13,7 @@ import { refreshTo } from './sim/snap';
 import { journal, withState } from './sim/store';
 import { freezeNode, killNode } from './sshd';
 
-export const FAULT_KINDS = ['crash', 'destroy', 'hang', 'fail-upgrade', 'slow', 'drop-ssh', 'auto-refresh', 'pdb-block'] as const;
+export const FAULT_KINDS = ['crash', 'destroy', 'hang', 'fail-upgrade', 'slow', 'drop-ssh', 'auto-refresh', 'pdb-block', 'no-converge'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultOptions {
@@ -67,6 +67,9 @@ export function applyFault(labDir: string, node: string, kind: FaultKind, opts: 
         else refreshTo(sim, s, n, target, channelName(ch), now, sim.timing.refreshMs[0], true);
         break;
       }
+      case 'no-converge':
+        n.faults.noConverge = true;
+        break;
       case 'pdb-block': {
         const c = s.clusters[n.cluster];
         if (!c || !c.k8sNodes.some((k) => k.name === node)) throw new Error(`${node} is not a Kubernetes node of its cluster`);

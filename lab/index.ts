@@ -98,8 +98,13 @@ export interface LabNodeStatus {
   cordoned: boolean;
   ready: boolean;
   cluster: string;
+  /** role `none`: the node believes it joined but is no member (a join that did not converge). */
   dqlite: { role: string; id: string; address: string; up: boolean; error: string | null } | null;
   pods: string[];
+  /** This node is its cluster's dqlite leader. */
+  leader: boolean;
+  /** A Node object exists for it in its cluster's Kubernetes. */
+  kubernetes: boolean;
 }
 
 export interface LabClusterStatus {
@@ -361,8 +366,15 @@ export class Lab {
           cordoned: !!k?.cordoned,
           ready: !!c && nodeReady(s, c, n.name, now),
           cluster: n.cluster,
-          dqlite: m && c ? { role: ROLE_NAMES[m.role], id: m.id, address: m.address, up: memberUp(s, c, m, now), error: n.dqlite.error } : null,
+          dqlite:
+            m && c
+              ? { role: ROLE_NAMES[m.role], id: m.id, address: m.address, up: memberUp(s, c, m, now), error: n.dqlite.error }
+              : !n.worker && n.dqlite.error
+                ? { role: 'none', id: n.dqlite.id, address: n.dqlite.address, up: false, error: n.dqlite.error }
+                : null,
           pods: c ? c.pods.filter((p) => p.node === n.name).map((p) => `${p.ns}/${p.name}`) : [],
+          leader: !!m && !!c && leaderOf(s, c, now) === m,
+          kubernetes: !!k,
         };
       });
       const size = (c: LabClusterStatus) => c.voters.length + c.standbys.length + c.spares.length + c.nodes.length / 1000;

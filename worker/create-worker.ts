@@ -2,7 +2,7 @@
  * The worker factory behind `runbook worker`, `runbook dev` and the tests: all runbook workflows plus
  * `createActivities({ ssh, stateDir })` on one task queue.
  */
-import type { Duration } from '@temporalio/common';
+import type { DataConverter, Duration } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { SshPool } from '../activities/ssh';
@@ -26,6 +26,8 @@ export interface CreateWorkerOptions {
   shutdownGraceTime?: Duration;
   identity?: string;
   maxConcurrentActivityTaskExecutions?: number;
+  /** Payload encryption (codec/data-converter.ts); the CLI must use the same one. */
+  dataConverter?: DataConverter;
 }
 
 export interface RunbookWorker {
@@ -54,6 +56,7 @@ export async function createWorker(o: CreateWorkerOptions): Promise<RunbookWorke
     shutdownGraceTime: o.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,
     // The native bridge rejects keys present with an undefined value: pass only what is set.
     ...(o.identity ? { identity: o.identity } : {}),
+    ...(o.dataConverter ? { dataConverter: o.dataConverter } : {}),
     ...(o.maxConcurrentActivityTaskExecutions
       ? { maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions }
       : {}),

@@ -6,6 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Duration } from '@temporalio/common';
 import { Runtime, type NativeConnection } from '@temporalio/worker';
+import { loadDataConverter } from '../codec/data-converter';
 import { createWorker, DEFAULT_SHUTDOWN_GRACE_TIME, type RunbookWorker } from './create-worker';
 import { registerSearchAttributes } from './search-attributes';
 
@@ -25,6 +26,13 @@ export interface RunWorkerOptions {
 
 export async function runWorker(o: RunWorkerOptions): Promise<void> {
   const log = Runtime.instance().logger;
+  // The Runtime only stops workers that exist: a signal during start-up (bundling takes seconds) must not be lost.
+  let stopRequested = false;
+  const onSignal = () => {
+    stopRequested = true;
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+  for (const s of signals) process.once(s, onSignal);
   const sa = await registerSearchAttributes(o.connection, o.namespace).catch((e: Error) => ({ skipped: e.message }));
   if ('skipped' in sa) log.warn(`search attributes: ${sa.skipped}`);
   else if (sa.added.length) log.info('registered search attributes', { added: sa.added, namespace: o.namespace });
@@ -35,10 +43,13 @@ export async function runWorker(o: RunWorkerOptions): Promise<void> {
     stateDir: o.stateDir,
     shutdownGraceTime: o.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,
     identity: `${process.pid}@${os.hostname()} runbook-worker`,
+    dataConverter: await loadDataConverter(),
   });
+  for (const s of signals) process.removeListener(s, onSignal);
   log.info('worker started', { taskQueue: o.taskQueue, namespace: o.namespace, stateDir: o.stateDir });
   const running = w.run();
-  await o.onReady?.(w);
+  if (stopRequested) w.shutdown();
+  else await o.onReady?.(w);
   await running;
   log.info('worker stopped');
 }

@@ -72,7 +72,7 @@ function formProxies(timing: FormTiming) {
     probe: proxyActivities<Activities>({
       startToCloseTimeout: '5m',
       heartbeatTimeout,
-      retry: { maximumAttempts: 3, initialInterval: '1s', nonRetryableErrorTypes },
+      retry: { maximumAttempts: 5, initialInterval: '1s', nonRetryableErrorTypes },
     }),
     change: proxyActivities<Activities>({
       startToCloseTimeout: '20m',

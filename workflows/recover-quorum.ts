@@ -102,6 +102,14 @@ function judgeAssessment(input: RecoverQuorumInput, a: QuorumAssessment) {
   return { survivors: reachable, workers };
 }
 
+/**
+ * Voters once the leader has adjusted roles: go-dqlite keeps exactly one voter below 3 members, else up to 3
+ * (behaviour reference §2). cluster.yaml still names up to 3 intended voters (Role 0), as the procedure says.
+ */
+function votersFor(survivors: number): number {
+  return survivors < 3 ? 1 : 3;
+}
+
 /** The activity's own message rather than "Activity task failed". */
 function reason(err: unknown): string {
   const e = err as { message?: string; cause?: { message?: string } };
@@ -206,7 +214,7 @@ export async function recoverQuorum(input: RecoverQuorumInput): Promise<RecoverQ
 
   // 10. Verify and report.
   rb.step('verifyRecovery');
-  const expectedVoters = Math.min(names.length, 3);
+  const expectedVoters = votersFor(names.length);
   const verified = await waits.verifyRecovery.executeWithOptions({ summary: 'wait for Ready nodes and the dqlite voters' }, [
     { inventory, via: names, survivors: [...names, ...reachableWorkers], expectedVoters, timeoutMs: input.waitTimeoutMs ?? 600_000 },
   ]);
@@ -323,7 +331,7 @@ function planLines(
   const tpl = survivors.find((s) => s.name === template)!;
   const roles = rolesFor(names.length);
   const ordered = [tpl, ...others];
-  const voters = Math.min(names.length, 3);
+  const voters = votersFor(names.length);
   return [
     `recovery ${recoveryId}: survivors ${names.join(', ')}; lost for good: ${input.lost.join(', ')}`,
     ...fenced.map((n) => `fence ${n}: it still answers, so stop and disable microk8s on it (microk8s stop) before anything else`),
@@ -340,6 +348,6 @@ function planLines(
     }),
     `start microk8s on ${[...names, ...workers].join(', ')}; wait for the API and a dqlite leader`,
     `remove the lost nodes from Kubernetes: ${input.lost.map((n) => `microk8s remove-node ${n} --force`).join('; ')}`,
-    `verify: every survivor Ready, ${voters} voter(s); HA ${voters > 2 ? 'yes' : `NO (fewer than 3 control-plane nodes: add nodes with runbook form)`}`,
+    `verify: every survivor Ready, ${voters} voter(s)${names.length < 3 ? ' (dqlite keeps one voter below 3 members)' : ''}; HA ${voters > 2 ? 'yes' : `NO (fewer than 3 control-plane nodes: add nodes with runbook form)`}`,
   ];
 }

@@ -155,6 +155,7 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
   /** Ask a human; a timeout pauses (never proceeds) and asks again after `runbook resume`. */
   const approval = async (summary: string): Promise<'approved' | 'rejected'> => {
     for (;;) {
+      rb.step(`waiting for approval: ${summary}`);
       const outcome = await rb.requestApproval(summary, opts.approvalTimeoutSeconds * 1000);
       if (outcome !== 'timed-out') return outcome;
       rb.note(`approval "${summary}" timed out after ${opts.approvalTimeoutSeconds}s: paused; run \`runbook resume\` to ask again`);

@@ -15,13 +15,9 @@ export interface PdbBlock {
   budget?: string;
 }
 
-/** `kubectl get pdb -A -o json` and the blocked pods' labels: kubectl's drain error never names the budget. */
+/** `kubectl get pdb -A -o json`: kubectl's drain error names the pods, never the budget. */
 export function listPdbsCommand(via: NodeSpec): string {
   return command(nodePaths(via).microk8s, 'kubectl', 'get', 'pdb', '--all-namespaces', '-o', 'json');
-}
-
-export function podLabelsCommand(via: NodeSpec, namespace: string, pod: string): string {
-  return command(nodePaths(via).microk8s, 'kubectl', 'get', 'pod', '-n', namespace, pod, '-o', 'json');
 }
 
 export interface PdbSelector {
@@ -46,8 +42,10 @@ export function parsePdbs(json: string): PdbSelector[] {
   }));
 }
 
-export function parsePodLabels(json: string): Record<string, string> {
-  return (JSON.parse(json) as { metadata?: { labels?: Record<string, string> } }).metadata?.labels ?? {};
+/** `namespace/pod` → labels, from `kubectl get pods -A -o json` (the shared pod parser keeps no labels). */
+export function parsePodLabels(json: string): Map<string, Record<string, string>> {
+  const doc = JSON.parse(json) as { items?: Array<{ metadata?: { name?: string; namespace?: string; labels?: Record<string, string> } }> };
+  return new Map((doc.items ?? []).map((i) => [`${i.metadata?.namespace ?? 'default'}/${i.metadata?.name ?? ''}`, i.metadata?.labels ?? {}]));
 }
 
 /** The budget in the pod's namespace whose selector matches the pod's labels. */

@@ -5,7 +5,7 @@
 import type { ClientChannel } from 'ssh2';
 import type { Readable, Writable } from 'stream';
 import { StringDecoder } from 'string_decoder';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { commandFailed, commandTimedOut, connectionFailed } from './failures';
 import type { PooledConnection } from './pool';
 import type { ProgressReporter } from './progress';
@@ -34,9 +34,11 @@ export interface ChannelOutcome {
   bytes: number;
 }
 
-/** After TERM, how long the command gets to exit before KILL; after KILL, before the channel is closed by force. */
+/** After TERM, how long the command gets to exit before KILL; after KILL, before the channel is closed by force;
+ * after that, before the connection is dropped (sshd does not confirm closing a channel whose process lives on). */
 const TERM_GRACE_MS = 3000;
 const KILL_GRACE_MS = 2000;
+const CLOSE_GRACE_MS = 2000;
 
 /** Run `line` (without the PID wrapper) on the connection, with a bound on how long it may take. */
 function runQuietly(conn: PooledConnection, line: string, limitMs: number): Promise<void> {
@@ -80,15 +82,23 @@ export function runOnChannel(r: ChannelRun): Promise<ChannelOutcome> {
 
     const signalGroup = (sig: 'TERM' | 'KILL') => {
       const line = signalGroupLine(pid.pgid!, sig);
-      void line; return Promise.resolve();
+      return runQuietly(r.conn, r.sudo ? withSudo(line) : line, 10_000);
     };
     let escalation: NodeJS.Timeout | undefined;
-    /** TERM now, KILL after a grace period, and stop waiting for the channel after another. */
+    let abandoned = false;
+    const forceClose = () => {
+      channel.close();
+      escalation = setTimeout(() => {
+        abandoned = true;
+        r.conn.destroy();
+      }, CLOSE_GRACE_MS);
+    };
+    /** TERM now, KILL after a grace period, then stop waiting for the channel. */
     const endGroup = () => {
       killing = signalGroup('TERM');
       escalation = setTimeout(() => {
         killing = signalGroup('KILL');
-        escalation = setTimeout(() => channel.close(), KILL_GRACE_MS);
+        escalation = setTimeout(forceClose, KILL_GRACE_MS);
       }, TERM_GRACE_MS);
     };
 
@@ -97,7 +107,7 @@ export function runOnChannel(r: ChannelRun): Promise<ChannelOutcome> {
       stopReason = reason;
       if (pid.pgid !== undefined) endGroup();
       // No PID report yet: it normally follows within milliseconds (see the stderr handler).
-      else escalation = setTimeout(() => channel.close(), TERM_GRACE_MS + KILL_GRACE_MS);
+      else escalation = setTimeout(forceClose, TERM_GRACE_MS + KILL_GRACE_MS);
     };
 
     const timer = setTimeout(
@@ -162,6 +172,12 @@ export function runOnChannel(r: ChannelRun): Promise<ChannelOutcome> {
           await signalGroup('KILL');
         }
         if (r.dest) await endDestination(r.dest);
+        if (stopReason && abandoned && stopReason instanceof ApplicationFailure) {
+          throw ApplicationFailure.create({
+            type: stopReason.type ?? undefined,
+            message: `${stopReason.message.replace(/; the remote process was ended$/, '')}; the remote process could not be confirmed ended and may still run`,
+          });
+        }
         if (stopReason) throw stopReason;
         if (exitCode === null && signal === undefined && r.conn.dead) {
           throw connectionFailed(`${r.what}: the SSH connection was lost while the command ran; it may or may not have finished`);

@@ -69,6 +69,11 @@ export class PooledConnection {
     });
   }
 
+  /** Last resort when a channel cannot be closed: drop the connection, which closes every channel on it. */
+  destroy(): void {
+    this.client.destroy();
+  }
+
   end(): void {
     this.dead = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);

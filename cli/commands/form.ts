@@ -4,6 +4,8 @@
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import type { CliContext, RegisterCommands } from '../context';
+import type { FormResult } from '../../workflows/form';
+import type { RemoveNodeResult } from '../../workflows/remove-node';
 
 const FormFlags = z.strictObject({
   inventory: z.string().min(1),
@@ -88,6 +90,7 @@ export const registerFormCommands: RegisterCommands = (program: Command, ctx: Cl
         planOnly: flags.plan,
         yes: flags.yes,
         json: flags.json,
+        formatResult: (r) => formatFormResult(r as FormResult, flags.plan),
       });
     });
 
@@ -118,6 +121,20 @@ export const registerFormCommands: RegisterCommands = (program: Command, ctx: Cl
         planOnly: flags.plan,
         yes: flags.yes,
         json: flags.json,
+        formatResult: (r) => formatRemoveResult(r as RemoveNodeResult, flags.plan),
       });
     });
 };
+
+/** The plan, what changed, the notes and the closing summary table. */
+export function formatFormResult(r: FormResult, planOnly: boolean): string {
+  if (planOnly) return ['plan (nothing was changed):', ...r.plan.map((l) => `  ${l}`)].join('\n');
+  const lines = [r.changed ? `joined: ${r.joined.length ? r.joined.join(', ') : 'none'} (primary ${r.primary})` : 'no change: the cluster is already formed as the inventory says'];
+  for (const n of r.notes) if (!n.startsWith('high-availability:')) lines.push(`note: ${n}`);
+  return [...lines, '', ...r.table].join('\n');
+}
+
+export function formatRemoveResult(r: RemoveNodeResult, planOnly: boolean): string {
+  if (planOnly) return ['plan (nothing was changed):', ...r.plan.map((l) => `  ${l}`)].join('\n');
+  return [r.changed ? `${r.node} removed (via ${r.remover})` : `${r.node}: nothing to remove`, ...r.notes.map((n) => `note: ${n}`)].join('\n');
+}

@@ -8,6 +8,8 @@ import { type Timing, timingFor } from '../timing';
 export class Sim {
   private buffered: Array<[1 | 2, string]> | null = null;
   private timingCache?: Timing;
+  /** Simulated time this command spent waiting (the journal's `simMs`): what a real MicroK8s would have taken. */
+  simMs = 0;
 
   constructor(
     readonly labDir: string,
@@ -57,8 +59,14 @@ export class Sim {
     }
     return this.timingCache;
   }
-  sleep(ms: number): void {
-    sleepSync(ms);
+  /**
+   * Simulated waiting. Asynchronous on purpose: the event loop stays free, so a SIGTERM from the engine's cancel
+   * (or a dropped connection's SIGHUP) ends the command at once and still journals it (sim/main.ts).
+   */
+  sleep(ms: number): Promise<void> {
+    const d = Math.max(0, Math.round(ms));
+    this.simMs += d;
+    return d > 0 ? new Promise((resolve) => setTimeout(resolve, d)) : Promise.resolve();
   }
   event(event: string, details: Record<string, unknown> = {}, node = this.node): void {
     journal(this.labDir, node, event, details);

@@ -48,7 +48,7 @@ function findLeader(sim: Sim, s: LabState, servers: string[], now: number): { c:
   return undefined;
 }
 
-export function dqlite(sim: Sim, args: string[]): number {
+export async function dqlite(sim: Sim, args: string[]): Promise<number> {
   let servers: string | undefined;
   let format = 'tabular';
   const positional: string[] = [];
@@ -108,7 +108,7 @@ export function dqlite(sim: Sim, args: string[]): number {
     return { error: `unknown command ${verb}` };
   });
   if ('error' in result) {
-    if (result.error === 'no available dqlite leader server found') sim.sleep(sim.timing.statusPollMs);
+    if (result.error === 'no available dqlite leader server found') await sim.sleep(sim.timing.statusPollMs);
     return fail(sim, result.error!);
   }
   if (result.out) sim.out(result.out);

@@ -137,12 +137,26 @@ function podObject(p: Pod, now: number) {
       creationTimestamp: new Date(p.created).toISOString().replace(/\.\d+Z$/, 'Z'),
       name: p.name,
       namespace: p.ns,
+      // Deployment pods carry their selector label, which PodDisruptionBudgets match (added for the upgrade runbook).
+      ...(p.kind === 'ReplicaSet' ? { labels: { app: p.owner } } : {}),
       ownerReferences: [{ apiVersion: 'apps/v1', controller: true, kind: p.kind, name: p.kind === 'DaemonSet' ? p.owner : p.name.split('-').slice(0, -1).join('-') }],
     },
     spec: p.node ? { nodeName: p.node } : {},
     status: p.node ? { phase: 'Running', podIP: p.ip, startTime: new Date(p.created).toISOString().replace(/\.\d+Z$/, 'Z') } : { phase: 'Pending' },
   };
   void now;
+}
+
+/** `kubectl get pdb -A -o json` (added for the upgrade runbook: kubectl's drain error never names the budget). */
+function getPdbs(sim: Sim, c: Cluster): number {
+  const items = c.pdbs.map((b) => ({
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: b.name, namespace: b.ns },
+    spec: { minAvailable: b.minAvailable, selector: { matchLabels: { app: b.app } } },
+  }));
+  sim.out(list(items));
+  return 0;
 }
 
 const list = (items: unknown[]) => JSON.stringify({ apiVersion: 'v1', items, kind: 'List', metadata: { resourceVersion: '' } }, null, 4);
@@ -242,7 +256,7 @@ function refused(sim: Sim): number {
   return 1;
 }
 
-function drain(sim: Sim, p: Parsed): number {
+async function drain(sim: Sim, p: Parsed): Promise<number> {
   const name = p.positional[1];
   if (!name) {
     sim.err('error: USAGE: drain NODE [flags]\nSee \'kubectl drain -h\' for help and examples');
@@ -332,7 +346,7 @@ function drain(sim: Sim, p: Parsed): number {
     for (const b of pending) sim.err(`error when evicting pods/"${b.name}" -n "${b.ns}" (will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget.`);
     const remaining = timeoutMs ? start + timeoutMs - Date.now() : Infinity;
     if (remaining <= sim.timing.drainRetryMs) {
-      if (remaining > 0) sim.sleep(remaining);
+      if (remaining > 0) await sim.sleep(remaining);
       const why = `error when evicting pods/"${pending[0].name}" -n "${pending[0].ns}": global timeout reached: ${goDuration(timeoutMs)}`;
       sim.err(why);
       sim.err(`There are pending pods in node "${name}" when an error occurred: ${why}`);
@@ -342,7 +356,7 @@ function drain(sim: Sim, p: Parsed): number {
       sim.err(`error: ${why}`);
       return 1;
     }
-    sim.sleep(sim.timing.drainRetryMs);
+    await sim.sleep(sim.timing.drainRetryMs);
   }
   sim.out(`node/${name} drained`);
   return 0;
@@ -368,7 +382,7 @@ function deleteNode(sim: Sim, name: string): number {
   return 0;
 }
 
-export function kubectl(sim: Sim, args: string[]): number {
+export async function kubectl(sim: Sim, args: string[]): Promise<number> {
   exitIfStopped(sim);
   const p = parse(args);
   const [verb, kind] = p.positional;
@@ -386,6 +400,7 @@ export function kubectl(sim: Sim, args: string[]): number {
     if (!view.c) return refused(sim);
     if (['nodes', 'node', 'no'].includes(kind)) return getNodes(sim, view.s, view.c, p, view.now);
     if (['pods', 'pod', 'po'].includes(kind)) return getPods(sim, view.c, p, view.now);
+    if (['pdb', 'pdbs', 'poddisruptionbudget', 'poddisruptionbudgets'].includes(kind)) return getPdbs(sim, view.c);
     sim.err(`error: the server doesn't have a resource type "${kind ?? ''}"`);
     return 1;
   }

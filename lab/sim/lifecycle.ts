@@ -40,7 +40,7 @@ function view(s: LabState, self: NodeState, now: number): StatusView {
   return { ready, nodes };
 }
 
-export function status(sim: Sim, args: string[]): number {
+export async function status(sim: Sim, args: string[]): Promise<number> {
   if (isWorker(sim)) {
     sim.out(`${ACTING_AS_NODE}\nPlease use the control plane node.`);
     return 0;
@@ -74,7 +74,7 @@ export function status(sim: Sim, args: string[]): number {
   const deadline = Date.now() + timeout * 1000;
   let v = sim.state((s, now, self) => view(s, self, now));
   while (wait && !v.ready && (timeout === 0 || Date.now() < deadline)) {
-    sim.sleep(sim.timing.statusPollMs);
+    await sim.sleep(sim.timing.statusPollMs);
     v = sim.state((s, now, self) => view(s, self, now));
   }
   if (addon) {
@@ -154,7 +154,7 @@ export function stopServices(sim: Sim, s: LabState, self: NodeState): void {
   sim.event('stopped');
 }
 
-export function start(sim: Sim, args: string[]): number {
+export async function start(sim: Sim, args: string[]): Promise<number> {
   if (isWorker(sim)) {
     sim.out(`${ACTING_AS_NODE}\nUse 'snap start microk8s' to start services on this node.`);
     return 0;
@@ -169,19 +169,19 @@ export function start(sim: Sim, args: string[]): number {
     startServices(sim, s, self, now);
   });
   // wait_for_node: polls for a Ready node up to 60 s, silently; exits 0 either way.
-  const deadline = Date.now() + Math.min(60_000, sim.timing.restartMs * 3);
+  const deadline = Date.now() + sim.timing.startWaitMaxMs;
   while (Date.now() < deadline) {
     const ready = sim.state((s, now, self) => {
       const c = s.clusters[self.cluster];
       return !!c && c.k8sNodes.some((k) => nodeReady(s, c, k.name, now));
     });
     if (ready) break;
-    sim.sleep(sim.timing.statusPollMs);
+    await sim.sleep(Math.min(sim.timing.statusPollMs, Math.max(1, deadline - Date.now())));
   }
   return 0;
 }
 
-export function stop(sim: Sim, args: string[]): number {
+export async function stop(sim: Sim, args: string[]): Promise<number> {
   if (isWorker(sim)) {
     sim.out(`${ACTING_AS_NODE}\nUse 'snap stop microk8s' to stop services on this node.`);
     return 0;
@@ -191,7 +191,7 @@ export function stop(sim: Sim, args: string[]): number {
     sim.out(`microk8s stop: invalid option -- ${bad.replace(/^-+/, '')}`);
     return 1;
   }
-  sim.sleep(sim.timing.stopMs);
+  await sim.sleep(sim.timing.stopMs);
   sim.state((s, _now, self) => {
     stopServices(sim, s, self);
     fs.writeFileSync(path.join(snapPaths(sim.labDir, sim.node).locks, 'stopped.lock'), '');

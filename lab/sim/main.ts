@@ -1,16 +1,16 @@
 /**
  * The one simulator entry every lab shim runs: `node main.js <microk8s|snap|dqlite> args...` with LAB_DIR and
- * LAB_NODE set by the shim. Each run is journalled (t, node, argv, exit, ms). Faults `slow` and `drop-ssh`
- * act here.
+ * LAB_NODE set by the shim. Each run is journalled (t, node, argv, exit, ms, simMs = simulated waiting), also
+ * when TERM/HUP/INT kills it (`exit: null, killed`). Faults `slow` and `drop-ssh` act here.
  */
 import * as fs from 'fs';
 import { Exit, Sim } from './context';
 import { connectionOf, descendants, signal } from '../processes';
 import { journalCommand, readState, withState } from './store';
 
-type Handler = (sim: Sim, args: string[]) => number;
+type Handler = (sim: Sim, args: string[]) => number | Promise<number>;
 
-function microk8s(sim: Sim, args: string[]): number {
+function microk8s(sim: Sim, args: string[]): number | Promise<number> {
   const [sub, ...rest] = args;
   // Lazy requires keep start-up short: each command loads only what it uses.
   /* eslint-disable @typescript-eslint/no-require-imports */
@@ -62,7 +62,13 @@ function dropConnection(sim: Sim): void {
   signal([conn, ...tree], 'SIGKILL');
 }
 
-function main(): void {
+const SIGNALS: Array<[NodeJS.Signals, number]> = [
+  ['SIGTERM', 15],
+  ['SIGHUP', 1],
+  ['SIGINT', 2],
+];
+
+async function main(): Promise<void> {
   const [tool, ...args] = process.argv.slice(2);
   const labDir = process.env.LAB_DIR;
   const node = process.env.LAB_NODE;
@@ -73,8 +79,16 @@ function main(): void {
   const started = Date.now();
   const sim = new Sim(labDir, node);
   const argv = [tool, ...args];
+  // Killed mid-way (the engine's cancel sends TERM to the process group): what already happened stays
+  // happened (state changes are atomic under the lock), and the journal still gets the command.
+  for (const [sig, n] of SIGNALS) {
+    process.on(sig, () => {
+      journalCommand(labDir, node, argv, null, Date.now() - started, { killed: sig, simMs: sim.simMs });
+      process.exit(128 + n);
+    });
+  }
   const faults = readState(labDir).nodes[node]?.faults ?? {};
-  if (faults.slowMs) sim.sleep(faults.slowMs);
+  if (faults.slowMs) await sim.sleep(faults.slowMs);
   let drop: 'before' | 'after' | undefined;
   if (faults.dropSsh) {
     drop = withState(labDir, (s) => {
@@ -91,7 +105,7 @@ function main(): void {
   if (drop === 'after') sim.hold();
   let code: number;
   try {
-    code = HANDLERS[tool](sim, args);
+    code = await HANDLERS[tool](sim, args);
   } catch (e) {
     if (e instanceof Exit) code = e.code;
     else {
@@ -100,13 +114,13 @@ function main(): void {
     }
   }
   if (drop === 'after') {
-    journalCommand(labDir, node, argv, null, Date.now() - started, { dropped: 'after', wouldExit: code });
+    journalCommand(labDir, node, argv, null, Date.now() - started, { dropped: 'after', wouldExit: code, simMs: sim.simMs });
     sim.releaseHalf();
     dropConnection(sim);
     process.exit(255);
   }
-  journalCommand(labDir, node, argv, code, Date.now() - started);
+  journalCommand(labDir, node, argv, code, Date.now() - started, { simMs: sim.simMs });
   process.exit(code);
 }
 
-main();
+void main();

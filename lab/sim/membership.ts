@@ -123,9 +123,9 @@ function traceback(sim: Sim, last: string): never {
   throw new Exit(1);
 }
 
-type JoinOutcome = { ok: true; cluster: Cluster } | { ok: false; message: string; status: number } | { ok: false; trap: string };
+type JoinOutcome = { ok: true; cluster: Cluster; movedSeed: boolean; converged: boolean } | { ok: false; message: string; status: number } | { ok: false; trap: string };
 
-export function join(sim: Sim, args: string[]): number {
+export async function join(sim: Sim, args: string[]): Promise<number> {
   let worker = false;
   let controlplaneFlag = false;
   let skipVerify = false;
@@ -178,7 +178,7 @@ export function join(sim: Sim, args: string[]): number {
     traceback(sim, 'ConnectionRefusedError: [Errno 111] Connection refused');
   }
   if (target.power === 'hung') {
-    sim.sleep(sim.timing.connectTimeoutMs);
+    await sim.sleep(sim.timing.connectTimeoutMs);
     traceback(sim, 'TimeoutError: [Errno 110] Connection timed out');
   }
   if (port !== 25000 || target.services !== 'running') traceback(sim, 'ConnectionRefusedError: [Errno 111] Connection refused');
@@ -202,8 +202,15 @@ export function join(sim: Sim, args: string[]): number {
       return { ok: false, message: `Failed to retrieve dqlite cluster nodes: the joining node (${self.address}) is already known to dqlite`, status: 500 };
     }
     if (controlplaneFlag) return { ok: false, trap: 'Joining process failed. Make sure the cluster you connect to supports joining worker nodes.' };
+    const movedSeed = moveSeed(sim, t, c);
+    // The join trap (reference §2, failure mode 6): dqlite never converges, yet join prints success and exits 0.
+    const why = worker ? undefined : nonConvergence(s, self, c);
+    if (why) {
+      applyUnconvergedJoin(sim, s, self, t, c, why);
+      return { ok: true, cluster: c, movedSeed, converged: false };
+    }
     applyJoin(sim, s, self, t, c, worker, now);
-    return { ok: true, cluster: c };
+    return { ok: true, cluster: c, movedSeed, converged: true };
   });
   if (!outcome.ok) {
     if ('trap' in outcome) {
@@ -213,8 +220,11 @@ export function join(sim: Sim, args: string[]): number {
     sim.out(`Connection failed. ${outcome.message} (${outcome.status}).`);
     return 6;
   }
+  const tm = sim.timing;
+  // The agent's first join to a lone node restarts that node's k8s-dqlite on its real IP (wrapper sleeps 6 s).
+  if (outcome.movedSeed) await sim.sleep(tm.dqliteRestartMs);
   if (worker) {
-    sim.sleep(sim.timing.joinMs);
+    await sim.sleep(tm.joinMs);
     sim.out(
       '\nThe node has joined the cluster and will appear in the nodes list in a few seconds.\n\n' +
         'This worker node gets automatically configured with the API server endpoints.\n' +
@@ -224,10 +234,13 @@ export function join(sim: Sim, args: string[]): number {
         '    /var/snap/microk8s/current/args/traefik/provider.yaml\n',
     );
   } else {
+    // join.py: `sleep 10`, then up to 10 polls of `.cluster`, each failed one printing `.. ` (streamed, so a
+    // watcher sees bytes). A join that does not converge uses all 10 polls and still reports success.
     sim.print('Waiting for this node to finish joining the cluster. ');
-    const polls = 4;
+    await sim.sleep(tm.joinSettleMs);
+    const polls = outcome.converged ? tm.joinPolls : 10;
     for (let i = 0; i < polls; i++) {
-      sim.sleep(sim.timing.joinMs / polls);
+      await sim.sleep(tm.joinPollMs);
       sim.print('.. ');
     }
     sim.print('\n');
@@ -266,17 +279,64 @@ function detach(s: LabState, self: NodeState): void {
   }
 }
 
+/** First join to a lone node: its dqlite moves from 127.0.0.1:19001 to the contacted IP. */
+function moveSeed(sim: Sim, t: NodeState, c: Cluster): boolean {
+  const tp = snapPaths(sim.labDir, t.name);
+  fs.writeFileSync(path.join(tp.locks, 'no-cert-reissue'), '');
+  if (!(c.members.length === 1 && c.members[0].address === LOCAL_DQLITE && c.members[0].node === t.name)) return false;
+  const seed = c.members[0];
+  seed.address = `${t.address}:${DQLITE_PORT}`;
+  t.dqlite.address = seed.address;
+  c.leader = seed.address;
+  fs.writeFileSync(path.join(tp.backend, 'info.yaml'), formatInfoYaml(seed));
+  fs.writeFileSync(path.join(tp.backend, 'cluster.yaml'), formatMembersYaml(c.members));
+  return true;
+}
+
+/**
+ * Why a control-plane join would not converge, if it would not: the `no-converge` fault, or a voter that is down
+ * (crashed, hung, destroyed, stopped or failing) while the cluster still has quorum (reference failure mode 6).
+ * A voter merely restarting (refresh, start) does not count, so quick runbook sequences are not trapped by chance.
+ */
+export function nonConvergence(s: LabState, self: NodeState, c: Cluster): string | undefined {
+  if (self.faults.noConverge) return 'no-converge fault';
+  for (const m of c.members) {
+    if (m.role !== VOTER) continue;
+    const n = m.node ? s.nodes[m.node] : undefined;
+    if (!n || n.power !== 'running' || n.services !== 'running' || !n.dqlite.ok || n.cluster !== c.id) return `voter ${m.address} is down`;
+  }
+  return undefined;
+}
+
+/**
+ * The trapped join: the token is burnt and the backend was switched over (old one in backend.backup/, new one
+ * with the cluster's certificate and an init.yaml), but the node never became a dqlite member: it is not in
+ * `.cluster`, registers no Node, and its k8s-dqlite fails, so `status` says not running and kubectl is refused.
+ */
+function applyUnconvergedJoin(sim: Sim, s: LabState, self: NodeState, t: NodeState, c: Cluster, why: string): void {
+  const tp = snapPaths(sim.labDir, t.name);
+  const p = snapPaths(sim.labDir, self.name);
+  detach(s, self);
+  self.cluster = c.id;
+  self.worker = false;
+  const address = `${self.address}:${DQLITE_PORT}`;
+  self.dqlite = { id: '', address, ok: false, error: `join did not converge (${why}): this node is not a member of the cluster` };
+  delete self.faults.noConverge;
+  const backup = path.join(path.dirname(p.backend), 'backend.backup');
+  fs.rmSync(backup, { recursive: true, force: true });
+  fs.renameSync(p.backend, backup);
+  fs.mkdirSync(p.backend, { recursive: true });
+  fs.copyFileSync(path.join(tp.backend, 'cluster.crt'), path.join(p.backend, 'cluster.crt'));
+  fs.copyFileSync(path.join(tp.backend, 'cluster.key'), path.join(p.backend, 'cluster.key'));
+  const voters = c.members.filter((m) => m.role === VOTER).map((m) => `- ${m.address}\n`).join('');
+  fs.writeFileSync(path.join(p.backend, 'init.yaml'), `Address: ${address}\nCluster:\n${voters}`);
+  fs.writeFileSync(path.join(p.backend, 'join'), '');
+  setLocks(sim.labDir, self.name, false, true);
+  sim.event('join-not-converged', { cluster: c.id, via: t.name, reason: why });
+}
+
 function applyJoin(sim: Sim, s: LabState, self: NodeState, t: NodeState, c: Cluster, worker: boolean, now: number): void {
   const tp = snapPaths(sim.labDir, t.name);
-  // First join to a lone node: its dqlite moves from 127.0.0.1:19001 to the contacted IP.
-  if (c.members.length === 1 && c.members[0].address === LOCAL_DQLITE && c.members[0].node === t.name) {
-    const seed = c.members[0];
-    seed.address = `${t.address}:${DQLITE_PORT}`;
-    t.dqlite.address = seed.address;
-    c.leader = seed.address;
-    fs.writeFileSync(path.join(tp.backend, 'info.yaml'), formatInfoYaml(seed));
-  }
-  fs.writeFileSync(path.join(tp.locks, 'no-cert-reissue'), '');
   detach(s, self);
   const p = snapPaths(sim.labDir, self.name);
   c.k8sNodes = c.k8sNodes.filter((k) => k.name !== self.name);
@@ -310,7 +370,7 @@ function applyJoin(sim: Sim, s: LabState, self: NodeState, t: NodeState, c: Clus
   sim.event('joined', { cluster: c.id, via: t.name, as: worker ? 'worker' : 'controlplane' });
 }
 
-export function leave(sim: Sim, args: string[]): number {
+export async function leave(sim: Sim, args: string[]): Promise<number> {
   if (args.some((a) => a === '-h' || a === '--help')) {
     sim.out('Usage: microk8s leave\n\n  The node will depart from the cluster it is in.\n\nOptions:\n  -h, --help  Show this message and exit.');
     return 0;
@@ -345,7 +405,9 @@ export function leave(sim: Sim, args: string[]): number {
     return 2;
   }
   if (worker) sim.out('Configuring services.');
-  sim.sleep(sim.timing.leaveMs / 2);
+  // leave.py: stop services, `sleep 10`, `.remove`; then `Waiting for node to start. ` (sleep 10 + `. ` polls).
+  const third = sim.timing.leaveMs / 3;
+  await sim.sleep(third);
   sim.out('Generating new cluster certificates.');
   sim.state((s, now, self) => {
     const c = s.clusters[self.cluster];
@@ -363,7 +425,11 @@ export function leave(sim: Sim, args: string[]): number {
     sim.event('left', { cluster: c?.id, as: worker ? 'worker' : 'controlplane' });
   });
   sim.print('Waiting for node to start. ');
-  sim.sleep(sim.timing.leaveMs / 2);
+  await sim.sleep(third);
+  for (let i = 0; i < 2; i++) {
+    await sim.sleep(third / 2);
+    sim.print('. ');
+  }
   sim.print('\n');
   return 0;
 }

@@ -112,11 +112,19 @@ export interface NodeState {
     /** Epoch ms, 'forever' or null. */
     hold: number | 'forever' | null;
     refreshingUntil: number;
+    /** The change in progress is an unattended `auto-refresh` (its wording in errors), not a `refresh-snap`. */
+    refreshAuto?: boolean;
   };
   /** kubelite/k8s-dqlite restarting until then: NotReady and dqlite member down. */
   restartUntil: number;
   kubeliteFailed: boolean;
-  faults: { slowMs?: number; dropSsh?: 'before' | 'after'; failUpgradeTo?: string };
+  faults: {
+    slowMs?: number;
+    dropSsh?: 'before' | 'after';
+    failUpgradeTo?: string;
+    /** The next control-plane join of this node does not converge (the join trap). */
+    noConverge?: boolean;
+  };
 }
 
 export interface LabState {

@@ -11,6 +11,7 @@ import { installSnapBinaries, setCurrent } from './install';
 import { type LabState, type NodeState, type SnapRevision } from './model';
 import { startServices, stopServices } from './lifecycle';
 import { table } from './kubectl';
+import { spread } from '../timing';
 
 const PUBLISHER = 'canonical✓';
 
@@ -21,8 +22,20 @@ function parseHold(text: string): number | 'forever' | undefined {
   return Date.now() + Number(m[1]) * { h: 3_600_000, m: 60_000, s: 1000, d: 86_400_000 }[m[2] as 'h']!;
 }
 
-function notes(n: NodeState): string {
+function notes(n: NodeState, now: number): string {
+  // While a change runs, snapd has the snap's services disabled (reference §6, failure mode 14).
+  if (n.snap.refreshingUntil > now) return 'disabled,classic';
   return n.snap.hold ? 'classic,held' : 'classic';
+}
+
+/** The error snapd gives while a change of the snap is in progress. */
+function changeInProgress(n: NodeState): string {
+  return `error: snap "microk8s" has "${n.snap.refreshAuto ? 'auto-refresh' : 'refresh-snap'}" change in progress`;
+}
+
+/** snapd's notice timestamp: local time with offset (the lab runs in UTC). */
+function noticeTime(at = Date.now()): string {
+  return new Date(at).toISOString().replace(/\.\d+Z$/, '+00:00');
 }
 
 function list(sim: Sim, args: string[]): number {
@@ -37,7 +50,7 @@ function list(sim: Sim, args: string[]): number {
   const show = (x: string) => names.length === 0 || names.includes(x);
   if (show('core22')) rows.push(['core22', '20240408', '1380', 'latest/stable', PUBLISHER, 'base']);
   if (show('microk8s')) {
-    rows.push(['microk8s', n.snap.current.version, String(n.snap.current.revision), n.snap.tracking, PUBLISHER, notes(n)]);
+    rows.push(['microk8s', n.snap.current.version, String(n.snap.current.revision), n.snap.tracking, PUBLISHER, notes(n, Date.now())]);
     if (all) for (const p of n.snap.previous) rows.push(['microk8s', p.version, String(p.revision), '-', PUBLISHER, 'disabled,classic']);
   }
   if (show('snapd')) rows.push(['snapd', '2.63', '21759', 'latest/stable', PUBLISHER, 'snapd']);
@@ -83,9 +96,10 @@ function info(sim: Sim, args: string[]): number {
   return 0;
 }
 
-function pickRefreshDuration(sim: Sim): number {
+/** How long a refresh of this node to this revision takes: deterministic, within the profile's range. */
+export function refreshDuration(sim: Sim, node: string, revision: number): number {
   const [lo, hi] = sim.timing.refreshMs;
-  return lo + Math.floor(Math.random() * Math.max(1, hi - lo));
+  return spread(lo, hi, `${node}:${revision}`);
 }
 
 /** Switch a node to another revision: copy-on-refresh of $SNAP_DATA, `current` links, the node restarts. */
@@ -112,6 +126,7 @@ export function refreshTo(sim: Sim, s: LabState, n: NodeState, target: Release, 
   }
   n.snap.tracking = channel;
   n.snap.refreshingUntil = now + busyMs;
+  n.snap.refreshAuto = auto;
   const c = s.clusters[n.cluster];
   if (c?.members.some((m) => m.node === n.name && m.role === 0)) sim.event('out-of-service', { reason: auto ? 'auto-refresh' : 'refresh' }, n.name);
   n.restartUntil = now + busyMs + sim.timing.restartMs;
@@ -125,7 +140,7 @@ function installRevisionBinaries(sim: Sim, node: string, revision: number): void
   installSnapBinaries(sim.labDir, node, revision);
 }
 
-function refresh(sim: Sim, args: string[]): number {
+async function refresh(sim: Sim, args: string[]): Promise<number> {
   let channel: string | undefined;
   let hold: string | undefined;
   let unhold = false;
@@ -169,17 +184,19 @@ function refresh(sim: Sim, args: string[]): number {
     sim.out('Removed general refresh hold of "microk8s"');
     return 0;
   }
-  const busy = pickRefreshDuration(sim);
+  // The change happens atomically in snapd before the client waits: a client killed while waiting leaves it
+  // done (snap list shows the new revision; a rerun says "change in progress", then "no updates available").
   const r = sim.state((s, now, n) => {
-    if (n.snap.refreshingUntil > now) return { error: 'error: snap "microk8s" has "refresh-snap" change in progress' };
+    if (n.snap.refreshingUntil > now) return { error: changeInProgress(n) };
     const chName = channel ?? n.snap.tracking;
     const ch = parseChannel(chName);
     if (!ch) return { error: `error: snap "microk8s" is not available on ${chName}` };
     const target = latestIn(ch);
     const full = channelName(ch);
     if (target.revision === n.snap.current.revision && full === n.snap.tracking) return { none: true as const };
+    const busy = refreshDuration(sim, n.name, target.revision);
     const to = refreshTo(sim, s, n, target, full, now, busy);
-    return { to, channel: full };
+    return { to, channel: full, busy };
   });
   if ('error' in r) {
     sim.err(r.error!);
@@ -189,19 +206,23 @@ function refresh(sim: Sim, args: string[]): number {
     sim.out('snap "microk8s" has no updates available');
     return 0;
   }
-  sim.sleep(busy);
+  // Streamed like snapd's notice while the services stop, so a watcher sees bytes long before the result.
+  const first = Math.min(r.busy, Math.round(r.busy / 10));
+  await sim.sleep(first);
+  sim.err(`${noticeTime()} INFO Waiting for "snap.microk8s.daemon-kubelite.service" to stop.`);
+  await sim.sleep(r.busy - first);
   sim.out(`microk8s (${r.channel}) ${r.to.version} from Canonical✓ refreshed`);
   return 0;
 }
 
-function revert(sim: Sim, args: string[]): number {
+async function revert(sim: Sim, args: string[]): Promise<number> {
   const revArg = args.find((a) => a.startsWith('--revision='))?.slice('--revision='.length) ?? (args.includes('--revision') ? args[args.indexOf('--revision') + 1] : undefined);
-  const busy = Math.round(pickRefreshDuration(sim) / 2);
   const r = sim.state((s, now, n) => {
-    if (n.snap.refreshingUntil > now) return { error: 'error: snap "microk8s" has "refresh-snap" change in progress' };
+    if (n.snap.refreshingUntil > now) return { error: changeInProgress(n) };
     const candidates = n.snap.previous.filter((p) => (revArg ? String(p.revision) === revArg : p.revision < n.snap.current.revision));
     const to = candidates[0];
     if (!to) return { error: revArg ? `error: cannot revert "microk8s": cannot find revision ${revArg}` : 'error: cannot revert "microk8s": no revision to revert to' };
+    const busy = Math.round(refreshDuration(sim, n.name, to.revision) / 2);
     const p = snapPaths(sim.labDir, n.name);
     const from = n.snap.current;
     setCurrent(p.snapData, to.revision);
@@ -210,6 +231,7 @@ function revert(sim: Sim, args: string[]): number {
     n.snap.previous = [from];
     n.snap.tracking = to.channel;
     n.snap.refreshingUntil = now + busy;
+    n.snap.refreshAuto = false;
     n.kubeliteFailed = false;
     if (n.services === 'running') {
       stopServices(sim, s, n);
@@ -217,30 +239,30 @@ function revert(sim: Sim, args: string[]): number {
     }
     n.restartUntil = now + busy + sim.timing.restartMs;
     sim.event('reverted', { from: from.version, to: to.version, fromRevision: from.revision, toRevision: to.revision });
-    return { to };
+    return { to, busy };
   });
   if ('error' in r) {
     sim.err(r.error!);
     return 1;
   }
-  sim.sleep(busy);
+  await sim.sleep(r.busy!);
   sim.out(`microk8s reverted to ${r.to!.version}`);
   return 0;
 }
 
-function services(sim: Sim, verb: 'stop' | 'start', args: string[]): number {
+async function services(sim: Sim, verb: 'stop' | 'start', args: string[]): Promise<number> {
   const names = args.filter((a) => !a.startsWith('-'));
   if (!names.length || !names.every((x) => x === 'microk8s' || x.startsWith('microk8s.'))) {
     sim.err(`error: snap "${names[0] ?? ''}" not found`);
     return 1;
   }
-  sim.sleep(verb === 'stop' ? sim.timing.stopMs : sim.timing.startMs);
+  await sim.sleep(verb === 'stop' ? sim.timing.stopMs : sim.timing.startMs);
   sim.state((s, now, n) => (verb === 'stop' ? stopServices(sim, s, n) : startServices(sim, s, n, now)));
   sim.out(verb === 'stop' ? 'Stopped.' : 'Started.');
   return 0;
 }
 
-export function snap(sim: Sim, args: string[]): number {
+export function snap(sim: Sim, args: string[]): number | Promise<number> {
   const [verb, ...rest] = args;
   switch (verb) {
     case 'list':

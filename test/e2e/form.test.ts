@@ -182,3 +182,24 @@ test('a removal that ends HA waits for approval; rejected, it changes nothing', 
   expect(status.cluster.voters).toContain('k8s-3');
   expect(commandsOf(lab, 'leave').map((e) => e.node)).not.toContain('k8s-3');
 });
+
+test('a lost worker: refused without --force-lost (with the hint), removed with it', async () => {
+  await lab.fault('k8s-w3', 'destroy');
+  const refused = await start(env, worker, { kind: 'remove-node', workflowType: 'removeNode', inventory: inv, input: { node: 'k8s-w3', timing: FAST_TIMING }, yes: true });
+  const err = await refused.result().catch((e) => e);
+  expect(String((err as WorkflowFailedError).cause?.message)).toMatch(/k8s-w3 is unreachable over SSH; if it is gone for good, rerun with --force-lost/);
+
+  const h = await start(env, worker, {
+    kind: 'remove-node',
+    workflowType: 'removeNode',
+    inventory: inv,
+    input: { node: 'k8s-w3', forceLost: true, timing: FAST_TIMING },
+    yes: true,
+  });
+  expect(((await h.result()) as RemoveNodeResult).changed).toBe(true);
+  // The destroyed machine still believes it is in the cluster; the cluster's Kubernetes node list is the truth.
+  const truth = lab.rawState();
+  const cluster = truth.clusters[truth.nodes['k8s-1'].cluster];
+  expect(cluster.k8sNodes.map((k) => k.name)).not.toContain('k8s-w3');
+  expect(commandsOf(lab, 'remove-node').filter((e) => e.argv!.includes('k8s-w3')).map((e) => e.argv!.slice(-2))).toEqual([['k8s-w3', '--force']]);
+});

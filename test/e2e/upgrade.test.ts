@@ -4,7 +4,8 @@
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { decideUpdate } from '../../common/messages';
+import { approveUpdate, decideUpdate, pauseUpdate, rejectUpdate, resumeUpdate } from '../../common/messages';
+import { waitFor } from '../support/lab';
 import { startTemporal, startWorker } from '../support/temporal';
 import { formedLab, journalInvariants, refreshes, settle, startUpgrade, waitProgress } from './upgrade-support';
 
@@ -129,3 +130,68 @@ function labTokens(lab: { dir: string }): string[] {
   }
   return out;
 }
+
+test('operator actions: approve, approval timeout pauses, resume, pause between nodes, reject', async () => {
+  const { lab, stateDir, done } = await formedLab(3, 1);
+  const worker = await startWorker(env, { stateDir });
+  try {
+    const handle = await startUpgrade(env, lab, worker.taskQueue, { to: '1.28', approve: 'each', approvalTimeoutSeconds: 2 });
+    let p = await waitProgress(handle, (x) => !!x.pendingApproval);
+    expect(p.pendingApproval!.summary).toMatch(/^upgrade k8s-\d to 1\.28\/stable$/);
+    await handle.executeUpdate(approveUpdate, { args: [{ id: p.pendingApproval!.id, by: 'alice@host', reason: 'change 42' }] });
+    // Nobody answers the next one: after 2 s the runbook pauses, and nothing else is refreshed meanwhile.
+    p = await waitProgress(handle, (x) => x.paused && x.approvals.some((a) => a.decision === 'timed-out'));
+    const refreshedSoFar = refreshes(lab.journal()).length;
+    expect(refreshedSoFar).toBe(1);
+    await handle.executeUpdate(pauseUpdate, { args: [{ by: 'bob@host' }] }); // already paused: stays paused
+    await handle.executeUpdate(resumeUpdate, { args: [{ by: 'bob@host' }] });
+    p = await waitProgress(handle, (x) => !!x.pendingApproval && !x.paused);
+    await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob@host' }] });
+    // Pause while that node runs: it finishes, the next one waits.
+    await handle.executeUpdate(pauseUpdate, { args: [{ by: 'bob@host' }] });
+    p = await waitProgress(handle, (x) => x.paused && /^paused before/.test(x.step) && x.nodes.filter((n) => n.state === 'done').length === 2);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(refreshes(lab.journal())).toHaveLength(2);
+    expect(p.pendingApproval).toBeUndefined();
+    await handle.executeUpdate(resumeUpdate, { args: [{ by: 'bob@host' }] });
+    p = await waitProgress(handle, (x) => !!x.pendingApproval);
+    await expect(handle.executeUpdate(rejectUpdate, { args: [{ by: 'carol@host' }] })).rejects.toThrow(); // a reason is required
+    await handle.executeUpdate(rejectUpdate, { args: [{ by: 'carol@host', reason: 'freeze window' }] });
+    const { error } = await settle(handle);
+    expect(error.cause.type).toBe('UpgradeRejected');
+    const st = await lab.status();
+    expect(st.nodes.every((n) => !n.cordoned && !n.held && n.ready)).toBe(true);
+    expect(refreshes(lab.journal())).toHaveLength(2);
+    const history = JSON.stringify(await handle.fetchHistory());
+    expect(history).toContain('alice@host');
+    expect(history).toContain('freeze window');
+  } finally {
+    await worker.stop();
+    await done();
+  }
+});
+
+test('cancel mid-drain: the node in flight is uncordoned and reported, holds released', async () => {
+  const { lab, stateDir, done } = await formedLab(3, 1);
+  const worker = await startWorker(env, { stateDir });
+  try {
+    await lab.fault('k8s-w1', 'pdb-block');
+    const handle = await startUpgrade(env, lab, worker.taskQueue, { to: '1.28', drainTimeoutSeconds: 60 });
+    await waitProgress(handle, (x) => x.nodes.some((n) => n.name === 'k8s-w1' && n.state === 'draining'));
+    await waitFor('k8s-w1 cordoned', async () => (await lab.status()).nodes.find((n) => n.name === 'k8s-w1')!.cordoned, 20_000);
+    await handle.cancel();
+    const { error } = await settle(handle);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(error.cause.name).toBe('CancelledFailure');
+    const st = await lab.status();
+    expect(st.nodes.find((n) => n.name === 'k8s-w1')).toMatchObject({ cordoned: false, held: false, ready: true });
+    expect(st.nodes.every((n) => !n.held)).toBe(true);
+    expect(refreshes(lab.journal()).some((r) => r.node === 'k8s-w1')).toBe(false);
+    const memo = (await handle.describe()).memo as { compensations: string[] };
+    expect(memo.compensations.join('\n')).toMatch(/cancel: k8s-w1 reverted: still on v1\.28\.\d+, Ready, uncordoned/);
+    expect(journalInvariants(lab.journal(), CPS)).toEqual([]);
+  } finally {
+    await worker.stop();
+    await done();
+  }
+});

@@ -27,7 +27,7 @@
  */
 import { execFile } from 'child_process';
 import * as path from 'path';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../../common/constants';
@@ -138,7 +138,7 @@ export async function startRunbook(
   spec: StartSpec,
   taskQueue: string,
   identity = TEST_IDENTITY,
-): Promise<WorkflowHandle> {
+): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const options = runbookStartOptions(spec, { taskQueue, identity });
   return env.client.workflow.start(spec.workflowType, options);
 }

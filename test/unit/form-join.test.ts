@@ -12,7 +12,8 @@ import {
   portProbeCommand,
   removeNodeCommand,
 } from '../../activities/microk8s/join';
-import { expectedVoters } from '../../activities/form';
+import { expectedVoters, quorumGuard } from '../../activities/form';
+import type { DqliteMember } from '../../activities/microk8s/dqlite';
 
 const inv = resolveInventory({
   cluster: 'c1',
@@ -129,5 +130,34 @@ describe('small readers', () => {
 
   test('expected voters: one below three members, three from three on (§2)', () => {
     expect([1, 2, 3, 4, 7].map(expectedVoters)).toEqual([1, 1, 3, 3, 3]);
+  });
+});
+
+describe('remove-node quorum guard', () => {
+  const cps = resolveInventory({
+    cluster: 'q',
+    nodes: [1, 2, 3, 4].map((i) => ({ name: `k8s-${i}`, address: `10.0.0.${i}` })),
+  });
+  const member = (i: number, role: DqliteMember['role']): DqliteMember => ({ id: String(i), address: `10.0.0.${i}:19001`, role });
+  const up = (...names: string[]) => new Map(cps.nodes.map((n) => [n.name, names.includes(n.name)]));
+
+  test('removing one of 4 control planes keeps HA: allowed', () => {
+    const members = [member(1, 'voter'), member(2, 'voter'), member(3, 'voter'), member(4, 'stand-by')];
+    expect(quorumGuard(cps.nodes[3], members, cps, up('k8s-1', 'k8s-2', 'k8s-3', 'k8s-4'))).toBeUndefined();
+  });
+
+  test('removing one of 3 control planes ends HA: asks, and says to add one first', () => {
+    const members = [member(1, 'voter'), member(2, 'voter'), member(3, 'voter')];
+    expect(quorumGuard(cps.nodes[2], members, cps, up('k8s-1', 'k8s-2', 'k8s-3'))).toMatch(/leaves 2 control-plane node\(s\).*Add a control-plane node first/);
+  });
+
+  test('a voter removal with another voter down would lose quorum: points to recover-quorum', () => {
+    const members = [member(1, 'voter'), member(2, 'voter'), member(3, 'voter'), member(4, 'stand-by')];
+    expect(quorumGuard(cps.nodes[2], members, cps, up('k8s-1', 'k8s-4'))).toMatch(/leaves 1 reachable voter\(s\) of 3, below the quorum of 2.*recover-quorum/);
+  });
+
+  test('the only voter of a 2-node cluster cannot go', () => {
+    const members = [member(1, 'voter'), member(2, 'spare')];
+    expect(quorumGuard(cps.nodes[0], members, cps, up('k8s-1', 'k8s-2'))).toMatch(/leaves 0 reachable voter\(s\) of 1/);
   });
 });

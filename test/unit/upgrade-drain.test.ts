@@ -5,7 +5,7 @@ import {
   holdCommand,
   listPdbsCommand,
   parsePdbs,
-  podLabelsCommand,
+  parsePodLabels,
   unholdCommand,
 } from '../../activities/microk8s/drain';
 import { resolveInventory } from '../../common/inventory';
@@ -15,7 +15,6 @@ const via = resolveInventory({ cluster: 'c', nodes: [{ name: 'k8s-1', address: '
 describe('PDB-blocked drains name the budget', () => {
   test('builders quote pod names', () => {
     expect(listPdbsCommand(via)).toBe('/snap/bin/microk8s kubectl get pdb --all-namespaces -o json');
-    expect(podLabelsCommand(via, 'default', "web'x")).toBe(`/snap/bin/microk8s kubectl get pod -n default 'web'\\''x' -o json`);
     expect(holdCommand()).toBe('snap refresh --hold microk8s');
     expect(unholdCommand()).toBe('snap refresh --unhold microk8s');
   });
@@ -36,7 +35,8 @@ describe('PDB-blocked drains name the budget', () => {
         ],
       }),
     );
-    expect(budgetFor('default', { app: 'web', 'pod-template-hash': 'x' }, pdbs)).toBe('web-pdb');
+    const labels = parsePodLabels(JSON.stringify({ items: [{ metadata: { name: 'web-1', namespace: 'default', labels: { app: 'web', 'pod-template-hash': 'x' } } }] }));
+    expect(budgetFor('default', labels.get('default/web-1')!, pdbs)).toBe('web-pdb');
     expect(budgetFor('shop', { app: 'web' }, pdbs)).toBeUndefined();
     expect(budgetFor('default', { app: 'cache' }, pdbs)).toBeUndefined();
   });

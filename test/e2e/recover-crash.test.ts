@@ -1,0 +1,121 @@
+/**
+ * Crash resumption: the worker process is SIGKILLed while recover-quorum runs a given step (one run per step),
+ * another worker takes over, and the cluster ends recovered every time, with `.reconfigure` run exactly once.
+ * Also: a crash right after `.reconfigure` but before its activity reported back does not reconfigure again.
+ */
+import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { createRecoveryActivities } from '../../activities/recovery';
+import { SshPool } from '../../activities/ssh';
+import { progressQuery } from '../../common/messages';
+import { Lab } from '../../lab';
+import type { RecoverQuorumResult } from '../../workflows/recover-quorum';
+import { REPO_ROOT, startRunbook, startTemporal } from '../support/temporal';
+
+let env: TestWorkflowEnvironment;
+const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rq-crash-'));
+const children = new Set<ChildProcess>();
+
+beforeAll(async () => {
+  env = await startTemporal();
+});
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await env?.teardown();
+  fs.rmSync(stateDir, { recursive: true, force: true });
+});
+
+/** A worker in its own process (`node dist/worker/main.js`), as production runs it. */
+function workerProcess(taskQueue: string): ChildProcess {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/worker/main.js')], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'ignore'],
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+      TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml',
+      RUNBOOK_TASK_QUEUE: taskQueue,
+      RUNBOOK_STATE_DIR: stateDir,
+    },
+  });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+function stopped(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
+const STEPS = ['backupNode', 'rewriteClusterYaml', 'reconfigure', 'copyRaftFiles', 'startNode', 'removeLostNodes'];
+
+test.each(STEPS)('worker killed during %s: the cluster still ends recovered', async (step) => {
+  const lab = await Lab.up({ name: `rqk-${step.toLowerCase().slice(0, 8)}-${process.pid % 1000}`, controlPlanes: 5, formed: true, profile: 'fast', stateDir });
+  const taskQueue = `rq-crash-${step}-${process.pid}`;
+  let worker = workerProcess(taskQueue);
+  try {
+    for (const n of ['k8s-2', 'k8s-3', 'k8s-5']) await lab.fault(n, 'destroy');
+    const h = await startRunbook(
+      env,
+      { kind: 'recover-quorum', workflowType: 'recoverQuorum', inventory: lab.inventory, input: { lost: ['k8s-2', 'k8s-3', 'k8s-5'], waitTimeoutMs: 120_000 }, summary: 'crash', yes: true },
+      taskQueue,
+    );
+    let seen = false;
+    for (let i = 0; i < 600 && !seen; i++) {
+      const p = await h.query(progressQuery).catch(() => undefined);
+      seen = !!p?.step.startsWith(step);
+      if (!seen) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(seen).toBe(true);
+    await stopped(worker, 'SIGKILL');
+    worker = workerProcess(taskQueue);
+    const r = (await h.result()) as RecoverQuorumResult;
+    expect(r.outcome).toBe('recovered');
+    const st = await lab.status();
+    expect(st.cluster.available).toBe(true);
+    for (const n of ['k8s-1', 'k8s-4']) expect(st.nodes.find((x) => x.name === n)).toMatchObject({ ready: true, dqlite: { up: true, error: null } });
+    expect(lab.journal().filter((e) => e.event === 'reconfigured')).toHaveLength(1);
+  } finally {
+    await stopped(worker, 'SIGTERM');
+    await lab.down().catch(() => undefined);
+  }
+}, 240_000);
+
+test('a crash after .reconfigure ran but before it was recorded does not reconfigure again', async () => {
+  const lab = await Lab.up({ name: `rqkr-${process.pid % 10000}`, controlPlanes: 3, formed: true, profile: 'fast', stateDir });
+  const ssh = new SshPool();
+  try {
+    for (const n of ['k8s-2', 'k8s-3']) await lab.fault(n, 'destroy');
+    const acts = createRecoveryActivities({ ssh, stateDir });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const run = <R,>(fn: (input: any) => Promise<R>, input: unknown): Promise<R> => new MockActivityEnvironment().run(fn, input) as Promise<R>;
+    const inventory = lab.inventory;
+    await run(acts.stopMicrok8sOnNode, { inventory, node: 'k8s-1' });
+    const state = await run(acts.readRaftState, { inventory, node: 'k8s-1' });
+    const recoveryId = 'rq-test-1';
+    await run(acts.rewriteClusterYaml, { inventory, template: 'k8s-1', recoveryId, members: [{ node: 'k8s-1', id: state.info!.id, address: state.info!.address }] });
+    const first = await run(acts.reconfigureTemplate, { inventory, template: 'k8s-1', recoveryId });
+    expect(first.detail).toBe('OK');
+    // The crash: the activity's result never reached history, and the marker still says "reconfiguring".
+    const marker = `${lab.inventory.nodes[0].paths.snapData}/current/var/kubernetes/runbook-recovery.json`;
+    const m = JSON.parse(fs.readFileSync(marker, 'utf8'));
+    fs.writeFileSync(marker, JSON.stringify({ ...m, phase: 'reconfiguring', files: Object.fromEntries(state.files.map((f) => [f.name, f.sha256])) }));
+    const again = await run(acts.reconfigureTemplate, { inventory, template: 'k8s-1', recoveryId });
+    expect(again.changed).toBe(false);
+    expect(again.detail).toMatch(/had already run/);
+    expect(lab.journal().filter((e) => e.event === 'reconfigured')).toHaveLength(1);
+    // And a third call (marker now "reconfigured") is a no-op too.
+    expect((await run(acts.reconfigureTemplate, { inventory, template: 'k8s-1', recoveryId })).detail).toBe('already reconfigured');
+  } finally {
+    await ssh.close();
+    await lab.down().catch(() => undefined);
+  }
+}, 120_000);
