@@ -6,6 +6,7 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   modulePathIgnorePatterns: ['<rootDir>/dist'],
   testTimeout: 120_000,
-  // One dev server and one webpack bundle per file compete for 2 cores: run in band (see package.json).
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  // The SDK's native threads can keep jest alive after a failed test (sdk-typescript#928): never hang CI.
+  forceExit: true,
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.jest.json' }] },
 };

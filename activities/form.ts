@@ -4,7 +4,7 @@
  * twice. Join tokens are minted here and never leave `joinNode` (they are redacted from every record).
  */
 import { randomBytes } from 'crypto';
-import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
+import { heartbeat, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CommandRecord } from '../common/audit';
 import { FailureType } from '../common/constants';
@@ -540,8 +540,8 @@ export function createFormActivities(deps: ActivityDeps) {
         if (outcome === 'joined') return result('joined', attempt, staleRemoved);
         if (outcome === 'invalid-token' || outcome === 'fingerprint-mismatch') continue;
         if (outcome === 'already-known') {
-          // Our own earlier attempt (crashed mid-join) can leave this entry too; it is stale either way.
-          if (!options.cleanStale && activityInfo().attempt === 1) {
+          // Even when our own crashed attempt left it, the entry is only removed with consent (--clean-stale or approval).
+          if (!options.cleanStale) {
             throw refuse('StaleDqliteMember', explainJoin(outcome, node, primary));
           }
           await removeStale(shP, primary, node);

@@ -16,6 +16,8 @@ import { followRunbook } from './follow';
 import { readInventoryFile } from './inventory-file';
 import { runbookStartOptions } from './start-options';
 import { registerCheckCommand } from './commands/check';
+import { registerCodecServerCommands } from './commands/codec-server';
+import { registerHistoryCommands } from './commands/history';
 import { registerControlCommands } from './commands/control';
 import { registerDemoCommand } from './commands/demo';
 import { registerDevCommand } from './commands/dev';
@@ -182,6 +184,8 @@ export function buildProgram(): { program: Command; ctx: RunbookCli } {
   registerUpgradeCommands(program, ctx);
   registerRecoveryCommands(program, ctx);
   registerControlCommands(program, ctx);
+  registerHistoryCommands(program, ctx);
+  registerCodecServerCommands(program);
   registerDevCommand(program, ctx);
   registerWorkerCommand(program, ctx);
   registerDemoCommand(program, ctx);

@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import type { WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { progressQuery, type RunbookProgress } from '../../common/messages';
 import { Lab, type JournalEntry } from '../../lab';
@@ -90,4 +91,34 @@ export function journalInvariants(journal: JournalEntry[], controlPlanes: string
   }
   for (const n of cordoned) if (!allowCordoned.includes(n)) problems.push(`${n} left cordoned`);
   return problems;
+}
+
+/**
+ * The run's history and its children's, as text with every payload decoded (payload bytes are base64 in
+ * the JSON form): what secret scans and audit assertions must read.
+ */
+export async function historyText(env: TestWorkflowEnvironment, handle: WorkflowHandle): Promise<string> {
+  const texts: string[] = [];
+  const seen = new Set<string>();
+  const visit = async (workflowId: string) => {
+    if (seen.has(workflowId)) return;
+    seen.add(workflowId);
+    const raw = historyToJSON(await env.client.workflow.getHandle(workflowId).fetchHistory());
+    const children: string[] = [];
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          if (k === 'data' && typeof x === 'string') texts.push(Buffer.from(x, 'base64').toString('utf8'));
+          if (k === 'startChildWorkflowExecutionInitiatedEventAttributes') children.push((x as { workflowId: string }).workflowId);
+          walk(x);
+        }
+      }
+    };
+    walk(JSON.parse(raw));
+    texts.push(raw);
+    for (const c of children) await visit(c);
+  };
+  await visit(handle.workflowId);
+  return texts.join('\n');
 }

@@ -2,12 +2,14 @@
  * The rolling upgrade end to end: real dev server, real worker and activities, real sshd (lab, fast profile).
  * Assertions read the lab's truth and journal.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { approveUpdate, decideUpdate, pauseUpdate, rejectUpdate, resumeUpdate } from '../../common/messages';
 import { waitFor } from '../support/lab';
 import { startTemporal, startWorker } from '../support/temporal';
-import { formedLab, journalInvariants, refreshes, settle, startUpgrade, waitProgress } from './upgrade-support';
+import { formedLab, historyText, journalInvariants, refreshes, settle, startUpgrade, waitProgress } from './upgrade-support';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -39,9 +41,14 @@ test('happy path: 3 control planes + 2 workers from 1.28 to 1.29, invariants hol
     expect(r.slice(5, 8).every((x) => CPS.includes(x.node))).toBe(true);
     expect(journal.filter((e) => e.event === 'held')).toHaveLength(5);
     expect(journal.filter((e) => e.event === 'unheld')).toHaveLength(5);
-    // No secret in history: no private key, no join token the lab may hold.
-    const history = JSON.stringify(await handle.fetchHistory());
+    // No secret in history (parent and children, payloads decoded): no private key, no join token the lab holds.
+    const history = await historyText(env, handle);
+    expect(history).toContain('snap refresh microk8s --channel=1.29/stable'); // the scan reads decoded payloads
+    expect(history).toContain('kubectl drain k8s-w1'); // and the children's histories
     expect(history).not.toMatch(/PRIVATE KEY/);
+    const keyBody = fs.readFileSync(path.join(lab.dir, 'id_ed25519'), 'utf8').split('\n')[1];
+    expect(keyBody.length).toBeGreaterThan(20);
+    expect(history).not.toContain(keyBody);
     for (const token of labTokens(lab)) expect(history).not.toContain(token);
   } finally {
     await worker.stop();
@@ -120,8 +127,6 @@ test('a PDB-blocked drain ends in a pause naming the pod and the budget', async 
 });
 
 function labTokens(lab: { dir: string }): string[] {
-  const fs = require('fs') as typeof import('fs');
-  const path = require('path') as typeof import('path');
   const out: string[] = [];
   const nodes = path.join(lab.dir, 'nodes');
   for (const n of fs.existsSync(nodes) ? fs.readdirSync(nodes) : []) {
@@ -162,7 +167,7 @@ test('operator actions: approve, approval timeout pauses, resume, pause between 
     const st = await lab.status();
     expect(st.nodes.every((n) => !n.cordoned && !n.held && n.ready)).toBe(true);
     expect(refreshes(lab.journal())).toHaveLength(2);
-    const history = JSON.stringify(await handle.fetchHistory());
+    const history = await historyText(env, handle);
     expect(history).toContain('alice@host');
     expect(history).toContain('freeze window');
   } finally {

@@ -4,7 +4,7 @@
  * Needs dist/ (built automatically by test/support/lab.ts, or run `npm run build`).
  */
 import { nodePaths } from '../../common/inventory';
-import { useLab, waitFor } from '../support/lab';
+import { execEach, useLab, waitFor } from '../support/lab';
 
 const lab = useLab({ controlPlanes: 3, workers: 1 });
 const sh = (node: string, cmd: string) => lab().exec(node, cmd);
@@ -19,7 +19,75 @@ async function token(node = 'k8s-1', extra = ''): Promise<string> {
   return r.stdout.trim();
 }
 
+const ADDONS_PRETTY = [
+  'addons:',
+  '  enabled:',
+  '    dns                  # (core) CoreDNS',
+  '    ha-cluster           # (core) Configure high availability on the current node',
+  '    helm                 # (core) Helm - the package manager for Kubernetes',
+  '    helm3                # (core) Helm 3 - the package manager for Kubernetes',
+  '  disabled:',
+  '    cert-manager         # (core) Cloud native certificate management',
+];
+const INSPECT_TAIL = [
+  '  Copy service arguments to the final report tarball',
+  'Inspecting AppArmor configuration',
+  'Gathering system information',
+  '  Copy processes list to the final report tarball',
+  '  Copy disk usage information to the final report tarball',
+  '  Copy memory usage information to the final report tarball',
+  '  Copy server uptime to the final report tarball',
+  '  Copy openSSL information to the final report tarball',
+  '  Copy snap list to the final report tarball',
+  '  Copy VM name (or none) to the final report tarball',
+  '  Copy current linux distribution to the final report tarball',
+  '  Copy asnycio usage and limits to the final report tarball',
+  '  Copy inotify max_user_instances and max_user_watches to the final report tarball',
+  '  Copy network configuration to the final report tarball',
+  'Inspecting kubernetes cluster',
+  '  Inspect kubernetes cluster',
+  'Inspecting dqlite',
+  '  Inspect dqlite',
+  '',
+  'Building the report tarball',
+];
+
 describe('lab membership commands (fidelity)', () => {
+  it('a lone node (as after snap install): status pretty/short/--addon, version, inspect, leave refused', async () => {
+    const m = mk('k8s-3');
+    const [pretty, short, addon, version, inspect, leave] = await execEach(lab(), 'k8s-3', [
+      `${m} status --wait-ready`,
+      `${m} status --format short`,
+      `${m} status -a ha-cluster`,
+      `${m} version`,
+      `${m} inspect`,
+      `${m} leave`,
+    ]);
+    expect(pretty.code).toBe(0);
+    expect(pretty.stdout.split('\n').slice(0, 12)).toEqual([
+      'microk8s is running',
+      'high-availability: no',
+      '  datastore master nodes: 127.0.0.1:19001',
+      '  datastore standby nodes: none',
+      ...ADDONS_PRETTY,
+    ]);
+    expect([short.code, short.stdout.split('\n').slice(0, 3)]).toEqual([0, ['microk8s is running', 'addons:', 'core/dns: enabled']]);
+    expect([addon.code, addon.stdout]).toEqual([0, 'enabled\n']);
+    expect(version.stdout).toMatch(/^MicroK8s v1\.28\.\d+ revision \d+\n$/);
+    const rev = /revision (\d+)/.exec(version.stdout)![1];
+    const lines = inspect.stdout.trimEnd().split('\n');
+    expect(inspect.code).toBe(0);
+    expect(lines.slice(0, -1)).toEqual([
+      'Inspecting system',
+      'Inspecting Certificates',
+      'Inspecting services',
+      ...['cluster-agent', 'containerd', 'kubelite', 'k8s-dqlite', 'apiserver-kicker'].map((x) => `  Service snap.microk8s.daemon-${x} is running`),
+      ...INSPECT_TAIL,
+    ]);
+    expect(lines[lines.length - 1]).toMatch(new RegExp(`^  Report tarball is at /var/snap/microk8s/${rev}/inspection-report-\\d{8}_\\d{6}\\.tar\\.gz$`));
+    expect([leave.code, leave.stdout]).toEqual([1, 'This MicroK8s deployment is not acting as a node in a cluster.\n']);
+  });
+
   it('add-node pretty prints the join commands with the --worker paragraph (HA lock present)', async () => {
     const r = await sh('k8s-1', `sudo -n ${mk('k8s-1')} add-node`);
     expect(r.code).toBe(0);
@@ -41,9 +109,11 @@ describe('lab membership commands (fidelity)', () => {
     const short = (await sh('k8s-1', `${mk('k8s-1')} add-node --format short`)).stdout.trim().split('\n');
     expect(short).toHaveLength(2);
     expect(short[0]).toMatch(new RegExp(`^microk8s join ${ip('k8s-1')}:25000/${HEX32}/${CHECK}$`));
-    const json = JSON.parse((await sh('k8s-1', `${mk('k8s-1')} add-node --format json`)).stdout);
+    expect(short[1]).toMatch(new RegExp(`^microk8s join 172\\.17\\.0\\.1:25000/${HEX32}/${CHECK}$`));
+    const jsonText = (await sh('k8s-1', `${mk('k8s-1')} add-node --format json`)).stdout;
+    const json = JSON.parse(jsonText);
     expect(json.token).toMatch(new RegExp(`^${HEX32}/${CHECK}$`));
-    expect(json.urls[0]).toBe(`${ip('k8s-1')}:25000/${json.token}`);
+    expect(jsonText).toBe(`{\n  "token": "${json.token}",\n  "urls": [\n    "${ip('k8s-1')}:25000/${json.token}",\n    "172.17.0.1:25000/${json.token}"\n  ]\n}\n`);
     const yaml = (await sh('k8s-1', `${mk('k8s-1')} add-node --format yaml`)).stdout;
     expect(yaml).toMatch(new RegExp(`^token: ${HEX32}/${CHECK}\\nurls:\\n- ${ip('k8s-1')}:25000/${HEX32}/${CHECK}\\n- 172.17.0.1:25000/.*\\n\\n$`));
   });
@@ -64,11 +134,19 @@ describe('lab membership commands (fidelity)', () => {
       [`10.0.0.1:port/${'a'.repeat(32)}`, 'Invalid connection: Master PORT not a number'],
       ['10.0.0.1:25000/short', 'Invalid connection: Cluster token size should be at least 32 bytes'],
       [`10.0.0.1:25000/${'a'.repeat(32)}/abc`, 'Invalid connection: Fingerprint should be at least 12 bytes'],
+      [`10.0.0.1:70000/${'a'.repeat(32)}`, 'Invalid connection: Master PORT not in range 1:65535'],
     ];
-    for (const [conn, msg] of cases) {
-      const r = await sh('k8s-2', `${mk('k8s-2')} join ${conn}`);
-      expect([r.code, r.stdout.trim()]).toEqual([1, msg]);
-    }
+    const results = await execEach(lab(), 'k8s-2', cases.map(([conn]) => `${mk('k8s-2')} join ${conn}`));
+    expect(results.map((r) => [r.code, r.stdout.trim()])).toEqual(cases.map(([, msg]) => [1, msg]));
+  });
+
+  it('join to a closed port: uncaught traceback ending in ConnectionRefusedError, exit 1, token kept', async () => {
+    const tok = await token();
+    const r = await sh('k8s-2', `${mk('k8s-2')} join ${ip('k8s-1')}:25001/${tok}`);
+    expect([r.code, r.stdout]).toEqual([1, `Contacting cluster at ${ip('k8s-1')}\n`]);
+    expect(r.stderr).toMatch(/^Traceback \(most recent call last\):\n[\s\S]*\nConnectionRefusedError: \[Errno 111\] Connection refused\n$/);
+    const tokens = await sh('k8s-1', `cat ${nodePaths(lab().inventory.nodes[0]).snapData}/current/credentials/cluster-tokens.txt`);
+    expect(tokens.stdout.split('\n')).toContain(tok.split('/')[0]);
   });
 
   it('join with a wrong fingerprint fails with exit 4 and does not burn the token', async () => {
@@ -87,6 +165,13 @@ describe('lab membership commands (fidelity)', () => {
     const again = await sh('k8s-2', `${mk('k8s-2')} join ${ip('k8s-1')}:25000/${await token()}`);
     expect(again.code).toBe(6);
     expect(again.stdout).toContain(`Connection failed. Failed to retrieve dqlite cluster nodes: the joining node (${ip('k8s-2')}) is already known to dqlite (500).`);
+  });
+
+  it('join --controlplane: the click flag trap fails after the token was burnt (exit 1), the retry is refused', async () => {
+    const tok = await token();
+    const [trap, retry] = await execEach(lab(), 'k8s-3', [`${mk('k8s-3')} join ${ip('k8s-1')}:25000/${tok} --controlplane`, `${mk('k8s-3')} join ${ip('k8s-1')}:25000/${tok}`]);
+    expect([trap.code, trap.stdout]).toEqual([1, `Contacting cluster at ${ip('k8s-1')}\nJoining process failed. Make sure the cluster you connect to supports joining worker nodes.\n`]);
+    expect([retry.code, retry.stdout]).toEqual([6, `Contacting cluster at ${ip('k8s-1')}\nConnection failed. Invalid token (500).\n`]);
   });
 
   it('control-plane and worker joins print the reference texts and exit 0', async () => {
@@ -124,6 +209,8 @@ describe('lab membership commands (fidelity)', () => {
     expect([worker.code, worker.stdout]).toEqual([0, 'This MicroK8s deployment is acting as a node in a cluster.\nPlease use the control plane node.\n']);
     const stop = await sh('k8s-w1', `${mk('k8s-w1')} stop`);
     expect([stop.code, stop.stdout]).toEqual([0, "This MicroK8s deployment is acting as a node in a cluster.\nUse 'snap stop microk8s' to stop services on this node.\n"]);
+    const add = await sh('k8s-w1', `${mk('k8s-w1')} add-node`);
+    expect([add.code, add.stdout]).toEqual([1, 'This MicroK8s deployment is acting as a node in a cluster. Please use the microk8s add-node on the master.\n']);
   });
 
   it('kubectl get nodes shows every node Ready with the version', async () => {
@@ -165,5 +252,39 @@ describe('lab membership commands (fidelity)', () => {
     });
     expect(st.cluster).toMatchObject({ voters: ['k8s-1'], spares: ['k8s-2'], ha: false });
     expect(lab().journal().filter((e) => e.event === 'removed').map((e) => e.node)).toEqual(['k8s-w1', 'k8s-3']);
+  });
+
+  it('leave: the only voter refuses (exit 3); a worker leaves with its own texts', async () => {
+    const only = await sh('k8s-1', `${mk('k8s-1')} leave`);
+    expect([only.code, only.stdout]).toEqual([
+      3,
+      'This node currently holds the only copy of the Kubernetes database so it cannot leave the cluster.\n' +
+        "To remove this node you can either first remove all other nodes with 'microk8s remove-node' or\n" +
+        'form a highly available cluster by adding at least three nodes.\n',
+    ]);
+    const worker = await sh('k8s-w1', `${mk('k8s-w1')} leave`);
+    expect(worker.code).toBe(0);
+    expect(worker.stdout).toMatch(/^Configuring services\.\nGenerating new cluster certificates\.\nWaiting for node to start\. (\. )*\n$/);
+  });
+
+  it('a stopped node: status exits 0 with the stopped text, kubectl and add-node refuse, inspect FAILs, start is silent', async () => {
+    const m = mk('k8s-2');
+    const [stop, status, kubectl, add, inspect, start] = await execEach(lab(), 'k8s-2', [
+      `sudo -n ${m} stop`,
+      `${m} status`,
+      `${m} kubectl get nodes`,
+      `${m} add-node`,
+      `${m} inspect`,
+      `sudo -n ${m} start`,
+    ]);
+    expect([stop.code, stop.stdout]).toEqual([0, 'Stopped.\nStopped.\n']);
+    expect([status.code, status.stdout]).toEqual([0, 'microk8s is not running, try microk8s start\n']);
+    expect([kubectl.code, kubectl.stderr]).toEqual([1, 'microk8s is not running, try microk8s start\n']);
+    expect([add.code, add.stdout]).toEqual([1, 'microk8s is not running, try microk8s start\n']);
+    expect(inspect.code).toBe(1);
+    expect(inspect.stdout).toContain(
+      '\x1b[31m FAIL: \x1b[0m Service snap.microk8s.daemon-kubelite is not running\nFor more details look at: sudo journalctl -u snap.microk8s.daemon-kubelite\n',
+    );
+    expect([start.code, start.stdout, start.stderr]).toEqual([0, '', '']);
   });
 });

@@ -64,13 +64,23 @@ describe('realistic timing profile (scaled)', () => {
     expect(e.ms).toBeGreaterThanOrEqual(sim);
   });
 
+  it('an unattended auto-refresh in progress: refresh refused with its wording, Notes disabled', async () => {
+    await sh('k8s-2', 'true'); // warm the connection: the change lasts 1 s here
+    await lab().fault('k8s-2', 'auto-refresh');
+    const r = await sh('k8s-2', 'sudo -n snap refresh microk8s; snap list microk8s');
+    expect(r.stderr).toBe('error: snap "microk8s" has "auto-refresh" change in progress\n');
+    expect(r.stdout).toMatch(/\nmicrok8s\s+\S+\s+\d+\s+1\.28\/stable\s+canonical✓\s+disabled,classic\n$/);
+    await waitFor('auto-refresh done', async () => (await sh('k8s-2', 'snap list microk8s')).stdout.endsWith(' classic\n'), 10_000, 100);
+  });
+
   it('a refresh prints the INFO notice early, the result after 20-60 s (scaled, deterministic per node and revision)', async () => {
-    const r = await timed('k8s-2', 'sudo -n snap refresh microk8s', [
+    const r = await timed('k8s-2', 'sudo -n snap refresh microk8s --channel=1.29/stable', [
       [2, 'INFO Waiting for "snap.microk8s.daemon-kubelite.service" to stop.'],
       [1, 'refreshed'],
     ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00 INFO Waiting for "snap\.microk8s\.daemon-kubelite\.service" to stop\.\n$/);
+    expect(r.stdout).toMatch(/^microk8s \(1\.29\/stable\) v1\.29\.\d+ from Canonical✓ refreshed\n$/);
     const rev = (await lab().status()).nodes.find((n) => n.name === 'k8s-2')!.revision;
     const busy = spread(t.refreshMs[0], t.refreshMs[1], `k8s-2:${rev}`);
     expect(lastCommand('k8s-2', 'refresh').simMs).toBe(busy);
@@ -81,35 +91,22 @@ describe('realistic timing profile (scaled)', () => {
   it('a refresh killed mid-way: the change is done, a rerun waits for it, then finds nothing to do', async () => {
     const before = (await lab().status()).nodes.find((n) => n.name === 'k8s-1')!;
     // `exec` keeps the pid: the shell becomes the shim, which becomes the simulator.
-    const run = timed('k8s-1', 'echo pid=$$ >&2; exec snap refresh microk8s --channel=1.29/stable', [[2, 'INFO Waiting']]);
-    const pid = await waitFor('the INFO notice', async () => /pid=(\d+)/.exec(lab().journal().length ? (await sh('k8s-1', 'true'), '') : '')?.[1] ?? pidOf(), 10_000);
-    await waitFor('refresh under way', async () => (await lab().status()).nodes.find((n) => n.name === 'k8s-1')!.channel === '1.29/stable');
+    let stderr = '';
+    const child = spawn('ssh', [...lab().sshOptions(), `${lab().inventory.nodes[0].user}@${ip('k8s-1')}`, 'echo pid=$$ >&2; exec snap refresh microk8s --channel=1.29/stable']);
+    child.stderr.on('data', (d) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitFor('the INFO notice', () => stderr.includes('INFO Waiting'), 10_000);
+    const pid = /pid=(\d+)/.exec(stderr)![1];
     expect((await sh('k8s-1', `kill -TERM ${pid}`)).code).toBe(0);
-    const killed = await run;
-    expect(killed.code).toBe(143);
-    expect(killed.stdout).toBe('');
-    const e = lastCommand('k8s-1', 'refresh');
-    expect(e).toMatchObject({ exit: null, killed: 'SIGTERM' });
+    expect(await closed).toBe(143);
+    expect(lastCommand('k8s-1', 'refresh')).toMatchObject({ exit: null, killed: 'SIGTERM' });
     const list = (await sh('k8s-1', 'snap list microk8s')).stdout.split('\n')[1].split(/\s+/);
-    expect(list[3]).toBe('1.29/stable');
-    expect(list[5]).toBe('disabled,classic');
+    expect([list[3], list[5]]).toEqual(['1.29/stable', 'disabled,classic']);
     const again = await sh('k8s-1', 'sudo -n snap refresh microk8s --channel=1.29/stable');
     expect([again.code, again.stderr]).toEqual([1, 'error: snap "microk8s" has "refresh-snap" change in progress\n']);
-    await waitFor('change done', async () => (await sh('k8s-1', 'snap list microk8s')).stdout.includes(' classic\n'), 10_000, 200);
+    await waitFor('change done', async () => (await sh('k8s-1', 'snap list microk8s')).stdout.endsWith(' classic\n'), 10_000, 200);
     const redo = await sh('k8s-1', 'sudo -n snap refresh microk8s --channel=1.29/stable');
     expect([redo.code, redo.stdout]).toEqual([0, 'snap "microk8s" has no updates available\n']);
     expect((await lab().status()).nodes.find((n) => n.name === 'k8s-1')!.revision).toBeGreaterThan(before.revision);
-
-    function pidOf(): string | undefined {
-      return undefined;
-    }
-  });
-
-  it('an unattended auto-refresh in progress: refresh refused with its wording, Notes disabled', async () => {
-    await sh('k8s-2', 'true'); // warm the connection: the change lasts 1 s here
-    await lab().fault('k8s-2', 'auto-refresh');
-    const r = await sh('k8s-2', 'sudo -n snap refresh microk8s; snap list microk8s');
-    expect(r.stderr).toBe('error: snap "microk8s" has "auto-refresh" change in progress\n');
-    expect(r.stdout).toMatch(/\nmicrok8s\s+\S+\s+\d+\s+1\.28\/stable\s+canonical✓\s+disabled,classic\n$/);
   });
 });

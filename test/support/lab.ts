@@ -78,3 +78,22 @@ export async function waitFor<T>(
 }
 
 export { Lab };
+
+export interface EachResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run several commands in ONE SSH session (each SSH round trip costs ~0.1 s) and split their exit codes,
+ * stdout and stderr apart again with a marker line after each command.
+ */
+export async function execEach(lab: Lab, node: string, commands: string[]): Promise<EachResult[]> {
+  const mark = `@@lab-each-${process.pid}@@`;
+  const script = commands.map((c) => `${c}\nrc=$?; echo "${mark}$rc"; echo "${mark}" >&2`).join('\n');
+  const r = await lab.exec(node, script);
+  const outs = r.stdout.split(new RegExp(`${mark}(\\d+)\\n`));
+  const errs = r.stderr.split(`${mark}\n`);
+  return commands.map((_, i) => ({ code: Number(outs[2 * i + 1]), stdout: outs[2 * i] ?? '', stderr: errs[i] ?? '' }));
+}
