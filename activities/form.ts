@@ -48,7 +48,7 @@ import {
   writeHaConfCommand,
 } from './microk8s/join';
 import { drainCommand, getNodesCommand, isNodeNotFound, type KubeNode, parseDrainOutput, parseNodes } from './microk8s/kubectl';
-import type { NodeSession } from './ssh';
+import type { ExecResult, NodeSession, RunOptions } from './ssh';
 
 export interface FormOptions {
   maxClockSkewMs: number;
@@ -196,6 +196,19 @@ async function withHeartbeat<T>(details: object, work: Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Run a line and insist on an exit status: a command that ended without one (the connection dropped) must not be
+ * read as "file missing" or "join failed". The activity is retried instead; every step here is safe to repeat.
+ */
+async function exec(sh: NodeSession, line: string, opts?: RunOptions): Promise<ExecResult> {
+  const r = await sh.run(line, opts);
+  if (r.exitCode === null) {
+    const what = line.length > 60 ? `${line.slice(0, 60)}…` : line;
+    throw ApplicationFailure.retryable(`${sh.node.name}: no exit status for "${what}" (connection lost${r.signal ? `, ${r.signal}` : ''})`, 'ConnectionLost');
+  }
+  return r;
+}
+
 function excerptOf(text: string, secrets: string[] = []): string {
   const lines = text.trim().split('\n').filter(Boolean);
   const short = lines.slice(-3).join(' / ').slice(0, 300);
@@ -207,7 +220,7 @@ export function createFormActivities(deps: ActivityDeps) {
     deps.ssh.session(node, { knownHosts: inv.knownHosts, hostKeyPolicy: inv.hostKeyPolicy });
 
   async function kubeNodes(sh: NodeSession, on: NodeSpec): Promise<KubeNode[]> {
-    const r = await sh.run(getNodesCommand(on), { sudo: true, quiet: true, timeoutMs: 60_000 });
+    const r = await exec(sh, getNodesCommand(on), { sudo: true, quiet: true, timeoutMs: 60_000 });
     if (r.exitCode !== 0) {
       throw ApplicationFailure.retryable(`kubectl get nodes on ${on.name} failed: ${excerptOf(r.stderr || r.stdout)}`, 'KubeApiUnavailable');
     }
@@ -215,7 +228,7 @@ export function createFormActivities(deps: ActivityDeps) {
   }
 
   async function dqliteMembers(sh: NodeSession, on: NodeSpec): Promise<DqliteMember[]> {
-    const r = await sh.run(clusterMembersCommand(on, { timeoutMs: 4_000 }), { sudo: true, quiet: true, timeoutMs: 60_000 });
+    const r = await exec(sh, clusterMembersCommand(on, { timeoutMs: 4_000 }), { sudo: true, quiet: true, timeoutMs: 60_000 });
     if (r.exitCode !== 0) {
       throw ApplicationFailure.retryable(`dqlite .cluster on ${on.name} failed: ${excerptOf(r.stderr || r.stdout)}`, 'DqliteUnavailable');
     }
@@ -223,13 +236,13 @@ export function createFormActivities(deps: ActivityDeps) {
   }
 
   async function locksOf(sh: NodeSession, node: NodeSpec): Promise<string[]> {
-    return parseLocks((await sh.run(listLocksCommand(node), { quiet: true })).stdout);
+    return parseLocks((await exec(sh, listLocksCommand(node), { quiet: true })).stdout);
   }
 
   async function localMembers(sh: NodeSession, node: NodeSpec): Promise<{ own?: string; members: DqliteMember[] }> {
     const p = nodePaths(node);
-    const info = (await sh.run(readFileCommand(p.infoYaml), { sudo: true, quiet: true })).stdout;
-    const cluster = (await sh.run(readFileCommand(p.clusterYaml), { sudo: true, quiet: true })).stdout;
+    const info = (await exec(sh, readFileCommand(p.infoYaml), { sudo: true, quiet: true })).stdout;
+    const cluster = (await exec(sh, readFileCommand(p.clusterYaml), { sudo: true, quiet: true })).stdout;
     return {
       own: info.trim() ? parseInfoYaml(info).address : undefined,
       members: cluster.trim() ? parseClusterYaml(cluster) : [],
@@ -250,29 +263,27 @@ export function createFormActivities(deps: ActivityDeps) {
     const where = `${node.user}@${node.address}:${node.port}`;
     try {
       // The first command opens the connection; the clock is read on the warm one so the round trip is short.
-      const sudo = await sh.run(command('true'), { sudo: node.become === 'sudo', quiet: true, timeoutMs: 20_000 });
+      const sudo = await exec(sh, command('true'), { sudo: node.become === 'sudo', quiet: true, timeoutMs: 20_000 });
       facts.reachable = true;
-      // No exit status: the connection dropped mid-command. Retry the activity rather than report a problem.
-      if (sudo.exitCode === null) throw ApplicationFailure.retryable(`${node.name}: connection lost during "sudo -n true"`, 'SshConnectionFailed');
       if (sudo.exitCode !== 0) {
         problems.push(
-          `${node.name}: "sudo -n true" failed as ${node.user} (exit ${sudo.exitCode ?? sudo.signal}: ${excerptOf(sudo.stderr) || 'no output'}); ` +
+          `${node.name}: "sudo -n true" failed as ${node.user} (exit ${sudo.exitCode}: ${excerptOf(sudo.stderr) || 'no output'}); ` +
             `allow passwordless sudo for ${node.user}, or connect as root`,
         );
         return { facts, problems };
       }
     } catch (err) {
-      if (facts.reachable) throw err;
+      if (err instanceof ApplicationFailure && err.type === 'ConnectionLost') throw err;
       problems.push(`${node.name}: SSH to ${where} failed: ${messageOf(err)}`);
       return { facts, problems };
     }
     const sent = Date.now();
-    const clock = await sh.run(CLOCK_COMMAND, { quiet: true });
+    const clock = await exec(sh, CLOCK_COMMAND, { quiet: true });
     const remote = parseClockMs(clock.stdout);
     if (remote !== undefined) facts.clockOffsetMs = clockOffsetMs(remote, sent, Date.now());
     else problems.push(`${node.name}: cannot read the clock ("date +%s%3N" printed ${excerptOf(clock.stdout) || 'nothing'})`);
 
-    const version = await sh.run(versionCommand(node), { sudo: true, quiet: true });
+    const version = await exec(sh, versionCommand(node), { sudo: true, quiet: true });
     const parsed = version.exitCode === 0 ? parseMicrok8sVersion(version.stdout) : undefined;
     if (!parsed) {
       problems.push(
@@ -296,7 +307,7 @@ export function createFormActivities(deps: ActivityDeps) {
       facts.members = local.members;
     }
     if (node.failureDomain !== undefined && node.role === 'controlplane') {
-      facts.haConfDomain = parseHaConf((await sh.run(readFileCommand(nodePaths(node).haConf), { sudo: true, quiet: true })).stdout);
+      facts.haConfDomain = parseHaConf((await exec(sh, readFileCommand(nodePaths(node).haConf), { sudo: true, quiet: true })).stdout);
     }
     return { facts, problems };
   }
@@ -353,7 +364,7 @@ export function createFormActivities(deps: ActivityDeps) {
     const problems: string[] = [];
     await Promise.all(
       JOIN_PORTS.map(async ({ port, what }) => {
-        const r = await sh.run(portProbeCommand(to.address, port), { quiet: true, timeoutMs: 15_000 });
+        const r = await exec(sh, portProbeCommand(to.address, port), { quiet: true, timeoutMs: 15_000 });
         if (r.exitCode !== 0) {
           problems.push(`${from.name}: cannot reach ${to.name} (${to.address}) on ${port}/tcp (${what}); open ${port}/tcp from ${from.address} to ${to.address}`);
         }
@@ -365,7 +376,7 @@ export function createFormActivities(deps: ActivityDeps) {
   async function removeStale(shP: NodeSession, primary: NodeSpec, node: NodeSpec): Promise<void> {
     const address = dqliteAddress(node);
     if (!(await dqliteMembers(shP, primary)).some((m) => m.address === address)) return;
-    const r = await shP.run(removeNodeCommand(primary, node.address, true), { sudo: true, timeoutMs: 180_000 });
+    const r = await exec(shP, removeNodeCommand(primary, node.address, true), { sudo: true, timeoutMs: 180_000 });
     const outcome = classifyRemoveNode(r.exitCode, r.stdout, r.stderr);
     // `remove-node <ip> --force` exits 1 when Kubernetes does not know the node, even after removing it from dqlite.
     if (outcome !== 'removed' && outcome !== 'unknown-to-kubernetes') {
@@ -522,7 +533,7 @@ export function createFormActivities(deps: ActivityDeps) {
       for (let attempt = 1; attempt <= 3; attempt++) {
         const token = randomBytes(16).toString('hex');
         tokens.push(token);
-        const add = await shP.run(addNodeCommand(primary, token, options.tokenTtlSeconds), {
+        const add = await exec(shP, addNodeCommand(primary, token, options.tokenTtlSeconds), {
           sudo: true,
           redact: [token],
           timeoutMs: 60_000,
@@ -533,7 +544,7 @@ export function createFormActivities(deps: ActivityDeps) {
         const url = joinUrlFromAddNode(add.stdout, primary, token);
         const joined = await withHeartbeat(
           { node: node.name, step: `join as ${as}`, attempt },
-          shN.run(joinCommand(node, url, as === 'worker'), { sudo: true, redact: [token], timeoutMs: 10 * 60_000 }),
+          exec(shN, joinCommand(node, url, as === 'worker'), { sudo: true, redact: [token], timeoutMs: 10 * 60_000 }),
         );
         outcome = classifyJoin(joined.exitCode, joined.stdout, joined.stderr);
         output = excerptOf(joined.stdout + '\n' + joined.stderr, tokens);
@@ -632,7 +643,7 @@ export function createFormActivities(deps: ActivityDeps) {
       const node = findNode(inventory, nodeName);
       const sh = session(inventory, node);
       const p = nodePaths(node);
-      const conf = (await sh.run(readFileCommand(p.haConf), { sudo: true, quiet: true })).stdout;
+      const conf = (await exec(sh, readFileCommand(p.haConf), { sudo: true, quiet: true })).stdout;
       const stopped = (await locksOf(sh, node)).includes(LOCK.stopped);
       const confOk = parseHaConf(conf) === domain;
       if (confOk && !stopped) return { commands: [...sh.records], outcome: 'unchanged' };
@@ -763,7 +774,7 @@ export function createFormActivities(deps: ActivityDeps) {
       const sh = session(inventory, on);
       const r = await withHeartbeat(
         { node, step: 'drain' },
-        sh.run(drainCommand(on, node, { timeoutS: 300 }), { sudo: true, timeoutMs: 360_000 }),
+        exec(sh, drainCommand(on, node, { timeoutS: 300 }), { sudo: true, timeoutMs: 360_000 }),
       );
       if (r.exitCode !== 0 && isNodeNotFound(r.stderr)) return { commands: [...sh.records], outcome: 'not-in-kubernetes' };
       const d = parseDrainOutput(r.stdout, r.stderr, r.exitCode ?? 1);
@@ -781,7 +792,7 @@ export function createFormActivities(deps: ActivityDeps) {
       const locks = await locksOf(sh, node);
       const clustered = locks.includes(LOCK.worker) || (await localMembers(sh, node)).members.length > 1;
       if (!clustered) return { commands: [...sh.records], outcome: 'already-left' };
-      const r = await withHeartbeat({ node: node.name, step: 'leave' }, sh.run(leaveCommand(node), { sudo: true, timeoutMs: 600_000 }));
+      const r = await withHeartbeat({ node: node.name, step: 'leave' }, exec(sh, leaveCommand(node), { sudo: true, timeoutMs: 600_000 }));
       const outcome = classifyLeave(r.exitCode, r.stdout, r.stderr);
       if (outcome === 'only-voter') {
         throw refuse('OnlyVoter', `${node.name} holds the only copy of the Kubernetes database; remove the other nodes first or grow to 3 control-plane nodes`);
@@ -812,7 +823,7 @@ export function createFormActivities(deps: ActivityDeps) {
       const target = k ? k.name : node.address;
       const r = await withHeartbeat(
         { node: node.name, step: 'remove-node' },
-        sh.run(removeNodeCommand(on, target, force || !k), { sudo: true, timeoutMs: 300_000 }),
+        exec(sh, removeNodeCommand(on, target, force || !k), { sudo: true, timeoutMs: 300_000 }),
       );
       const outcome = classifyRemoveNode(r.exitCode, r.stdout, r.stderr);
       if (outcome === 'registered-with-dqlite') {

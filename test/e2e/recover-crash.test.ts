@@ -68,11 +68,16 @@ test.each(STEPS)('worker killed during %s: the cluster still ends recovered', as
       { kind: 'recover-quorum', workflowType: 'recoverQuorum', inventory: lab.inventory, input: { lost: ['k8s-2', 'k8s-3', 'k8s-5'], waitTimeoutMs: 120_000 }, summary: 'crash', yes: true },
       taskQueue,
     );
+    // `.reconfigure` is too quick to catch by its step name: kill the worker the moment the lab has seen it run,
+    // i.e. after it changed the files and before its activity reported back (the crash window that matters).
+    const reached = async () =>
+      step === 'reconfigure'
+        ? lab.journal().some((e) => e.event === 'reconfigured')
+        : !!(await h.query(progressQuery).catch(() => undefined))?.step.startsWith(step);
     let seen = false;
-    for (let i = 0; i < 600 && !seen; i++) {
-      const p = await h.query(progressQuery).catch(() => undefined);
-      seen = !!p?.step.startsWith(step);
-      if (!seen) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 2000 && !seen; i++) {
+      seen = await reached();
+      if (!seen) await new Promise((r) => setTimeout(r, step === 'reconfigure' ? 20 : 100));
     }
     expect(seen).toBe(true);
     await stopped(worker, 'SIGKILL');

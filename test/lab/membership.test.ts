@@ -145,7 +145,7 @@ describe('lab membership commands (fidelity)', () => {
     const r = await sh('k8s-2', `${mk('k8s-2')} join ${ip('k8s-1')}:25001/${tok}`);
     expect([r.code, r.stdout]).toEqual([1, `Contacting cluster at ${ip('k8s-1')}\n`]);
     expect(r.stderr).toMatch(/^Traceback \(most recent call last\):\n[\s\S]*\nConnectionRefusedError: \[Errno 111\] Connection refused\n$/);
-    const tokens = await sh('k8s-1', `cat ${nodePaths(lab().inventory.nodes[0]).snapData}/current/credentials/cluster-tokens.txt`);
+    const tokens = await sh('k8s-1', `cat ${nodePaths(lab().inventory.nodes[0]).snapData}/credentials/cluster-tokens.txt`);
     expect(tokens.stdout.split('\n')).toContain(tok.split('/')[0]);
   });
 

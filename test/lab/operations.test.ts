@@ -3,7 +3,7 @@
  * drain/cordon texts and the PodDisruptionBudget block, snap refresh/revert/hold, faults, quorum loss.
  */
 import { nodePaths } from '../../common/inventory';
-import { useLab, waitFor } from '../support/lab';
+import { execEach, useLab, waitFor } from '../support/lab';
 
 const lab = useLab({ controlPlanes: 3, workers: 1, formed: true });
 const sh = (node: string, cmd: string) => lab().exec(node, cmd);
@@ -26,6 +26,13 @@ describe('lab operations on a formed cluster', () => {
     const json = await sh('k8s-2', `${dq} -f json k8s .cluster`);
     expect(json.stdout).toMatch(/^\[\n\t\{\n\t\t"ID": 3297041220608546238,\n\t\t"Address": "[\d.]+:19001",\n\t\t"Role": 0\n\t\},/);
     expect((await sh('k8s-2', `${dq} k8s .leader`)).stdout).toBe(`${spec('k8s-1').address}:19001\n`);
+    // The command must be ONE argv string; .reconfigure refuses a running node's data directory.
+    const b = nodePaths(spec('k8s-2')).backend;
+    const [split, running] = await execEach(lab(), 'k8s-2', [`${dq} k8s .remove 10.0.0.9:19001`, `${dq} k8s ".reconfigure ${b}/ ${b}/cluster.yaml"`]);
+    expect(split.code).toBe(1);
+    expect(split.stderr).toMatch(/^Error: accepts between 1 and 2 arg\(s\), received 3\nUsage:\n  dqlite -s <servers> <database> \[command\] \[flags\]\n/);
+    expect(running.code).toBe(1);
+    expect(running.stderr).toMatch(/^Error: failed to reconfigure membership :/);
   });
 
   it('drain evicts onto other nodes, leaves the node Ready,SchedulingDisabled; uncordon texts', async () => {
@@ -43,6 +50,14 @@ describe('lab operations on a formed cluster', () => {
     expect(pods.every((l) => l.includes('calico-node-'))).toBe(true);
     expect((await kubectl('k8s-1', 'uncordon k8s-1')).stdout).toBe('node/k8s-1 uncordoned\n');
     expect((await kubectl('k8s-1', 'uncordon k8s-1')).stdout).toBe('node/k8s-1 already uncordoned\n');
+    const k = mk('k8s-2');
+    const cordons = await execEach(lab(), 'k8s-2', [`${k} kubectl cordon k8s-3`, `${k} kubectl cordon k8s-3`, `${k} kubectl uncordon k8s-3`, `${k} kubectl cordon ghost`]);
+    expect(cordons.map((r) => [r.code, r.stdout, r.stderr])).toEqual([
+      [0, 'node/k8s-3 cordoned\n', ''],
+      [0, 'node/k8s-3 already cordoned\n', ''],
+      [0, 'node/k8s-3 uncordoned\n', ''],
+      [1, '', 'Error from server (NotFound): nodes "ghost" not found\n'],
+    ]);
   });
 
   it('drain without --ignore-daemonsets refuses and leaves the node cordoned', async () => {
@@ -145,6 +160,11 @@ describe('lab operations on a formed cluster', () => {
     expect(st.cluster).toMatchObject({ quorum: false, available: false, leader: null });
     const status = await sh('k8s-1', `${mk('k8s-1')} status`);
     expect([status.code, status.stdout]).toEqual([1, 'microk8s is not running. Use microk8s inspect for a deeper inspection.\n']);
+    const yaml = await sh('k8s-1', `${mk('k8s-1')} status --format yaml`);
+    expect([yaml.code, yaml.stdout]).toEqual([
+      1,
+      'microk8s:\n  running: False\nhigh-availability:\n  enabled: False\n  nodes:\n  message: microk8s is not running. Use microk8s inspect for a deeper inspection.\n',
+    ]);
     const nodes = await kubectl('k8s-1', 'get nodes');
     expect([nodes.code, nodes.stderr]).toEqual([1, 'The connection to the server 127.0.0.1:16443 was refused - did you specify the right host or port?\n']);
     const dq = await sh('k8s-1', `${nodePaths(spec('k8s-1')).dqlite} -s file://${nodePaths(spec('k8s-1')).clusterYaml} k8s .cluster`);

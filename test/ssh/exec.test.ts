@@ -37,8 +37,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await pool.close();
   fx.cleanup();
+  await pool.close();
 });
 
 test('returns stdout, stderr and a non-zero exit without throwing', async () => {

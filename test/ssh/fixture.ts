@@ -35,6 +35,8 @@ export class SshdFixture {
     fs.copyFileSync(`${this.clientKey}.pub`, this.authorizedKeys);
     fs.mkdirSync(this.binDir);
     fs.writeFileSync(this.knownHosts, '');
+    // Even if a test file aborts before afterAll, no sshd outlives the jest process.
+    process.once('exit', () => this.cleanup());
   }
 
   /** A fresh host key (`name` picks the file, so a test can swap keys under the same address). */
@@ -95,7 +97,7 @@ export class SshdFixture {
   }
 
   cleanup(): void {
-    for (const s of this.started) stopSshd(s.pidFile);
+    for (const s of this.started.splice(0)) stopSshd(s.pidFile);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

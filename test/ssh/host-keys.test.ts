@@ -16,8 +16,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await pool.close();
   fx.cleanup();
+  await pool.close();
 });
 
 /** A known_hosts file of its own for each test. */
