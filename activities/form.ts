@@ -704,10 +704,12 @@ export function createFormActivities(deps: ActivityDeps) {
       await Promise.all(
         inventory.nodes.map(async (n) => {
           try {
-            const r = await session(inventory, n).run(listLocksCommand(n), { quiet: true, timeoutMs: 20_000 });
+            const r = await exec(session(inventory, n), listLocksCommand(n), { quiet: true, timeoutMs: 20_000 });
             reachability.set(n.name, true);
             if (parseLocks(r.stdout).includes(LOCK.worker)) reachability.set(`${n.name}:worker`, true);
-          } catch {
+          } catch (err) {
+            // A dropped command is not a lost node: retry the survey rather than misjudge quorum.
+            if (err instanceof ApplicationFailure && err.type === 'ConnectionLost') throw err;
             reachability.set(n.name, false);
           }
         }),

@@ -112,7 +112,7 @@ export interface NodeStateReport {
 }
 
 const SNAP_TIMEOUT_MS = 30 * 60_000;
-const POLL_MS = 2000;
+const POLL_MS = 1000;
 
 function failure(type: string, message: string, nonRetryable = false): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable });
@@ -385,7 +385,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
     },
 
     /** Wait for Ready with a kubeletVersion of the expected minor; returns ready=false at the deadline. */
-    async waitNodeReady(input: NodeActivityInput & { minor: string; timeoutSeconds: number }): Promise<ReadyReport> {
+    async waitNodeReady(input: NodeActivityInput & { minor: string; timeoutSeconds: number; pollMs?: number }): Promise<ReadyReport> {
       const started = Date.now();
       const deadline = started + input.timeoutSeconds * 1000;
       let last: KubeNode | undefined;
@@ -404,7 +404,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
         }
         heartbeat({ node: input.node, waiting: 'Ready', kubeletVersion: last?.kubeletVersion });
         if (Date.now() >= deadline) break;
-        await Context.current().sleep(POLL_MS);
+        await Context.current().sleep(input.pollMs ?? POLL_MS);
       }
       const seen = last ? `${last.ready === 'True' ? 'Ready' : 'NotReady'} on ${last.kubeletVersion}` : 'not seen';
       return {

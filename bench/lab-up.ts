@@ -1,11 +1,14 @@
 /**
  * Benchmark: time to bring up N = 3, 10, 50 lab nodes (formed, fast profile), time for every node to answer
  * over SSH, and the lab's total RSS (all its sshd processes). Goal: 50 nodes < 30 s and < 1 GiB.
+ * Then the realistic profile at x0.1: two joins, a refresh and a leave by hand, wall time against the sum of the
+ * journal's simulated command durations (`simMs`).
  * Run: npm run build && node dist/bench/lab-up.js
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { nodePaths } from '../common/inventory';
 import { Lab } from '../lab';
 import { sessionPids } from '../lab/sshd';
 
@@ -55,9 +58,34 @@ async function measure(n: number): Promise<string> {
   }
 }
 
+/** Realistic profile, scaled: what the simulated commands would take on MicroK8s vs what they took here. */
+async function realistic(timeScale: number): Promise<string> {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-bench-'));
+  const lab = await Lab.up({ name: 'benchreal', controlPlanes: 3, profile: 'realistic', timeScale, stateDir });
+  try {
+    const mk = (n: string) => nodePaths(lab.inventory.nodes.find((x) => x.name === n)!).microk8s;
+    const t0 = Date.now();
+    for (const n of ['k8s-2', 'k8s-3']) {
+      const tok = (await lab.exec('k8s-1', `${mk('k8s-1')} add-node --format token-check`)).stdout.trim();
+      await lab.exec(n, `${mk(n)} join ${lab.nodes[0].address}:25000/${tok}`);
+    }
+    await lab.exec('k8s-3', 'snap refresh microk8s');
+    await lab.exec('k8s-3', `${mk('k8s-3')} leave`);
+    const wall = Date.now() - t0;
+    const cmds = lab.journal().filter((e) => e.argv && typeof e.simMs === 'number' && Date.parse(e.t) >= t0);
+    const sim = cmds.reduce((a, e) => a + (e.simMs as number), 0);
+    const rows = cmds.filter((e) => (e.simMs as number) > 0).map((e) => `${e.argv!.slice(0, 2).join(' ')} ${((e.simMs as number) / 1000).toFixed(2)} s`);
+    return `realistic x${timeScale}: ${cmds.length} simulated commands, simulated ${(sim / 1000).toFixed(2)} s (= ${(sim / timeScale / 1000).toFixed(0)} s unscaled), wall ${(wall / 1000).toFixed(2)} s\n      ${rows.join('; ')}`;
+  } finally {
+    await lab.down();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   console.log(`lab-up benchmark on ${os.cpus().length} cores`);
   for (const n of [3, 10, 50]) console.log(await measure(n));
+  console.log(await realistic(0.1));
 }
 
 main().catch((e) => {

@@ -25,6 +25,7 @@ export const NodeRollbackFailed = 'NodeRollbackFailed';
 export interface NodeTimeouts {
   drainTimeoutSeconds: number;
   readyTimeoutSeconds: number;
+  readyPollMs: number;
   heartbeatTimeoutSeconds: number;
 }
 
@@ -157,7 +158,7 @@ export async function upgradeNode(input: UpgradeNodeInput): Promise<UpgradeNodeR
     rb.step(`waitNodeReady ${node} on ${input.minor}`);
     rb.node(node, 'verifying', `${move}${refresh.skipped ? ' (already refreshed)' : ''}`);
     const ready = await act.waitNodeReady.executeWithOptions({ summary: `wait for ${node} Ready on ${input.minor}`, ...readyTimeout }, [
-      { ...target, minor: input.minor, timeoutSeconds: input.readyTimeoutSeconds },
+      { ...target, minor: input.minor, timeoutSeconds: input.readyTimeoutSeconds, pollMs: input.readyPollMs },
     ]);
     if (!ready.ready) nodeFailed({ node, step: 'waitNodeReady', message: ready.message ?? 'not Ready', refreshed: true });
 
@@ -192,7 +193,7 @@ export async function upgradeNode(input: UpgradeNodeInput): Promise<UpgradeNodeR
         if (refreshStarted) {
           rb.step(`cancelled: completing ${node}`);
           const ready = await act.waitNodeReady.executeWithOptions({ summary: `wait for ${node} Ready (cancel)`, ...readyTimeout }, [
-            { ...target, minor: input.minor, timeoutSeconds: input.readyTimeoutSeconds },
+            { ...target, minor: input.minor, timeoutSeconds: input.readyTimeoutSeconds, pollMs: input.readyPollMs },
           ]);
           if (cordonedByUs && ready.ready) await act.uncordonNode.executeWithOptions({ summary: `uncordon ${node} (cancel)` }, [target]);
           rb.node(node, ready.ready ? 'done' : 'failed', ready.ready ? `cancelled: completed on ${input.minor}` : `cancelled: ${ready.message}`);
@@ -270,7 +271,7 @@ export async function rollbackNode(input: RollbackNodeInput): Promise<RollbackNo
 
   rb.step(`waitNodeReady ${node} on ${input.minor}`);
   const ready = await act.waitNodeReady.executeWithOptions({ summary: `wait for ${node} Ready on ${input.minor}`, ...readyTimeout }, [
-    { ...target, minor: input.minor, timeoutSeconds: input.readyTimeoutSeconds },
+    { ...target, minor: input.minor, timeoutSeconds: input.readyTimeoutSeconds, pollMs: input.readyPollMs },
   ]);
   if (!ready.ready) fail(`${ready.message}; ${node} left cordoned`);
   actions.push(`${node} Ready on ${ready.kubeletVersion}`);

@@ -32,6 +32,8 @@ export const UpgradeOptions = z.strictObject({
   /** An approval not answered in time pauses the runbook; it never proceeds on its own. */
   approvalTimeoutSeconds: seconds(1, 7 * 86_400).default(3600),
   readyTimeoutSeconds: seconds(5, 86_400).default(600),
+  /** How often a refreshed node's readiness is polled (one `kubectl get nodes` on another control plane). */
+  readyPollMs: z.number().int().min(100).max(60_000).default(1000),
   /** How soon a lost worker's activity is retried elsewhere (the SSH layer heartbeats while commands run). */
   heartbeatTimeoutSeconds: seconds(5, 600).default(30),
 });

@@ -149,6 +149,7 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
   const timeouts = {
     drainTimeoutSeconds: opts.drainTimeoutSeconds,
     readyTimeoutSeconds: opts.readyTimeoutSeconds,
+    readyPollMs: opts.readyPollMs,
     heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds,
   };
 

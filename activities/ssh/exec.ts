@@ -182,6 +182,12 @@ export function runOnChannel(r: ChannelRun): Promise<ChannelOutcome> {
         if (exitCode === null && signal === undefined && r.conn.dead) {
           throw connectionFailed(`${r.what}: the SSH connection was lost while the command ran; it may or may not have finished`);
         }
+        // Under load ssh2 can deliver the exit status just after the channel closes: give it a moment.
+        if (exitCode === null && signal === undefined) await new Promise((r) => setTimeout(r, 100));
+        if (exitCode === null && signal === undefined) {
+          // An unknown status must never read as success or failure: retry the (idempotent) step instead.
+          throw connectionFailed(`${r.what}: the command ended without reporting an exit status; it may or may not have finished`);
+        }
         return { exitCode, signal, stdout, stderr, bytes };
       };
       finish().then(resolve, reject);

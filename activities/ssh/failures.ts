@@ -44,6 +44,7 @@ export function commandTimedOut(message: string): ApplicationFailure {
  * A non-zero exit is retryable: most failures on a node are transient (apt lock, API not ready yet).
  * Activities that recognise a permanent condition convert it to PreconditionFailed, which is not.
  */
-export function commandFailed(message: string): ApplicationFailure {
-  return ApplicationFailure.retryable(message, FailureType.CommandFailed);
+/** `details` may carry `{ commands }`: the session's redacted records, so a failed attempt still shows in the audit. */
+export function commandFailed(message: string, ...details: unknown[]): ApplicationFailure {
+  return ApplicationFailure.retryable(message, FailureType.CommandFailed, ...details);
 }

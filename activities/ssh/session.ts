@@ -44,7 +44,9 @@ export class NodeSessionImpl implements NodeSession {
       const redact = redactor(opts.redact);
       const why = result.exitCode === null ? `was killed by ${result.signal ?? 'a signal'}` : `exited with ${result.exitCode}`;
       const output = result.stderr.trim() ? `stderr: ${tail(result.stderr.trim(), ERROR_TAIL)}` : `stdout: ${tail(result.stdout.trim(), ERROR_TAIL)}`;
-      throw commandFailed(redact(`${this.node.name}: command ${why}: ${this.asRun(commandLine, opts)}\n${output}`));
+      throw commandFailed(redact(`${this.node.name}: command ${why}: ${this.asRun(commandLine, opts)}\n${output}`), {
+        commands: this.records,
+      });
     }
     return result;
   }
