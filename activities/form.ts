@@ -256,6 +256,22 @@ export function createFormActivities(deps: ActivityDeps) {
     return members.some((m) => m.address === dqliteAddress(primary));
   }
 
+  /**
+   * `sudo -n true` as the first command. A transient connection failure (retryable: refused, reset, no exit
+   * status) is tried three times before the node counts as unreachable; host-key and auth failures count at once.
+   */
+  async function firstContact(sh: NodeSession, node: NodeSpec): Promise<ExecResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await exec(sh, command('true'), { sudo: node.become === 'sudo', quiet: true, timeoutMs: 20_000 });
+      } catch (err) {
+        const transient = err instanceof ApplicationFailure && !err.nonRetryable;
+        if (!transient || attempt >= 3) throw err;
+        await sleep(500 * attempt);
+      }
+    }
+  }
+
   async function inspectNode(inv: Inventory, node: NodeSpec): Promise<{ facts: NodeFacts; problems: string[] }> {
     const facts: NodeFacts = { name: node.name, role: node.role, reachable: false, locks: [], members: [] };
     const problems: string[] = [];
@@ -263,7 +279,7 @@ export function createFormActivities(deps: ActivityDeps) {
     const where = `${node.user}@${node.address}:${node.port}`;
     try {
       // The first command opens the connection; the clock is read on the warm one so the round trip is short.
-      const sudo = await exec(sh, command('true'), { sudo: node.become === 'sudo', quiet: true, timeoutMs: 20_000 });
+      const sudo = await firstContact(sh, node);
       facts.reachable = true;
       if (sudo.exitCode !== 0) {
         problems.push(
@@ -273,7 +289,6 @@ export function createFormActivities(deps: ActivityDeps) {
         return { facts, problems };
       }
     } catch (err) {
-      if (err instanceof ApplicationFailure && err.type === 'ConnectionLost') throw err;
       problems.push(`${node.name}: SSH to ${where} failed: ${messageOf(err)}`);
       return { facts, problems };
     }

@@ -13,10 +13,12 @@ import { connectClient, CONNECTION_OPTIONS, resolveConnectConfig, type ConnectCo
 import type { CliContext, StartSpec } from './context';
 import { badInput, CliExit, EXIT_CODES_HELP } from './exit';
 import { followRunbook } from './follow';
+import { chooseView, type ViewChoice } from './watch/views';
 import { readInventoryFile } from './inventory-file';
 import { runbookStartOptions } from './start-options';
 import { registerCheckCommand } from './commands/check';
 import { registerCodecServerCommands } from './commands/codec-server';
+import { registerCompletionCommand } from './commands/completion';
 import { registerHistoryCommands } from './commands/history';
 import { registerControlCommands } from './commands/control';
 import { registerDemoCommand } from './commands/demo';
@@ -119,9 +121,11 @@ export class RunbookCli implements CliContext {
     return this.follow(handle.workflowId, spec);
   }
 
-  /** Follow until the end; Ctrl-C detaches and leaves the runbook running. */
-  async follow(workflowId: string, spec: Pick<StartSpec, 'json' | 'formatResult' | 'resultOk'>): Promise<number> {
-    const say = this.say(spec.json);
+  /**
+   * Follow until the end with the watch view (cli/watch): redrawn on a terminal, plain lines otherwise, JSON lines
+   * with `jsonLines`. Ctrl-C detaches and leaves the runbook running. Resolves with the exit code.
+   */
+  async follow(workflowId: string, spec: Pick<StartSpec, 'json' | 'formatResult' | 'resultOk'> & ViewChoice): Promise<number> {
     const client = await this.client();
     const handle = client.workflow.getHandle(workflowId);
     const detach = () => {
@@ -132,18 +136,23 @@ export class RunbookCli implements CliContext {
     };
     process.once('SIGINT', detach);
     try {
-      const outcome = await followRunbook(handle, {
-        say,
+      const view = chooseView(workflowId, spec);
+      const { ending, result } = await followRunbook(handle, {
+        view,
         identity: this.identity,
-        interactive: !!process.stdin.isTTY && !!process.stdout.isTTY && !spec.json,
+        interactive: !!process.stdin.isTTY && !!process.stdout.isTTY && !spec.json && !spec.jsonLines,
+        resultOk: spec.resultOk,
       });
-      if (!outcome.ok) {
-        process.stderr.write(`runbook failed: ${outcome.message}\n`);
-        return ExitCode.RUNBOOK_FAILED;
+      view.end(ending, result);
+      if (spec.jsonLines) return ending.exitCode;
+      if (ending.status !== 'completed') {
+        // Scripts read stderr for the reason even when the summary went to stdout.
+        if (!spec.json) process.stderr.write(`runbook ${ending.status}: ${ending.message ?? 'see runbook history ' + workflowId}\n`);
+        return ending.exitCode;
       }
-      if (spec.json) process.stdout.write(`${JSON.stringify(outcome.result, null, 2)}\n`);
-      else process.stdout.write(`${spec.formatResult ? spec.formatResult(outcome.result) : JSON.stringify(outcome.result, null, 2)}\n`);
-      return (spec.resultOk?.(outcome.result) ?? true) ? ExitCode.OK : ExitCode.RUNBOOK_FAILED;
+      if (spec.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else process.stdout.write(`${spec.formatResult ? spec.formatResult(result) : JSON.stringify(result, null, 2)}\n`);
+      return ending.exitCode;
     } finally {
       process.removeListener('SIGINT', detach);
     }
@@ -162,6 +171,38 @@ Examples:
 
 ${EXIT_CODES_HELP}
 `;
+
+/**
+ * Examples for the engine and lab commands, whose files carry none (runbook commands keep their own, beside their
+ * flags). Keyed by command path; `--help` prints them after the options.
+ */
+const COMMAND_EXAMPLES: Record<string, string[]> = {
+  dev: ['runbook dev', 'runbook dev --port 7243 --ui-port 8243     # beside another dev server'],
+  worker: [
+    'TEMPORAL_ADDRESS=temporal.internal:7233 runbook worker --metrics :9464',
+    'runbook --profile prod worker --task-queue microk8s-runbooks --shutdown-grace 2m',
+  ],
+  demo: ['runbook demo', 'runbook demo --exit      # tear down when the runbooks end'],
+  'temporal-cli': ['runbook temporal-cli', 'runbook temporal-cli --install'],
+  lab: ['runbook lab up --name rehearsal --workers 1 --formed', 'runbook lab fault k8s-2 crash --name rehearsal'],
+  'lab up': [
+    'runbook lab up --name rehearsal --control-planes 3 --workers 1 --formed',
+    'runbook check -i ~/.local/state/microk8s-runbooks/labs/rehearsal/inventory.yaml',
+  ],
+  'lab down': ['runbook lab down --name rehearsal'],
+  'lab status': ['runbook lab status --name rehearsal', 'runbook lab status --name rehearsal --json | jq .cluster.leader'],
+  'lab journal': ['runbook lab journal --name rehearsal --json | tail -5'],
+  'lab list': ['runbook lab list'],
+  'lab fault': ['runbook lab fault k8s-2 crash --name rehearsal', 'runbook lab fault k8s-3 fail-upgrade --to 1.29 --name rehearsal'],
+  'lab heal': ['runbook lab heal --name rehearsal', 'runbook lab heal k8s-2 --name rehearsal'],
+};
+
+function addCommandExamples(program: Command): void {
+  const byPath = (path: string) => path.split(' ').reduce<Command | undefined>((c, name) => c?.commands.find((s) => s.name() === name), program);
+  for (const [path, lines] of Object.entries(COMMAND_EXAMPLES)) {
+    byPath(path)?.addHelpText('after', `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+  }
+}
 
 export function buildProgram(): { program: Command; ctx: RunbookCli } {
   const program = new Command('runbook')
@@ -191,5 +232,7 @@ export function buildProgram(): { program: Command; ctx: RunbookCli } {
   registerDemoCommand(program, ctx);
   registerTemporalCliCommand(program);
   registerLabCommands(program);
+  registerCompletionCommand(program);
+  addCommandExamples(program);
   return { program, ctx };
 }

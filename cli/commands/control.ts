@@ -1,12 +1,27 @@
 /** Commands that work on any runbook by workflow ID: list, status, watch, approve, reject, pause, resume, cancel. */
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import type { Command } from 'commander';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { Option, type Command } from 'commander';
 import { ExitCode, RunbookClusterKey, RunbookKindKey } from '../../common/constants';
 import { approveUpdate, pauseUpdate, progressQuery, rejectUpdate, resumeUpdate } from '../../common/messages';
 import type { RunbookCli } from '../program';
 import { uiLink } from '../program';
+import { finalStatusOf } from '../watch/events';
+import { statusScreen } from '../watch/status-screen';
 
-const STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut', 'ContinuedAsNew'];
+/** `--status` words (the CLI's and Temporal's spellings, any case) → ExecutionStatus values. */
+const STATUS_WORDS: Record<string, string> = {
+  running: 'Running',
+  completed: 'Completed',
+  failed: 'Failed',
+  cancelled: 'Canceled',
+  canceled: 'Canceled',
+  terminated: 'Terminated',
+  'timed-out': 'TimedOut',
+  timedout: 'TimedOut',
+  'continued-as-new': 'ContinuedAsNew',
+  continuedasnew: 'ContinuedAsNew',
+};
+const STATUS_HELP = 'Running, Failed, Completed, Cancelled, Terminated, Timed-out (any case)';
 const SAFE_VALUE = /^[A-Za-z0-9._-]+$/;
 
 /** A visibility query from flags; values are checked so they cannot break out of the quotes. */
@@ -21,11 +36,44 @@ export function listQuery(o: { cluster?: string; kind?: string; status?: string 
     parts.push(`RunbookKind = '${o.kind}'`);
   }
   if (o.status) {
-    const status = STATUSES.find((s) => s.toLowerCase() === o.status!.toLowerCase());
-    if (!status) badInput(`--status: ${JSON.stringify(o.status)} is not one of ${STATUSES.join(', ')}`);
+    const status = STATUS_WORDS[o.status.toLowerCase()];
+    if (!status) badInput(`--status: ${JSON.stringify(o.status)} is not one of ${STATUS_HELP}; e.g. --status running`);
     parts.push(`ExecutionStatus = '${status}'`);
   }
   return parts.join(' AND ');
+}
+
+/** describe(), with an unknown ID as bad input (exit 2) instead of a stack trace. */
+async function describeRunbook(ctx: RunbookCli, client: Client, id: string): Promise<WorkflowExecutionDescription> {
+  try {
+    return await client.workflow.getHandle(id).describe();
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) {
+      ctx.badInput(`${id}: no runbook with this workflow ID in namespace ${client.options.namespace}; "runbook list" shows them`);
+    }
+    throw e;
+  }
+}
+
+/** Who started the run: the client identity (user@host) on its first history event. */
+async function startedBy(client: Client, id: string, runId: string): Promise<string | undefined> {
+  const page = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId: id, runId },
+    maximumPageSize: 1,
+  });
+  return page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.identity || undefined;
+}
+
+/** Choices for help and shell completion only: listQuery checks the value (any case, both spellings). */
+function statusOption(): Option {
+  const o = new Option('--status <status>', `only this status: ${STATUS_HELP}`);
+  o.argChoices = ['running', 'failed', 'completed', 'cancelled', 'terminated', 'timed-out'];
+  return o;
+}
+
+function example(...lines: string[]): string {
+  return `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
 }
 
 async function update(ctx: RunbookCli, id: string, run: (client: Client) => Promise<unknown>, done: string): Promise<void> {
@@ -44,55 +92,89 @@ async function update(ctx: RunbookCli, id: string, run: (client: Client) => Prom
 export function registerControlCommands(program: Command, ctx: RunbookCli): void {
   program
     .command('list')
-    .description('List runbooks (search attributes RunbookCluster / RunbookKind)')
+    .description('List runbooks (search attributes RunbookCluster / RunbookKind), newest first')
     .option('--cluster <name>', 'only this cluster')
     .option('--kind <kind>', 'only this runbook kind (check, form, upgrade, ...)')
-    .option('--status <status>', `only this status (${STATUSES.join(', ')})`)
+    .addOption(statusOption())
     .option('--limit <n>', 'at most this many', '20')
-    .action(async (o: { cluster?: string; kind?: string; status?: string; limit: string }) => {
+    .option('--json', 'print JSON')
+    .addHelpText('after', example('runbook list --cluster prod --status running', 'runbook list --kind upgrade --status failed --limit 5'))
+    .action(async (o: { cluster?: string; kind?: string; status?: string; limit: string; json?: boolean }) => {
       const query = listQuery(o, (m) => ctx.badInput(m));
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit <= 0) ctx.badInput(`--limit: ${JSON.stringify(o.limit)} must be a positive whole number`);
       const client = await ctx.client();
-      const rows: string[] = [];
+      const rows: Array<{ workflowId: string; kind: string; cluster: string; status: string; startedAt: string }> = [];
       for await (const wf of client.workflow.list({ query, pageSize: limit })) {
-        const cluster = wf.typedSearchAttributes.get(RunbookClusterKey);
-        const kind = wf.typedSearchAttributes.get(RunbookKindKey);
-        rows.push([wf.workflowId, kind ?? wf.type, cluster ?? '-', wf.status.name, wf.startTime.toISOString()].join('\t'));
+        rows.push({
+          workflowId: wf.workflowId,
+          kind: wf.typedSearchAttributes.get(RunbookKindKey) ?? wf.type,
+          cluster: wf.typedSearchAttributes.get(RunbookClusterKey) ?? '-',
+          status: wf.status.name === 'RUNNING' ? 'running' : finalStatusOf(wf.status.name),
+          startedAt: wf.startTime.toISOString(),
+        });
         if (rows.length >= limit) break;
       }
-      process.stdout.write(rows.length ? `ID\tKIND\tCLUSTER\tSTATUS\tSTARTED\n${rows.join('\n')}\n` : 'no runbooks match\n');
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        return;
+      }
+      const lines = rows.map((r) => [r.workflowId, r.kind, r.cluster, r.status, r.startedAt].join('\t'));
+      process.stdout.write(lines.length ? `ID\tKIND\tCLUSTER\tSTATUS\tSTARTED\n${lines.join('\n')}\n` : 'no runbooks match\n');
     });
 
   program
     .command('status <id>')
-    .description("A runbook's status, current step, node states and pending approval")
+    .description('One screen about a runbook: kind, cluster, status, who started it, step, nodes, approvals, notes, UI link')
     .option('--json', 'print JSON')
+    .addHelpText('after', example('runbook status runbook-prod', 'runbook status runbook-prod --json | jq .progress.nodes'))
     .action(async (id: string, o: { json?: boolean }) => {
       const client = await ctx.client();
+      const desc = await describeRunbook(ctx, client, id);
       const handle = client.workflow.getHandle(id);
-      const desc = await handle.describe();
-      const progress = await handle.query(progressQuery).catch(() => undefined);
+      let progressError: string | undefined;
+      const progress = await client
+        .withDeadline(Date.now() + 5000, () => handle.query(progressQuery))
+        .catch((e: Error) => ((progressError = e.message.split('\n')[0]), undefined));
+      const status = desc.status.name === 'RUNNING' ? 'running' : finalStatusOf(desc.status.name);
+      const by = await startedBy(client, id, desc.runId).catch(() => undefined);
+      const link = uiLink(client.options.namespace, id, desc.runId);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ workflowId: id, runId: desc.runId, status: desc.status.name, progress }, null, 2)}\n`);
+        const json = { workflowId: id, runId: desc.runId, status, startedBy: by, startTime: desc.startTime, closeTime: desc.closeTime, ui: link, progress };
+        process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
         return;
       }
-      const lines = [`${id}: ${desc.status.name} (${desc.type}, started ${desc.startTime.toISOString()})`];
-      lines.push(`  UI: ${uiLink(client.options.namespace, id, desc.runId)}`);
-      if (progress) {
-        lines.push(`  step: ${progress.step}${progress.paused ? ' (paused)' : ''}`);
-        for (const n of progress.nodes) lines.push(`  ${n.name}: ${n.state}${n.detail ? ` (${n.detail})` : ''}`);
-        if (progress.pendingApproval) lines.push(`  waiting for approval: ${progress.pendingApproval.summary} (runbook approve ${id})`);
-        for (const note of progress.notes) lines.push(`  note: ${note}`);
-      }
-      process.stdout.write(`${lines.join('\n')}\n`);
+      const screen = statusScreen({
+        workflowId: id,
+        status,
+        workflowType: desc.type,
+        kind: desc.typedSearchAttributes.get(RunbookKindKey),
+        cluster: desc.typedSearchAttributes.get(RunbookClusterKey),
+        startedBy: by,
+        startTime: desc.startTime,
+        closeTime: desc.closeTime,
+        taskQueue: desc.taskQueue,
+        uiLink: link,
+        progress,
+        progressError,
+        now: Date.now(),
+      });
+      process.stdout.write(`${screen.join('\n')}\n`);
     });
 
   program
     .command('watch <id>')
-    .description('Follow a runbook until it ends; exits with its outcome (0 ok, 1 failed)')
-    .action(async (id: string) => {
-      process.exitCode = await ctx.follow(id, {});
+    .description(
+      'Follow a runbook until it ends: redrawn in place on a terminal, one line per change otherwise; ' +
+        'exits with its outcome (0 completed, 1 failed, cancelled or terminated)',
+    )
+    .option('--json', 'stream one JSON object per change (step, node, approval, note, final)')
+    .addHelpText('after', example('runbook watch runbook-prod || page-oncall', 'runbook watch runbook-prod --json | jq -c \'select(.type == "node")\''))
+    .action(async (id: string, o: { json?: boolean }) => {
+      const client = await ctx.client();
+      const desc = await describeRunbook(ctx, client, id);
+      if (!o.json) process.stdout.write(`watching ${id} (UI: ${uiLink(client.options.namespace, id, desc.runId)}); Ctrl-C detaches\n`);
+      process.exitCode = await ctx.follow(id, { jsonLines: o.json });
     });
 
   program
@@ -100,6 +182,7 @@ export function registerControlCommands(program: Command, ctx: RunbookCli): void
     .description('Approve the pending step of a runbook')
     .option('--reason <text>', 'why (kept in the workflow history)')
     .option('--approval <approvalId>', 'the approval to answer (refused if another one is pending)')
+    .addHelpText('after', example('runbook approve runbook-prod --reason "change CHG-42"', 'runbook approve runbook-prod --approval approval-2'))
     .action(async (id: string, o: { reason?: string; approval?: string }) => {
       await update(
         ctx,
@@ -114,6 +197,7 @@ export function registerControlCommands(program: Command, ctx: RunbookCli): void
     .description('Reject the pending step of a runbook')
     .requiredOption('--reason <text>', 'why (required)')
     .option('--approval <approvalId>', 'the approval to answer')
+    .addHelpText('after', example('runbook reject runbook-prod --reason "k8s-2 shows disk pressure; retry after the cleanup"'))
     .action(async (id: string, o: { reason: string; approval?: string }) => {
       await update(
         ctx,
@@ -127,6 +211,7 @@ export function registerControlCommands(program: Command, ctx: RunbookCli): void
     .command('pause <id>')
     .description('Pause a runbook between steps')
     .option('--reason <text>', 'why')
+    .addHelpText('after', example('runbook pause runbook-prod --reason "traffic peak"'))
     .action(async (id: string, o: { reason?: string }) => {
       await update(ctx, id, (c) => c.workflow.getHandle(id).executeUpdate(pauseUpdate, { args: [{ by: ctx.identity, reason: o.reason }] }), 'paused');
     });
@@ -135,6 +220,7 @@ export function registerControlCommands(program: Command, ctx: RunbookCli): void
     .command('resume <id>')
     .description('Resume a paused runbook')
     .option('--reason <text>', 'why')
+    .addHelpText('after', example('runbook resume runbook-prod --reason "peak over"'))
     .action(async (id: string, o: { reason?: string }) => {
       await update(ctx, id, (c) => c.workflow.getHandle(id).executeUpdate(resumeUpdate, { args: [{ by: ctx.identity, reason: o.reason }] }), 'resumed');
     });
@@ -142,6 +228,7 @@ export function registerControlCommands(program: Command, ctx: RunbookCli): void
   program
     .command('cancel <id>')
     .description('Cancel a runbook (it unwinds what it must, then stops)')
+    .addHelpText('after', example('runbook cancel runbook-prod && runbook watch runbook-prod'))
     .action(async (id: string) => {
       await update(ctx, id, (c) => c.workflow.getHandle(id).cancel(), `cancellation requested for ${id}; follow it: runbook watch ${id}`);
     });

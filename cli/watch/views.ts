@@ -114,3 +114,25 @@ export class JsonLinesView implements WatchView {
     });
   }
 }
+
+export interface ViewChoice {
+  /** `watch --json`: JSON lines on stdout. */
+  jsonLines?: boolean;
+  /** A start with `--json`: stdout is kept for the result, so progress goes to stderr. */
+  json?: boolean;
+}
+
+type Stream = NodeJS.WriteStream;
+
+function onStream(s: Stream): WatchView {
+  // TERM=dumb (Emacs shells, some CI) cannot move the cursor: append lines there.
+  const ansi = s.isTTY && process.env.TERM !== 'dumb';
+  const write = (t: string) => void s.write(t);
+  return ansi ? new TerminalView(write, () => ({ columns: s.columns, rows: s.rows })) : new LineView(write);
+}
+
+/** The view for this process: redraw on a terminal, lines elsewhere, JSON lines when asked. */
+export function chooseView(workflowId: string, c: ViewChoice, out: Stream = process.stdout, err: Stream = process.stderr): WatchView {
+  if (c.jsonLines) return new JsonLinesView(workflowId, (t) => void out.write(t), (t) => void err.write(t));
+  return onStream(c.json ? err : out);
+}

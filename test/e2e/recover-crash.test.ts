@@ -25,14 +25,17 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
   await env?.teardown();
-  fs.rmSync(stateDir, { recursive: true, force: true });
+  if (!process.env.KEEP_CRASH_LOGS) fs.rmSync(stateDir, { recursive: true, force: true });
 });
 
 /** A worker in its own process (`node dist/worker/main.js`), as production runs it. */
+let workerSeq = 0;
 function workerProcess(taskQueue: string): ChildProcess {
+  // Logs (JSON on stderr) go to a file in the state dir, for a post-mortem when a run does not converge.
+  const log = fs.openSync(path.join(stateDir, `worker-${++workerSeq}.log`), 'w');
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/worker/main.js')], {
     cwd: REPO_ROOT,
-    stdio: ['ignore', 'ignore', 'ignore'],
+    stdio: ['ignore', log, log],
     env: {
       ...process.env,
       TEMPORAL_ADDRESS: env.address,

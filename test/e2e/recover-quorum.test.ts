@@ -8,10 +8,13 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type { Inventory } from '../../common/inventory';
+import type { RunbookKind } from '../../common/messages';
 import { Lab } from '../../lab';
 import { snapPaths } from '../../lab/sim/backend';
 import type { RecoverQuorumResult } from '../../workflows/recover-quorum';
 import { startRunbook, startTemporal, startWorker } from '../support/temporal';
+import { FAST_TIMING, openJoinPorts, subset } from './form-support';
 
 let env: TestWorkflowEnvironment;
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rq-e2e-'));
@@ -33,18 +36,18 @@ async function lab(name: string, controlPlanes: number): Promise<Lab> {
   return l;
 }
 
-async function recover(l: Lab, input: Record<string, unknown>): Promise<RecoverQuorumResult> {
+async function runbook(inventory: Inventory, kind: RunbookKind, workflowType: string, input: Record<string, unknown>): Promise<unknown> {
   const worker = await startWorker(env, { stateDir });
   try {
-    const h = await startRunbook(
-      env,
-      { kind: 'recover-quorum', workflowType: 'recoverQuorum', inventory: l.inventory, input: { waitTimeoutMs: 120_000, ...input }, summary: 'recover', yes: true },
-      worker.taskQueue,
-    );
-    return (await h.result()) as RecoverQuorumResult;
+    const h = await startRunbook(env, { kind, workflowType, inventory, input, summary: kind, yes: true }, worker.taskQueue);
+    return await h.result();
   } finally {
     await worker.stop();
   }
+}
+
+function recover(l: Lab, input: Record<string, unknown>): Promise<RecoverQuorumResult> {
+  return runbook(l.inventory, 'recover-quorum', 'recoverQuorum', { waitTimeoutMs: 120_000, ...input }) as Promise<RecoverQuorumResult>;
 }
 
 async function refusal(l: Lab, input: Record<string, unknown>): Promise<string> {
@@ -53,23 +56,38 @@ async function refusal(l: Lab, input: Record<string, unknown>): Promise<string> 
   return `${((err as WorkflowFailedError).cause as ApplicationFailure).type}: ${(err as WorkflowFailedError).cause?.message}`;
 }
 
-test('3 control planes, 2 destroyed: recovered on the survivor, the cluster answers again', async () => {
-  const l = await lab('rq3', 3);
-  await l.fault('k8s-2', 'destroy');
-  await l.fault('k8s-3', 'destroy');
-  expect((await l.status()).cluster.available).toBe(false);
+test('3 control planes, 2 destroyed: recovered on the survivor; runbook form with 2 new nodes brings HA back', async () => {
+  // Five installed nodes; the cluster is formed from three of them by the form runbook, two stay spare.
+  const l = await Lab.up({ name: `rq3-${suffix}`, controlPlanes: 5, formed: false, profile: 'fast', stateDir });
+  labs.push(l);
+  const closePorts = await openJoinPorts(l);
+  try {
+    const first = subset(l.inventory, ['k8s-1', 'k8s-2', 'k8s-3']);
+    await runbook(first, 'form', 'form', { timing: FAST_TIMING });
+    expect((await l.status()).cluster.voters).toHaveLength(3);
+    await l.fault('k8s-2', 'destroy');
+    await l.fault('k8s-3', 'destroy');
+    expect((await l.status()).cluster.available).toBe(false);
 
-  const r = await recover(l, { lost: ['k8s-2', 'k8s-3'] });
-  expect(r.outcome).toBe('recovered');
-  expect(r.template).toBe('k8s-1');
-  expect(r.removedNodes.sort()).toEqual(['k8s-2', 'k8s-3']);
-  expect(r.ha).toBe(false);
-  const st = await l.status();
-  expect(st.cluster.available).toBe(true);
-  expect(st.cluster.voters).toEqual(['k8s-1']);
-  expect(st.nodes.find((n) => n.name === 'k8s-1')).toMatchObject({ ready: true, services: 'running' });
-  expect(r.fileChanges.some((c) => c.node === 'k8s-1' && c.action === 'rewritten' && c.path.endsWith('/cluster.yaml'))).toBe(true);
-  // TODO(form): add 2 fresh nodes with `runbook form` and assert HA is back once the lab can add unformed nodes.
+    const r = (await runbook(first, 'recover-quorum', 'recoverQuorum', { lost: ['k8s-2', 'k8s-3'], waitTimeoutMs: 120_000 })) as RecoverQuorumResult;
+    expect(r.outcome).toBe('recovered');
+    expect(r.template).toBe('k8s-1');
+    expect(r.removedNodes.sort()).toEqual(['k8s-2', 'k8s-3']);
+    expect(r.ha).toBe(false);
+    let st = await l.status();
+    expect(st.cluster.available).toBe(true);
+    expect(st.cluster.voters).toEqual(['k8s-1']);
+    expect(st.nodes.find((n) => n.name === 'k8s-1')).toMatchObject({ ready: true, services: 'running' });
+    expect(r.fileChanges.some((c) => c.node === 'k8s-1' && c.action === 'rewritten' && c.path.endsWith('/cluster.yaml'))).toBe(true);
+
+    // HA back: grow the recovered cluster with two fresh nodes.
+    await runbook(subset(l.inventory, ['k8s-1', 'k8s-4', 'k8s-5']), 'form', 'form', { timing: FAST_TIMING });
+    st = await l.status();
+    expect(st.cluster.ha).toBe(true);
+    expect([...st.cluster.voters].sort()).toEqual(['k8s-1', 'k8s-4', 'k8s-5']);
+  } finally {
+    await closePorts();
+  }
 });
 
 // The issue asks for "both survivors are voters"; go-dqlite (behaviour reference §2, and the lab) keeps exactly one
