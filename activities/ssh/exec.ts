@@ -7,7 +7,7 @@ import type { Readable, Writable } from 'stream';
 import { StringDecoder } from 'string_decoder';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { commandFailed, commandTimedOut, connectionFailed } from './failures';
-import type { PooledConnection } from './pool';
+import { exitStatusOf, type PooledConnection } from './pool';
 import type { ProgressReporter } from './progress';
 import { PidReportParser, signalGroupLine, withSudo } from './remote-process';
 
@@ -142,10 +142,6 @@ export function runOnChannel(r: ChannelRun): Promise<ChannelOutcome> {
         endGroup();
       }
     });
-    channel.on('exit', (code: number | null, sig?: string) => {
-      exitCode = code;
-      signal = sig ?? undefined;
-    });
 
     r.dest?.on('error', (e) => stop(commandFailed(`${r.what}: writing the output failed: ${e.message}`)));
     if (r.src) {
@@ -179,11 +175,12 @@ export function runOnChannel(r: ChannelRun): Promise<ChannelOutcome> {
           });
         }
         if (stopReason) throw stopReason;
+        const status = exitStatusOf(channel);
+        exitCode = status?.code ?? null;
+        signal = status?.signal;
         if (exitCode === null && signal === undefined && r.conn.dead) {
           throw connectionFailed(`${r.what}: the SSH connection was lost while the command ran; it may or may not have finished`);
         }
-        // Under load ssh2 can deliver the exit status just after the channel closes: give it a moment.
-        if (exitCode === null && signal === undefined) await new Promise((r) => setTimeout(r, 100));
         if (exitCode === null && signal === undefined) {
           // An unknown status must never read as success or failure: retry the (idempotent) step instead.
           throw connectionFailed(`${r.what}: the command ended without reporting an exit status; it may or may not have finished`);

@@ -15,6 +15,14 @@ const DEFAULTS = { idleTimeoutMs: 60_000, connectTimeoutMs: 15_000, keepaliveInt
 
 /** OpenSSH allows 10 sessions per connection (MaxSessions); commands beyond the limit wait for a free one,
  * and the spare sessions are left for `kill` so ending a command never queues. */
+
+const exitStatus = new WeakMap<ClientChannel, { code: number | null; signal?: string }>();
+
+/** The exit status sshd reported for a channel opened by the pool, if it has arrived. */
+export function exitStatusOf(channel: ClientChannel): { code: number | null; signal?: string } | undefined {
+  return exitStatus.get(channel);
+}
+
 export class PooledConnection {
   dead = false;
   private active = 0;
@@ -42,7 +50,7 @@ export class PooledConnection {
     this.armIdle();
   }
 
-  /** Open an exec channel; `notStarted` on the error says the command surely did not run. */
+  /** Open an exec channel (its exit status, once known, is in `exitStatusOf(channel)`); `notStarted` on the error says the command surely did not run. */
   async exec(line: string, bypassLimit = false): Promise<ClientChannel> {
     if (!bypassLimit) await this.slot();
     if (this.dead) {
@@ -60,6 +68,11 @@ export class PooledConnection {
           clearTimeout(stalled);
           if (err) return fail(err);
           if (!bypassLimit) channel.once('close', () => this.release());
+          // ssh2 may emit 'exit' in the same tick as this callback, before the caller's listeners exist
+          // (output is buffered by the stream; the exit status is not): keep it on the channel.
+          channel.once('exit', (code: number | null, signal?: string) => {
+            exitStatus.set(channel, { code, signal: signal ?? undefined });
+          });
           resolve(channel);
         });
       } catch (e) {
