@@ -26,11 +26,13 @@ import {
 import { getNodesCommand, isNodeNotFound, type KubeNode, parseApiUnavailable, parseNodes } from './microk8s/kubectl';
 import {
   type BackendFile,
+  chooseTemplate,
   infoAgreesWithCluster,
   isCopiedFromTemplate,
   isFollowerLeftover,
   raftPosition,
   type RaftPosition,
+  rolesFor,
   survivorsClusterYaml,
 } from './microk8s/raft';
 import type { NodeSession } from './ssh/types';
@@ -64,8 +66,22 @@ export interface NodeAssessment {
   marker?: RecoveryMarker;
 }
 
+/** What the plan shows about the raft files: the template, its evidence, roles, and the files to delete and copy. */
+export interface RecoveryProposal {
+  template: string;
+  evidence: string[];
+  /** Role each survivor gets in the new cluster.yaml, template first. */
+  roles: Array<{ node: string; role: string }>;
+  /** Per other survivor: its raft files that will be deleted. */
+  leftovers: Record<string, string[]>;
+  /** The template's files copied to the others now (they change with .reconfigure). */
+  toCopy: string[];
+}
+
 export interface QuorumAssessment {
   nodes: NodeAssessment[];
+  /** From the reachable survivors' files; `error` when --template names no usable survivor. */
+  proposal?: RecoveryProposal | { error: string };
   /** A dqlite leader answered `.cluster` through some reachable control-plane node. */
   leader?: { via: string; members: DqliteMember[] };
   /** The API answered `kubectl get nodes` through some reachable control-plane node. */
@@ -174,7 +190,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
    * Contact every node: reachable or not; for reachable control-plane nodes whether microk8s is stopped, their
    * info.yaml, cluster.yaml, raft files and recovery marker; and whether a dqlite leader or the API answers.
    */
-  async function assessQuorumLoss(input: { inventory: Inventory }): Promise<QuorumAssessment> {
+  async function assessQuorumLoss(input: { inventory: Inventory; lost?: string[]; template?: string }): Promise<QuorumAssessment> {
     const { inventory } = input;
     const nodes: NodeAssessment[] = [];
     const commands: CommandRecord[] = [];
@@ -209,7 +225,46 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
       }
       commands.push(...sh.records);
     }
-    return { nodes, leader, api, commands };
+    const survivors = nodes.filter((n) => n.role === 'controlplane' && n.reachable && n.files && !input.lost?.includes(n.name));
+    return { nodes, leader, api, commands, proposal: survivors.length ? propose(survivors, input.template) : undefined };
+  }
+
+  function propose(survivors: NodeAssessment[], override?: string): RecoveryProposal | { error: string } {
+    let choice: ReturnType<typeof chooseTemplate>;
+    try {
+      choice = chooseTemplate(survivors.map((s) => ({ node: s.name, position: s.position! })), override);
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+    const tpl = survivors.find((s) => s.name === choice.template)!;
+    const others = survivors.filter((s) => s !== tpl);
+    const roles = rolesFor(survivors.length);
+    return {
+      template: choice.template,
+      evidence: choice.evidence,
+      roles: [tpl, ...others].map((s, i) => ({ node: s.name, role: roles[i] })),
+      leftovers: Object.fromEntries(others.map((s) => [s.name, s.files!.map((f) => f.name).filter(isFollowerLeftover)])),
+      toCopy: tpl.files!.map((f) => f.name).filter(isCopiedFromTemplate),
+    };
+  }
+
+  /** Step 5: read every stopped survivor's raft files and choose the template (newest data, or the override). */
+  async function chooseTemplateNode(input: { inventory: Inventory; survivors: string[]; template?: string }) {
+    const states = [];
+    const commands: CommandRecord[] = [];
+    for (const name of input.survivors) {
+      const state = await readRaftState({ inventory: input.inventory, node: name });
+      commands.push(...state.commands);
+      if (!state.info) throw failure(FailureType.PreconditionFailed, `${name} has no info.yaml; it cannot rejoin a recovered cluster`);
+      states.push({ node: name, info: state.info, position: state.position! });
+    }
+    let choice: ReturnType<typeof chooseTemplate>;
+    try {
+      choice = chooseTemplate(states, input.template);
+    } catch (err) {
+      throw failure(FailureType.InvalidInput, (err as Error).message);
+    }
+    return { ...choice, states, commands };
   }
 
   /** Stop microk8s on a node and check that it stopped: `microk8s stop` (which also disables the services), or `snap stop microk8s` on a worker. */
@@ -484,6 +539,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     stopMicrok8sOnNode,
     startMicrok8sOnNode,
     readRaftState,
+    chooseTemplateNode,
     rewriteClusterYaml,
     reconfigureTemplate,
     distributeRaftFiles,

@@ -8,8 +8,7 @@
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { BackupNodeResult } from '../activities/backup';
-import { chooseTemplate, isCopiedFromTemplate, isFollowerLeftover, rolesFor } from '../activities/microk8s/raft';
-import type { NodeAssessment, QuorumAssessment } from '../activities/recovery';
+import type { NodeAssessment, QuorumAssessment, RecoveryProposal } from '../activities/recovery';
 import type { FileChange } from '../common/audit';
 import { FailureType } from '../common/constants';
 import type { RunbookBaseInput } from '../common/messages';
@@ -134,7 +133,9 @@ export async function recoverQuorum(input: RecoverQuorumInput): Promise<RecoverQ
 
   // 1. Assess.
   rb.step('assessQuorum');
-  const assessment = await probe.assessQuorumLoss.executeWithOptions({ summary: 'contact every node, look for a dqlite leader and the API' }, [{ inventory }]);
+  const assessment = await probe.assessQuorumLoss.executeWithOptions({ summary: 'contact every node, look for a dqlite leader and the API' }, [
+    { inventory, lost: input.lost, template: input.template },
+  ]);
   for (const n of assessment.nodes) rb.node(n.name, n.reachable ? 'checking' : 'skipped', n.reachable ? (n.stopped ? 'reachable, stopped' : 'reachable') : 'unreachable');
   const { survivors, workers } = judgeAssessment(input, assessment);
   const names = survivors.map((s) => s.name);
@@ -142,17 +143,15 @@ export async function recoverQuorum(input: RecoverQuorumInput): Promise<RecoverQ
   const reachableWorkers = workers.filter((w) => w.reachable).map((w) => w.name);
 
   // 2. Plan and approval.
-  let choice: ReturnType<typeof chooseTemplate>;
-  try {
-    choice = chooseTemplate(survivors.map((s) => ({ node: s.name, position: s.position! })), input.template);
-  } catch (err) {
-    invalidInput((err as Error).message);
-  }
+  const choice = assessment.proposal;
+  if (!choice) refuse(FailureType.PreconditionFailed, 'no survivor backend to plan from');
+  if ('error' in choice) invalidInput(choice.error);
+  const planned: RecoveryProposal = choice;
   const recoveryId = recoveryIdOf();
-  const plan = planLines(input, survivors, choice.template, choice.evidence, fenced, reachableWorkers, recoveryId);
+  const plan = planLines(input, survivors, planned, fenced, reachableWorkers, recoveryId);
   if (input.planOnly) {
     rb.step('plan only');
-    return { plan, outcome: 'planned', survivors: names, template: choice.template, backups: [], fileChanges: [], removedNodes: [] };
+    return { plan, outcome: 'planned', survivors: names, template: planned.template, backups: [], fileChanges: [], removedNodes: [] };
   }
   await rb.approvePlan(plan, input.yes, `recover quorum of ${inventory.cluster} on ${names.join(', ')}`);
 
@@ -234,15 +233,14 @@ export async function recoverQuorum(input: RecoverQuorumInput): Promise<RecoverQ
   async function changeRaftFiles(): Promise<void> {
     // 5. Choose the template from the stopped survivors' files (or --template), with the evidence.
     rb.step('chooseTemplate');
-    const states: Array<Awaited<ReturnType<Activities['readRaftState']>>> = [];
-    for (const name of names) {
-      states.push(await probe.readRaftState.executeWithOptions({ summary: `read ${name}'s raft files` }, [{ inventory, node: name }]));
-    }
-    const picked = chooseTemplate(states.map((s) => ({ node: s.node, position: s.position! })), input.template);
+    const picked = await probe.chooseTemplateNode.executeWithOptions({ summary: 'compare the survivors\' raft data' }, [
+      { inventory, survivors: names, template: input.template },
+    ]);
+    const states = picked.states;
     for (const line of picked.evidence) rb.note(`template evidence: ${line}`);
-    if (picked.template !== choice.template) {
-      rb.note(`the template changed from ${choice.template} (plan) to ${picked.template} after the stop`);
-      if (!input.yes && (await rb.requestApproval(`use ${picked.template} as the template instead of ${choice.template}`)) !== 'approved') {
+    if (picked.template !== planned.template) {
+      rb.note(`the template changed from ${planned.template} (plan) to ${picked.template} after the stop`);
+      if (!input.yes && (await rb.requestApproval(`use ${picked.template} as the template instead of ${planned.template}`)) !== 'approved') {
         refuse('PlanNotApproved', `the new template ${picked.template} was not approved; survivors are stopped and unchanged`);
       }
     }
@@ -255,7 +253,7 @@ export async function recoverQuorum(input: RecoverQuorumInput): Promise<RecoverQ
     rb.node(template, 'restoring', 'template: rewrite cluster.yaml');
     const ordered = [template, ...names.filter((n) => n !== template)];
     const members = ordered.map((n) => {
-      const info = states.find((s) => s.node === n)!.info!;
+      const info = states.find((s) => s.node === n)!.info;
       return { node: n, id: info.id, address: info.address };
     });
     const rewritten = await raftOps.rewriteClusterYaml.executeWithOptions({ summary: `rewrite cluster.yaml on ${template}` }, [
@@ -320,32 +318,28 @@ export async function recoverQuorum(input: RecoverQuorumInput): Promise<RecoverQ
 function planLines(
   input: RecoverQuorumInput,
   survivors: NodeAssessment[],
-  template: string,
-  evidence: string[],
+  p: RecoveryProposal,
   fenced: string[],
   workers: string[],
   recoveryId: string,
 ): string[] {
   const names = survivors.map((s) => s.name);
-  const others = survivors.filter((s) => s.name !== template);
-  const tpl = survivors.find((s) => s.name === template)!;
-  const roles = rolesFor(names.length);
-  const ordered = [tpl, ...others];
+  const info = (n: string) => survivors.find((s) => s.name === n)!.info!;
   const voters = votersFor(names.length);
   return [
     `recovery ${recoveryId}: survivors ${names.join(', ')}; lost for good: ${input.lost.join(', ')}`,
     ...fenced.map((n) => `fence ${n}: it still answers, so stop and disable microk8s on it (microk8s stop) before anything else`),
     `stop microk8s on ${[...names, ...workers].join(', ')} (microk8s stop; workers: snap stop microk8s) and verify`,
     `back up ${names.join(', ')}: backend directory off-node with sha256; any failure stops here`,
-    `template ${template}:`,
-    ...evidence.map((e) => `  ${e}`),
-    `rewrite cluster.yaml on ${template} (original kept as cluster.yaml.before-${recoveryId}):`,
-    ...ordered.map((s, i) => `  ${s.name}: ID ${s.info!.id}, Address ${s.info!.address}, ${roles[i]}`),
-    `run .reconfigure on ${template} only and expect OK`,
-    ...others.map((s) => {
-      const files = s.files!.map((f) => f.name);
-      return `on ${s.name}: delete ${fileList(files.filter(isFollowerLeftover))}; copy from ${template}: cluster.yaml, snapshots with .meta and closed segments as they are after .reconfigure (now: ${fileList(tpl.files!.map((f) => f.name).filter((n) => isCopiedFromTemplate(n) && n !== 'cluster.yaml'))}); sha256 checked on arrival; info.yaml must match cluster.yaml`;
-    }),
+    `template ${p.template}:`,
+    ...p.evidence.map((e) => `  ${e}`),
+    `rewrite cluster.yaml on ${p.template} (original kept as cluster.yaml.before-${recoveryId}):`,
+    ...p.roles.map((r) => `  ${r.node}: ID ${info(r.node).id}, Address ${info(r.node).address}, ${r.role}`),
+    `run .reconfigure on ${p.template} only and expect OK`,
+    ...Object.entries(p.leftovers).map(
+      ([node, files]) =>
+        `on ${node}: delete ${fileList(files)}; copy from ${p.template}: cluster.yaml, snapshots with .meta and closed segments as they are after .reconfigure (now: ${fileList(p.toCopy.filter((n) => n !== 'cluster.yaml'))}); sha256 checked on arrival; info.yaml must match cluster.yaml`,
+    ),
     `start microk8s on ${[...names, ...workers].join(', ')}; wait for the API and a dqlite leader`,
     `remove the lost nodes from Kubernetes: ${input.lost.map((n) => `microk8s remove-node ${n} --force`).join('; ')}`,
     `verify: every survivor Ready, ${voters} voter(s)${names.length < 3 ? ' (dqlite keeps one voter below 3 members)' : ''}; HA ${voters > 2 ? 'yes' : `NO (fewer than 3 control-plane nodes: add nodes with runbook form)`}`,

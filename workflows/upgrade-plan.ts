@@ -6,6 +6,7 @@
  * last), workers afterwards in small batches.
  */
 import { z } from 'zod';
+import { compareVersions, tryParseKubeVersion } from '../common/versions';
 
 const RISKS = ['stable', 'candidate', 'beta', 'edge'] as const;
 const CHANNEL = /^1\.(\d{1,3})(?:\/(stable|candidate|beta|edge))?$/;
@@ -112,12 +113,10 @@ function trackMinor(channel: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** True when `a` is an older release than `b` (`v1.28.3` < `v1.28.10`). Pre-release suffixes compare as older. */
+/** True when `a` is an older release than `b` (`v1.28.3` < `v1.28.10`, `v1.29.0-rc.0` < `v1.29.0`). */
 export function olderThan(a: string, b: string): boolean {
-  const parse = (v: string) => (/^v?(\d+)\.(\d+)\.(\d+)/.exec(v) ?? []).slice(1).map(Number);
-  const [x, y] = [parse(a), parse(b)];
-  for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) < (y[i] ?? 0);
-  return /-/.test(a) && !/-/.test(b);
+  const [x, y] = [tryParseKubeVersion(a), tryParseKubeVersion(b)];
+  return !!x && !!y && compareVersions(x, y) < 0;
 }
 
 const ROLE_RANK: Record<string, number> = { spare: 0, standby: 1, voter: 2 };

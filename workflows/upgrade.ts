@@ -203,12 +203,13 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
     const start = hopStart[node];
     rb.node(node, 'reverting', reason);
     try {
-      const r = await executeChild(rollbackNode, {
+      // A rollback runs to its end even when the runbook is cancelled meanwhile: half a revert is worse than none.
+      const r = await CancellationScope.nonCancellable(() => executeChild(rollbackNode, {
         workflowId: childId('rollback', node),
         staticSummary: `roll back ${node} to revision ${start.revision} (${start.version})`,
         parentClosePolicy: 'REQUEST_CANCEL',
         args: [{ ...timeouts, inventory: childInventory(node), node, revision: start.revision, minor: minorString(start.version), wasCordoned: wasCordoned[node], reason }],
-      });
+      }));
       for (const a of r.actions) compensate(a);
       rb.node(node, 'reverted', `${r.version} (rev ${r.revision})`);
       return r;
@@ -252,6 +253,7 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
       else compensate(`rollback of ${step.node} rejected by the operator: left as it is`);
       if (opts.onFailure === 'rollback') {
         if (others.length && go === 'approved') await rollbackUpgraded();
+        if (go !== 'approved') return stop(current, 'the rollback was rejected; nodes left as they are');
         return stop(current, opts.rollback === 'all' ? 'rolled back this pass (--rollback all)' : 'rolled back the failed node (--rollback node)');
       }
       const d = await rb.awaitDecision(`${step.node}: ${current.step} failed: ${current.message}`);
@@ -298,10 +300,10 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
     rb.focus(steps.length === 1 ? steps[0].node : null);
     const results = await Promise.allSettled(steps.map((s) => attempt(hopIndex, s)));
     for (const r of results) if (r.status === 'rejected') throw r.reason; // cancellation, or a bug
-    for (const [i, r] of results.entries()) {
-      const value = (r as PromiseFulfilledResult<{ ok: UpgradeNodeResult } | { failure: NodeFailure }>).value;
-      done('ok' in value ? value.ok : await recover(hopIndex, steps[i], value.failure));
-    }
+    const values = results.map((r) => (r as PromiseFulfilledResult<{ ok: UpgradeNodeResult } | { failure: NodeFailure }>).value);
+    // Record every success first, so a `--rollback all` triggered by a sibling's failure reverts them too.
+    for (const v of values) if ('ok' in v) done(v.ok);
+    for (const [i, v] of values.entries()) if ('failure' in v) done(await recover(hopIndex, steps[i], v.failure));
   };
 
   try {

@@ -7,7 +7,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import * as os from 'os';
 import * as path from 'path';
-import { raftPosition } from '../../activities/microk8s/raft';
+import { chooseTemplate, isCopiedFromTemplate, isFollowerLeftover, raftPosition, rolesFor } from '../../activities/microk8s/raft';
 import type { NodeAssessment, QuorumAssessment } from '../../activities/recovery';
 import { resolveInventory, type Inventory } from '../../common/inventory';
 import { approveUpdate, progressQuery } from '../../common/messages';
@@ -65,20 +65,40 @@ function assessment(inv: Inventory, lost: string[], over: Partial<QuorumAssessme
   };
 }
 
+/** What the real assessment proposes, from the mocked survivors' files. */
+function proposal(a: QuorumAssessment, lost: string[], override?: string): QuorumAssessment['proposal'] {
+  const survivors = a.nodes.filter((n) => n.reachable && n.files && !lost.includes(n.name));
+  if (!survivors.length) return undefined;
+  const c = chooseTemplate(survivors.map((s) => ({ node: s.name, position: s.position! })), override);
+  const tpl = survivors.find((s) => s.name === c.template)!;
+  const others = survivors.filter((s) => s !== tpl);
+  const roles = rolesFor(survivors.length);
+  return {
+    template: c.template,
+    evidence: c.evidence,
+    roles: [tpl, ...others].map((s, i) => ({ node: s.name, role: roles[i] })),
+    leftovers: Object.fromEntries(others.map((s) => [s.name, s.files!.map((f) => f.name).filter(isFollowerLeftover)])),
+    toCopy: tpl.files!.map((f) => f.name).filter(isCopiedFromTemplate),
+  };
+}
+
 function mocks(a: QuorumAssessment, opts: { failDistribute?: boolean } = {}) {
   const calls: string[] = [];
   const change = (n: string, p: string, action: 'copied' | 'rewritten' | 'deleted' | 'created') => ({ node: n, path: p, action, size: 1, sha256: 'f'.repeat(64) });
   const activities = {
-    assessQuorumLoss: async () => a,
+    assessQuorumLoss: async ({ lost, template }: { lost: string[]; template?: string }) => ({ ...a, proposal: proposal(a, lost, template) }),
+    chooseTemplateNode: async ({ survivors, template }: { survivors: string[]; template?: string }) => {
+      const states = survivors.map((n) => {
+        const s = a.nodes.find((x) => x.name === n)!;
+        return { node: n, info: s.info!, position: s.position! };
+      });
+      return { ...chooseTemplate(states, template), states, commands: [] };
+    },
     stopMicrok8sOnNode: async ({ node: n }: { node: string }) => (calls.push(`stop ${n}`), { node: n, changed: true, detail: 'microk8s stop', commands: [] }),
     startMicrok8sOnNode: async ({ node: n }: { node: string }) => (calls.push(`start ${n}`), { node: n, changed: true, detail: 'microk8s start', commands: [] }),
     backupNode: async ({ node: n, id }: { node: string; id: string }) => {
       calls.push(`backup ${n}`);
       return { id, node: n, cluster: 'c', path: `/b/${id}.tar`, sha256: 'a'.repeat(64), size: 10240, files: ['info.yaml'], entries: [], backend: '/x', stopped: true, createdAt: '', reused: false, pruned: [], commands: [] };
-    },
-    readRaftState: async ({ node: n }: { node: string }) => {
-      const s = a.nodes.find((x) => x.name === n)!;
-      return { node: n, files: s.files!, info: s.info, clusterYaml: [], position: s.position, marker: undefined, commands: [] };
     },
     rewriteClusterYaml: async ({ template, members }: { template: string; members: Array<{ node: string }> }) => {
       calls.push(`rewrite ${template} ${members.map((m) => m.node).join(',')}`);

@@ -127,6 +127,16 @@ test('--rollback all: every node this pass upgraded is reverted too, newest firs
   expect(checkInvariants(fake.journal, fake.nodes)).toEqual([]);
 });
 
+test('--rollback all in a worker batch also reverts the siblings that succeeded', async () => {
+  const fake = new FakeCluster(3, 3);
+  fake.node('w-1').failUpgradeTo = 29;
+  const { error } = await run(fake, { to: '1.29', rollback: 'all', workerBatch: 3 });
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  expect(fake.nodes.map((n) => `${n.name}:${n.minor}`)).toEqual(['k8s-1:28', 'k8s-2:28', 'k8s-3:28', 'w-1:28', 'w-2:28', 'w-3:28']);
+  expect(fake.events('revert').map((e) => e.node).slice(0, 1)).toEqual(['w-1']);
+  expect(checkInvariants(fake.journal, fake.nodes)).toEqual([]);
+});
+
 test('a PDB-blocked drain pauses with the pod and budget named; abort stops with the node uncordoned', async () => {
   const fake = new FakeCluster(3, 1);
   fake.node('w-1').pdbBlocked = true;
