@@ -20,4 +20,7 @@ ENV NODE_ENV=production \
 RUN mkdir -p /var/lib/microk8s-runbooks && chown node:node /var/lib/microk8s-runbooks
 USER node
 # SSH keys and known_hosts are mounted read-only (see docker-compose.yml); inventories name them by path.
-ENTRYPOINT ["node", "dist/worker/main.js"]
+# The image is the CLI: `runbook worker` by default, any other command with arguments (`docker run IMAGE list`).
+EXPOSE 9464
+ENTRYPOINT ["node", "dist/cli/main.js"]
+CMD ["worker"]

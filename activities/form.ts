@@ -41,6 +41,9 @@ import {
   parseHaConf,
   parseLocks,
   parseMicrok8sVersion,
+  classifyPortProbe,
+  joinStateCommand,
+  parseUnconvergedJoin,
   portProbeCommand,
   readFileCommand,
   removeNodeCommand,
@@ -122,6 +125,8 @@ export interface JoinResult {
   /** Tokens minted (a burnt or expired token costs one more). */
   attempts: number;
   staleRemoved: boolean;
+  /** Joins that exited 0 without converging (the join trap), each undone with `microk8s leave`. */
+  unconverged: number;
   commands: CommandRecord[];
 }
 
@@ -376,16 +381,48 @@ export function createFormActivities(deps: ActivityDeps) {
 
   async function probePorts(inv: Inventory, from: NodeSpec, to: NodeSpec): Promise<string[]> {
     const sh = session(inv, from);
-    const problems: string[] = [];
-    await Promise.all(
+    const verdicts = await Promise.all(
       JOIN_PORTS.map(async ({ port, what }) => {
         const r = await exec(sh, portProbeCommand(to.address, port), { quiet: true, timeoutMs: 15_000 });
-        if (r.exitCode !== 0) {
-          problems.push(`${from.name}: cannot reach ${to.name} (${to.address}) on ${port}/tcp (${what}); open ${port}/tcp from ${from.address} to ${to.address}`);
-        }
+        return { port, what, verdict: classifyPortProbe(r.exitCode, r.stderr) };
       }),
     );
-    return problems;
+    if (verdicts.some((v) => v.verdict === 'no-nc')) {
+      return [`${from.name}: cannot check the join ports of ${to.name}: nc is not installed; install it (sudo apt-get install -y netcat-openbsd)`];
+    }
+    return verdicts
+      .filter((v) => v.verdict === 'closed')
+      .map(({ port, what }) => `${from.name}: cannot reach ${to.name} (${to.address}) on ${port}/tcp (${what}); open ${port}/tcp from ${from.address} to ${to.address}`);
+  }
+
+  /**
+   * A control-plane join that exited 0 converged only if the primary's dqlite lists the node (§2: join prints
+   * success and exits 0 even when it never did). A few polls, as join.py's own loop may end just before.
+   */
+  async function joinConverged(shP: NodeSession, primary: NodeSpec, node: NodeSpec, options: FormOptions): Promise<boolean> {
+    for (let poll = 1; ; poll++) {
+      if ((await dqliteMembers(shP, primary)).some((m) => m.address === dqliteAddress(node))) return true;
+      if (poll >= 3) return false;
+      await sleep(options.pollMs);
+    }
+  }
+
+  /** A join left half done by an earlier attempt (the worker died before undoing it): init.yaml, no info.yaml. */
+  async function leftUnconverged(shP: NodeSession, shN: NodeSession, primary: NodeSpec, node: NodeSpec): Promise<boolean> {
+    const files = await exec(shN, joinStateCommand(node), { sudo: true, quiet: true });
+    if (!parseUnconvergedJoin(files.stdout)) return false;
+    return !(await dqliteMembers(shP, primary)).some((m) => m.address === dqliteAddress(node));
+  }
+
+  /** The fix for the join trap (§9 row 6): `microk8s leave` on the node, so that it can join again from scratch. */
+  async function undoUnconvergedJoin(shN: NodeSession, node: NodeSpec): Promise<void> {
+    const r = await withHeartbeat({ node: node.name, step: 'leave: the join did not converge' }, exec(shN, leaveCommand(node), { sudo: true, timeoutMs: 600_000 }));
+    const outcome = classifyLeave(r.exitCode, r.stdout, r.stderr);
+    if (outcome === 'left' || outcome === 'not-clustered') return;
+    throw ApplicationFailure.retryable(
+      `microk8s leave on ${node.name} (undoing a join that did not converge) failed: ${excerptOf(r.stdout + r.stderr)}`,
+      'LeaveFailed',
+    );
   }
 
   async function removeStale(shP: NodeSession, primary: NodeSpec, node: NodeSpec): Promise<void> {
@@ -523,11 +560,13 @@ export function createFormActivities(deps: ActivityDeps) {
       const shP = session(inventory, primary);
       const shN = session(inventory, node);
       const tokens: string[] = [];
+      let unconverged = 0;
       const result = (outcome: JoinResult['outcome'], attempts: number, staleRemoved: boolean): JoinResult => ({
         node: node.name,
         outcome,
         attempts,
         staleRemoved,
+        unconverged,
         commands: scrub([...shP.records, ...shN.records], tokens),
       });
 
@@ -542,8 +581,14 @@ export function createFormActivities(deps: ActivityDeps) {
         }
       }
 
+      if (as === 'controlplane' && (await leftUnconverged(shP, shN, primary, node))) {
+        await undoUnconvergedJoin(shN, node);
+        unconverged += 1;
+      }
+
       let staleRemoved = false;
       let outcome: ReturnType<typeof classifyJoin> = 'failed';
+      let trapped = false;
       let output = '';
       for (let attempt = 1; attempt <= 3; attempt++) {
         const token = randomBytes(16).toString('hex');
@@ -563,7 +608,15 @@ export function createFormActivities(deps: ActivityDeps) {
         );
         outcome = classifyJoin(joined.exitCode, joined.stdout, joined.stderr);
         output = excerptOf(joined.stdout + '\n' + joined.stderr, tokens);
-        if (outcome === 'joined') return result('joined', attempt, staleRemoved);
+        trapped = false;
+        if (outcome === 'joined') {
+          if (as === 'worker' || (await joinConverged(shP, primary, node, options))) return result('joined', attempt, staleRemoved);
+          // The join trap: undo it and try again with a new token (a cause that lasts, e.g. a voter down, fails below).
+          trapped = true;
+          unconverged += 1;
+          await undoUnconvergedJoin(shN, node);
+          continue;
+        }
         if (outcome === 'invalid-token' || outcome === 'fingerprint-mismatch') continue;
         if (outcome === 'already-known') {
           // Even when our own crashed attempt left it, the entry is only removed with consent (--clean-stale or approval).
@@ -575,6 +628,15 @@ export function createFormActivities(deps: ActivityDeps) {
           continue;
         }
         break;
+      }
+      if (trapped) {
+        throw refuse(
+          'JoinNotConverged',
+          `${node.name}: "microk8s join" exited 0 ${unconverged} time(s) but ${dqliteAddress(node)} never appeared in dqlite .cluster ` +
+            `on ${primary.name} (the join trap); each time "microk8s leave" undid it on ${node.name}. Check that every ` +
+            `control-plane node of the cluster is up ("microk8s status") and that 19001/tcp is open between ${node.address} ` +
+            `and them, then rerun`,
+        );
       }
       throw refuse('JoinRefused', `${explainJoin(outcome, node, primary)} (last output: ${output || 'none'})`);
     },

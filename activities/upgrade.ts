@@ -146,6 +146,19 @@ export function evictable(pods: KubePod[]): KubePod[] {
   return pods.filter((p) => p.ownerKind !== 'DaemonSet' && p.ownerKind !== 'Node' && !p.terminating && p.phase !== 'Succeeded' && p.phase !== 'Failed');
 }
 
+/** Per-node commands inside one activity run at most this many at a time (large clusters, small workers). */
+const NODE_CONCURRENCY = 8;
+
+async function eachLimited<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]);
+  };
+  await Promise.all(Array.from({ length: Math.min(NODE_CONCURRENCY, items.length) }, lane));
+  return out;
+}
+
 export function createUpgradeActivities(deps: ActivityDeps) {
   const session = (inventory: Inventory, node: NodeSpec): NodeSession =>
     deps.ssh.session(node, { knownHosts: inventory.knownHosts, hostKeyPolicy: inventory.hostKeyPolicy });
@@ -215,16 +228,14 @@ export function createUpgradeActivities(deps: ActivityDeps) {
     async observeUpgradeState(input: { inventory: Inventory }): Promise<ObservedCluster> {
       const { inventory } = input;
       const records: CommandRecord[] = [];
-      const snaps = await Promise.all(
-        inventory.nodes.map(async (n) => {
-          const sh = session(inventory, n);
-          try {
-            return await snapState(sh);
-          } finally {
-            records.push(...sh.records);
-          }
-        }),
-      );
+      const snaps = await eachLimited(inventory.nodes, async (n) => {
+        const sh = session(inventory, n);
+        try {
+          return await snapState(sh);
+        } finally {
+          records.push(...sh.records);
+        }
+      });
       heartbeat();
       const { nodes, pods } = await nodesAndPods(inventory, undefined, records);
       const dq = await onControlPlane(inventory, undefined, records, async (sh) => {
@@ -276,20 +287,18 @@ export function createUpgradeActivities(deps: ActivityDeps) {
     async holdRefreshes(input: { inventory: Inventory; nodes: string[]; release: boolean }): Promise<{ commands: CommandRecord[]; failed: string[] }> {
       const records: CommandRecord[] = [];
       const failed: string[] = [];
-      await Promise.all(
-        input.nodes.map(async (name) => {
-          const sh = session(input.inventory, nodeOf(input.inventory, name));
-          try {
-            const r = await sh.run(input.release ? unholdCommand() : holdCommand(), { sudo: true });
-            if (r.exitCode !== 0) failed.push(`${name}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`);
-          } catch (err) {
-            if (!input.release) throw err;
-            failed.push(`${name}: ${(err as Error).message}`);
-          } finally {
-            records.push(...sh.records);
-          }
-        }),
-      );
+      await eachLimited(input.nodes, async (name) => {
+        const sh = session(input.inventory, nodeOf(input.inventory, name));
+        try {
+          const r = await sh.run(input.release ? unholdCommand() : holdCommand(), { sudo: true });
+          if (r.exitCode !== 0) failed.push(`${name}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`);
+        } catch (err) {
+          if (!input.release) throw err;
+          failed.push(`${name}: ${(err as Error).message}`);
+        } finally {
+          records.push(...sh.records);
+        }
+      });
       // A hold that did not take is a reason not to start; a release that failed is reported, not fatal.
       if (!input.release && failed.length) throw failure(FailureType.CommandFailed, `could not hold refreshes: ${failed.join('; ')}`);
       return { commands: records, failed };

@@ -118,14 +118,17 @@ export class RunbookCli implements CliContext {
     }
     say(`started ${spec.kind} on cluster ${spec.inventory.cluster}: ${handle.workflowId}`);
     say(`  UI: ${uiLink(client.options.namespace, handle.workflowId, handle.firstExecutionRunId)}`);
-    return this.follow(handle.workflowId, spec);
+    return this.follow(handle.workflowId, { ...spec, askPlan: true });
   }
 
   /**
    * Follow until the end with the watch view (cli/watch): redrawn on a terminal, plain lines otherwise, JSON lines
    * with `jsonLines`. Ctrl-C detaches and leaves the runbook running. Resolves with the exit code.
    */
-  async follow(workflowId: string, spec: Pick<StartSpec, 'json' | 'formatResult' | 'resultOk'> & ViewChoice): Promise<number> {
+  async follow(
+    workflowId: string,
+    spec: Pick<StartSpec, 'json' | 'formatResult' | 'resultOk'> & ViewChoice & { /** Ask y/N for the plan on a terminal (starting, not watching). */ askPlan?: boolean },
+  ): Promise<number> {
     const client = await this.client();
     const handle = client.workflow.getHandle(workflowId);
     const detach = () => {
@@ -140,7 +143,7 @@ export class RunbookCli implements CliContext {
       const { ending, result } = await followRunbook(handle, {
         view,
         identity: this.identity,
-        interactive: !!process.stdin.isTTY && !!process.stdout.isTTY && !spec.json && !spec.jsonLines,
+        interactive: !!spec.askPlan && !!process.stdin.isTTY && !!process.stdout.isTTY && !spec.json && !spec.jsonLines,
         resultOk: spec.resultOk,
       });
       view.end(ending, result);

@@ -134,13 +134,18 @@ export function registerLabCommands(program: Command): void {
       .option('--name <name>', 'lab name')
       .option('--to <minor>', 'fail-upgrade: the minor whose refresh fails, e.g. 1.29')
       .option('--ms <ms>', 'slow: extra milliseconds per command', int('--ms'))
-      .option('--when <when>', 'drop-ssh: before|after the command acts (default after)'),
+      .option('--when <when>', 'drop-ssh: before|after the command acts (default after)')
+      .option('--port <port>', 'block-port: the TCP port of NODE to block, e.g. 25000', int('--port'))
+      .option('--cluster-of <node>', "stale-member: plant the entry in this node's cluster (default: the biggest cluster NODE is not in)"),
   ).action(async (node: string, kind: string, o) => {
     try {
       if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new LabInputError('KIND', `unknown fault "${kind}"; use one of ${FAULT_KINDS.join(', ')}`);
       if (kind === 'fail-upgrade' && !/^1\.\d+$/.test(o.to ?? '')) throw new LabInputError('--to', 'fail-upgrade needs the minor that fails, e.g. --to 1.29');
       if (o.when && !['before', 'after'].includes(o.when)) throw new LabInputError('--when', 'must be "before" or "after"');
-      await pick(o.name, o.stateDir ?? defaultStateDir()).fault(node, kind as FaultKind, { to: o.to, ms: o.ms, when: o.when });
+      const opts = { to: o.to, ms: o.ms, when: o.when, port: o.port, clusterOf: o.clusterOf };
+      // Leave unset options out: the fault's journal line records exactly what was asked.
+      const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+      await pick(o.name, o.stateDir ?? defaultStateDir()).fault(node, kind as FaultKind, given);
       process.stdout.write(`${kind} injected on ${node}\n`);
     } catch (e) {
       fail(e);

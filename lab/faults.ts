@@ -1,19 +1,34 @@
 /**
  * Fault injection (`lab fault NODE KIND`) and healing. Faults change the machine (sshd killed, stopped) and the
- * simulated truth under the state lock; shims read the per-node fault flags (slow, drop-ssh) at each command.
+ * simulated truth under the state lock; shims read the per-node fault flags (slow, drop-ssh, block-port,
+ * burn-next-token, no-converge) at each command.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { Sim } from './sim/context';
 import { channelName, latestIn, parseChannel } from './sim/catalogue';
-import { addDeployment, nodeReady, type LabState } from './sim/model';
-import { snapPaths } from './sim/backend';
+import { type Cluster, type LabState, type NodeState, DQLITE_PORT, SPARE, addDeployment, nodeReady, servicesUp } from './sim/model';
+import { snapPaths, syncClusterYamls } from './sim/backend';
+import { generateId } from './sim/install';
 import { startServices } from './sim/lifecycle';
 import { refreshTo } from './sim/snap';
 import { journal, withState } from './sim/store';
 import { freezeNode, killNode } from './sshd';
 
-export const FAULT_KINDS = ['crash', 'destroy', 'hang', 'fail-upgrade', 'slow', 'drop-ssh', 'auto-refresh', 'pdb-block', 'no-converge'] as const;
+export const FAULT_KINDS = [
+  'crash',
+  'destroy',
+  'hang',
+  'fail-upgrade',
+  'slow',
+  'drop-ssh',
+  'auto-refresh',
+  'pdb-block',
+  'no-converge',
+  'block-port',
+  'stale-member',
+  'burn-next-token',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultOptions {
@@ -23,6 +38,14 @@ export interface FaultOptions {
   ms?: number;
   /** drop-ssh: cut before the command acts, or after it acted but before its output is delivered (default). */
   when?: 'before' | 'after';
+  /** block-port: the TCP port of NODE whose inbound connects are dropped, e.g. 25000. */
+  port?: number;
+  /** stale-member: the node whose cluster gets the stale entry (default: the biggest cluster NODE is not in). */
+  clusterOf?: string;
+}
+
+export function validPort(port: unknown): port is number {
+  return typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535;
 }
 
 const BLOCKER = 'critical';
@@ -30,6 +53,7 @@ const BLOCKER = 'critical';
 export function applyFault(labDir: string, node: string, kind: FaultKind, opts: FaultOptions, pidFile: string): void {
   if (!FAULT_KINDS.includes(kind)) throw new Error(`unknown fault "${kind}"; use one of ${FAULT_KINDS.join(', ')}`);
   if (kind === 'fail-upgrade' && !/^1\.\d+$/.test(opts.to ?? '')) throw new Error('fail-upgrade needs --to <minor>, e.g. --to 1.29');
+  if (kind === 'block-port' && !validPort(opts.port)) throw new Error('block-port needs --port <1-65535>, e.g. --port 25000');
   withState(labDir, (s, now) => {
     const n = s.nodes[node];
     if (n.power === 'destroyed') throw new Error(`${node} is destroyed`);
@@ -70,6 +94,15 @@ export function applyFault(labDir: string, node: string, kind: FaultKind, opts: 
       case 'no-converge':
         n.faults.noConverge = true;
         break;
+      case 'block-port':
+        n.faults.blockedPorts = [...new Set([...(n.faults.blockedPorts ?? []), opts.port!])];
+        break;
+      case 'burn-next-token':
+        n.faults.burnNextToken = true;
+        break;
+      case 'stale-member':
+        n.faults.staleIn = plantStaleMember(labDir, s, n, opts.clusterOf, now);
+        break;
       case 'pdb-block': {
         const c = s.clusters[n.cluster];
         if (!c || !c.k8sNodes.some((k) => k.name === node)) throw new Error(`${node} is not a Kubernetes node of its cluster`);
@@ -80,7 +113,7 @@ export function applyFault(labDir: string, node: string, kind: FaultKind, opts: 
         break;
       }
     }
-    journal(labDir, node, 'fault', { kind, ...opts });
+    journal(labDir, node, 'fault', { kind, ...opts, ...(kind === 'stale-member' ? { cluster: n.faults.staleIn } : {}) });
     void nodeReady;
   });
 }
@@ -104,6 +137,7 @@ export function healNode(labDir: string, node: string, pidFile: string): boolean
       }
     }
     n.power = 'running';
+    if (n.faults.staleIn) removeStaleMember(labDir, s, n, n.faults.staleIn, now);
     const hadFault = Object.keys(n.faults).length > 0 || n.kubeliteFailed;
     n.faults = {};
     n.kubeliteFailed = false;
@@ -116,4 +150,39 @@ export function healNode(labDir: string, node: string, pidFile: string): boolean
     journal(labDir, node, 'healed', { restarted: restart, cleared: hadFault });
     return restart;
   });
+}
+
+/**
+ * `stale-member`: a dqlite entry with NODE's address (a spare no machine answers for) lingers in a cluster, as
+ * after a failed join or a rebuilt node (reference §9 row 2): NODE's next join there is refused with "already
+ * known to dqlite" until `remove-node <ip> --force`. Returns the cluster's id.
+ */
+function plantStaleMember(labDir: string, s: LabState, n: NodeState, clusterOf: string | undefined, now: number): string {
+  const address = `${n.address}:${DQLITE_PORT}`;
+  let c: Cluster | undefined;
+  if (clusterOf) {
+    const other = s.nodes[clusterOf];
+    if (!other) throw new Error(`stale-member: no node "${clusterOf}" in this lab`);
+    c = s.clusters[other.cluster];
+    if (!c) throw new Error(`stale-member: ${clusterOf} is in no cluster`);
+  } else {
+    // The biggest cluster NODE is not a member of (ties: the one created first, usually k8s-1's).
+    c = Object.values(s.clusters)
+      .filter((x) => !x.members.some((m) => m.node === n.name))
+      .sort((a, b) => b.members.length - a.members.length)[0];
+    if (!c) throw new Error(`stale-member: there is no cluster ${n.name} is not already in`);
+  }
+  if (c.members.some((m) => m.address === address)) throw new Error(`stale-member: ${address} is already in the dqlite members of ${c.id}`);
+  c.members.push({ id: generateId(address), address, role: SPARE, node: null });
+  syncClusterYamls(labDir, s, c, (x) => servicesUp(s.nodes[x], now));
+  return c.id;
+}
+
+/** heal of a `stale-member` fault: the planted entry goes, if nobody removed it yet. */
+function removeStaleMember(labDir: string, s: LabState, n: NodeState, clusterId: string, now: number): void {
+  const c = s.clusters[clusterId];
+  const address = `${n.address}:${DQLITE_PORT}`;
+  if (!c || !c.members.some((m) => m.address === address && m.node === null)) return;
+  c.members = c.members.filter((m) => !(m.address === address && m.node === null));
+  syncClusterYamls(labDir, s, c, (x) => servicesUp(s.nodes[x], now));
 }

@@ -30,7 +30,7 @@ import {
   voters as votersOf,
 } from './sim/model';
 import { type JournalEntry, journal, journalPath, readState, statePath, withState } from './sim/store';
-import { applyFault, healNode, type FaultKind, type FaultOptions } from './faults';
+import { applyFault, healNode, validPort, type FaultKind, type FaultOptions } from './faults';
 
 export type { FaultKind, FaultOptions } from './faults';
 export type { JournalEntry } from './sim/store';
@@ -394,6 +394,8 @@ export class Lab {
 
   async fault(node: string, kind: FaultKind, opts: FaultOptions = {}): Promise<void> {
     this.node(node);
+    if (kind === 'block-port' && !validPort(opts.port)) throw new LabInputError('--port', 'block-port needs the TCP port to block, 1-65535, e.g. --port 25000');
+    if (opts.clusterOf !== undefined) this.node(opts.clusterOf);
     applyFault(this.dir, node, kind, opts, this.pidFile(node));
   }
 

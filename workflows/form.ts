@@ -218,6 +218,9 @@ async function joinAndSettle(
         [{ inventory, primary, node: j.node, as: j.as, options: { ...options, cleanStale } }],
       );
       if (joined.outcome === 'already-member') rb.note(`${j.node} was already a member (an earlier attempt joined it)`);
+      if (joined.unconverged > 0) {
+        rb.note(`${j.node}: microk8s join exited 0 without converging ${joined.unconverged} time(s) (the join trap); undone with microk8s leave and joined again`);
+      }
       break;
     } catch (err) {
       const stale = failureType(err) === 'StaleDqliteMember';

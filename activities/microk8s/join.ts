@@ -171,11 +171,34 @@ export function classifyRemoveNode(exitCode: number | null, stdout: string, stde
 // ---------------------------------------------------------------------------------------------------
 // pre-flight probes
 
-/** A TCP connect from the node running it to ip:port, bounded to `seconds` (bash's /dev/tcp: no nc needed). */
+/** A TCP connect from the node running it to ip:port, bounded to `seconds`: `nc -z` as §9 row 3 advises. */
 export function portProbeCommand(ip: string, port: number, seconds = 3): string {
   if (!isIPv4(ip)) throw new Error(`${JSON.stringify(ip)} is not an IPv4 address`);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${port} is not a TCP port`);
-  return command('timeout', seconds, 'bash', '-c', `</dev/tcp/${ip}/${port}`);
+  if (!Number.isInteger(seconds) || seconds < 1) throw new Error(`${seconds} is not a whole number of seconds`);
+  return command('nc', '-z', '-w', seconds, ip, port);
+}
+
+/** What `nc -z` said: 0 = accepted; 127 (or "not found") = no nc on the node, which says nothing about the port. */
+export function classifyPortProbe(exitCode: number | null, stderr: string): 'open' | 'closed' | 'no-nc' {
+  if (exitCode === 0) return 'open';
+  if (exitCode === 127 || /nc: (command )?not found/.test(stderr)) return 'no-nc';
+  return 'closed';
+}
+
+// ---------------------------------------------------------------------------------------------------
+// the join trap (§2 step 4, §9 row 6): exit 0 without convergence leaves `init.yaml` and no `info.yaml`
+
+/** `init.yaml` and `info.yaml` of the node's backend, one word per file present (`ls` of just those two). */
+export function joinStateCommand(node: NodeSpec): string {
+  const p = nodePaths(node);
+  return `${command('ls', '-1', '--', `${p.backend}/init.yaml`, p.infoYaml)} 2>/dev/null`;
+}
+
+/** A control-plane join that never converged: dqlite still holds `init.yaml` and never wrote `info.yaml`. */
+export function parseUnconvergedJoin(stdout: string): boolean {
+  const files = stdout.split('\n').map((l) => l.trim().split('/').pop());
+  return files.includes('init.yaml') && !files.includes('info.yaml');
 }
 
 /** Milliseconds since the epoch on the node: GNU date. */

@@ -1,5 +1,6 @@
 /** Commands that work on any runbook by workflow ID: list, status, watch, approve, reject, pause, resume, cancel. */
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { Option, type Command } from 'commander';
 import { ExitCode, RunbookClusterKey, RunbookKindKey } from '../../common/constants';
 import { approveUpdate, pauseUpdate, progressQuery, rejectUpdate, resumeUpdate } from '../../common/messages';
@@ -55,14 +56,18 @@ async function describeRunbook(ctx: RunbookCli, client: Client, id: string): Pro
   }
 }
 
-/** Who started the run: the client identity (user@host) on its first history event. */
+/** Who started the run: the input's `requestedBy` (decoded like any payload), else the starting client's identity. */
 async function startedBy(client: Client, id: string, runId: string): Promise<string | undefined> {
   const page = await client.workflowService.getWorkflowExecutionHistory({
     namespace: client.options.namespace,
     execution: { workflowId: id, runId },
     maximumPageSize: 1,
   });
-  return page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.identity || undefined;
+  const started = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+  const input = await decodeFromPayloadsAtIndex<{ requestedBy?: unknown }>(client.options.loadedDataConverter, 0, started?.input?.payloads).catch(
+    () => undefined,
+  );
+  return typeof input?.requestedBy === 'string' ? input.requestedBy : started?.identity || undefined;
 }
 
 /** Choices for help and shell completion only: listQuery checks the value (any case, both spellings). */

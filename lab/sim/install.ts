@@ -92,12 +92,32 @@ export function nodeShims(labDir: string, node: string): void {
     '#!/bin/sh\nwhile [ $# -gt 0 ]; do\n  case "$1" in\n    -u|-g|-C|-D|-h|-p|-r|-t|-U) shift 2 ;;\n    --) shift; break ;;\n    -*) shift ;;\n    *) break ;;\n  esac\ndone\nexec "$@"\n',
     { mode: 0o755 },
   );
+  fs.writeFileSync(path.join(bin, 'nc'), ncShim(labDir, node), { mode: 0o755 });
   // Only the tools behind backup/copy/delete invariants: shell start-up files use cat, ls and mkdir a lot.
   for (const tool of ['tar', 'cp', 'rm', 'mv', 'sha256sum']) {
     const real = ['/usr/bin', '/bin'].map((d) => path.join(d, tool)).find((f) => fs.existsSync(f));
     if (!real) continue;
     fs.writeFileSync(path.join(bin, tool), journalingWrapper(labDir, node, tool, real), { mode: 0o755 });
   }
+}
+
+/**
+ * `nc -z -w N HOST PORT` (either flag order) is answered by the simulator from the lab's truth (sim/network.ts):
+ * lab addresses are loopback aliases where nothing listens on 25000/19001/16443. Anything else runs the real nc.
+ */
+function ncShim(labDir: string, node: string): string {
+  return [
+    '#!/bin/sh',
+    'if [ $# -eq 5 ] && { { [ "$1" = -z ] && [ "$2" = -w ]; } || { [ "$1" = -w ] && [ "$3" = -z ]; }; }; then',
+    `  LAB_DIR=${q(labDir)} LAB_NODE=${q(node)} exec ${q(process.execPath)} ${q(simulatorEntry())} nc "$@"`,
+    'fi',
+    'for real in /usr/bin/nc /bin/nc /usr/bin/netcat /bin/netcat; do',
+    '  if [ -x "$real" ]; then exec "$real" "$@"; fi',
+    'done',
+    'echo "nc: command not found" >&2',
+    'exit 127',
+    '',
+  ].join('\n');
 }
 
 /** A thin pass-through that runs the real tool and appends one journal line (for backup/copy invariants). */

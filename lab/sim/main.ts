@@ -51,6 +51,9 @@ const HANDLERS: Record<string, Handler> = {
   snap: (sim, args) => require('./snap').snap(sim, args),
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   dqlite: (sim, args) => require('./dqlite').dqlite(sim, args),
+  // Only `nc -z -w N HOST PORT` reaches here (the shim sends anything else to the real nc).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  nc: (sim, args) => require('./network').nc(sim, args),
 };
 
 /** Cut this command's SSH connection: kill the per-connection sshd and everything under it. */

@@ -7,13 +7,12 @@ import { Exit, type Sim } from './context';
 import { ACTING_AS_NODE, NOT_RUNNING, REFUSED, apiUp, exitIfStopped, isWorker, lockExists } from './guards';
 import { generateId, openBytes, setLocks, startAlone } from './install';
 import { type Cluster, type LabState, type NodeState, DQLITE_PORT, LOCAL_DQLITE, SPARE, VOTER, ensureDaemonSets, hasQuorum, servicesUp } from './model';
+import { AGENT_PORT, EXTRA_IP, portBlocked, portState } from './network';
 import { scheduleRebalance } from './store';
 import { isIPv4 } from '../../common/inventory';
 
 const FORMATS = ['pretty', 'short', 'token', 'token-check', 'json', 'yaml'];
 const ADD_NODE_USAGE = 'usage: microk8s add-node [-h] [--token-ttl TOKEN_TTL] [--token TOKEN] [--format {pretty,short,token,token-check,json,yaml}]';
-/** A second interface address, as `hostname -I` lists a docker bridge on many hosts. */
-export const EXTRA_IP = '172.17.0.1';
 
 export function certCheck(serverCrt: string): string {
   const pem = fs.readFileSync(serverCrt, 'utf8');
@@ -170,18 +169,19 @@ export async function join(sim: Sim, args: string[]): Promise<number> {
   if (fingerprint !== undefined && fingerprint.length < 12) return invalid('Fingerprint should be at least 12 bytes');
 
   sim.out(`Contacting cluster at ${ip}`);
-  const view = sim.peek();
-  const target = Object.values(view.nodes).find((n) => n.address === ip);
-  if (!target || target.power === 'crashed' || target.power === 'destroyed') {
-    if (!target && ip !== EXTRA_IP) traceback(sim, 'OSError: [Errno 113] No route to host');
-    if (target) traceback(sim, 'OSError: [Errno 113] No route to host');
+  // The same reachability `nc -z` answers from (sim/network.ts): down machine, hung machine or blocked port, stopped.
+  const reach = portState(sim.peek(), ip, port, Date.now());
+  if (!reach.open) {
+    if (reach.why === 'no-route') traceback(sim, 'OSError: [Errno 113] No route to host');
+    if (reach.why === 'timeout') {
+      await sim.sleep(sim.timing.connectTimeoutMs);
+      traceback(sim, 'TimeoutError: [Errno 110] Connection timed out');
+    }
     traceback(sim, 'ConnectionRefusedError: [Errno 111] Connection refused');
   }
-  if (target.power === 'hung') {
-    await sim.sleep(sim.timing.connectTimeoutMs);
-    traceback(sim, 'TimeoutError: [Errno 110] Connection timed out');
-  }
-  if (port !== 25000 || target.services !== 'running') traceback(sim, 'ConnectionRefusedError: [Errno 111] Connection refused');
+  // Something else listens there (dqlite, the API server): not the cluster agent.
+  if (port !== AGENT_PORT) traceback(sim, 'ConnectionRefusedError: [Errno 111] Connection refused');
+  const target = reach.node;
   if (fingerprint !== undefined && !skipVerify) {
     const actual = certCheck(snapPaths(sim.labDir, target.name).serverCrt);
     if (!actual.startsWith(fingerprint.slice(0, 12)) || !fingerprint.startsWith(actual.slice(0, Math.min(12, fingerprint.length)))) {
@@ -192,6 +192,12 @@ export async function join(sim: Sim, args: string[]): Promise<number> {
 
   const outcome = sim.state((s, now, self): JoinOutcome => {
     const t = s.nodes[target.name];
+    // The `burn-next-token` fault: this node's token was burnt (as by an earlier failed attempt), whatever its TTL.
+    if (self.faults.burnNextToken) {
+      delete self.faults.burnNextToken;
+      burnToken(sim, t.name, token);
+      return { ok: false, message: 'Invalid token', status: 500 };
+    }
     // The agent consumes a single-use token first, before any other check: a failed join still burns it.
     if (!consumeToken(sim, t.name, token, now)) return { ok: false, message: 'Invalid token', status: 500 };
     if (t.name === self.name) return { ok: false, message: `The joining node has the same IP (${ip}) as the node we contact`, status: 503 };
@@ -265,6 +271,16 @@ function consumeToken(sim: Sim, node: string, token: string, now: number): boole
   return now / 1000 < Number(expiry);
 }
 
+/** Remove a token whatever its TTL (the `burn-next-token` fault). */
+function burnToken(sim: Sim, node: string, token: string): void {
+  const file = snapPaths(sim.labDir, node).tokens;
+  const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+  const kept = lines.filter((l) => l.split('|')[0] !== token);
+  if (kept.length === lines.length) return;
+  fs.writeFileSync(file, kept.map((l) => l + '\n').join(''));
+  sim.event('token-burnt', { fault: 'burn-next-token' }, node);
+}
+
 /** Leave the node's current cluster: a lone cluster dissolves, a member of a bigger one stays behind as stale. */
 function detach(s: LabState, self: NodeState): void {
   const old = s.clusters[self.cluster];
@@ -294,9 +310,10 @@ function moveSeed(sim: Sim, t: NodeState, c: Cluster): boolean {
 }
 
 /**
- * Why a control-plane join would not converge, if it would not: the `no-converge` fault, or a voter that is down
- * (crashed, hung, destroyed, stopped or failing) while the cluster still has quorum (reference failure mode 6).
- * A voter merely restarting (refresh, start) does not count, so quick runbook sequences are not trapped by chance.
+ * Why a control-plane join would not converge, if it would not: the `no-converge` fault, a voter that is down
+ * (crashed, hung, destroyed, stopped or failing) while the cluster still has quorum, or 19001/tcp blocked (a
+ * `block-port` fault) on a voter or on the joining node (reference failure mode 6). A voter merely restarting
+ * (refresh, start) does not count, so quick runbook sequences are not trapped by chance.
  */
 export function nonConvergence(s: LabState, self: NodeState, c: Cluster): string | undefined {
   if (self.faults.noConverge) return 'no-converge fault';
@@ -304,7 +321,9 @@ export function nonConvergence(s: LabState, self: NodeState, c: Cluster): string
     if (m.role !== VOTER) continue;
     const n = m.node ? s.nodes[m.node] : undefined;
     if (!n || n.power !== 'running' || n.services !== 'running' || !n.dqlite.ok || n.cluster !== c.id) return `voter ${m.address} is down`;
+    if (portBlocked(n, DQLITE_PORT)) return `voter ${m.address} is unreachable (${DQLITE_PORT}/tcp blocked)`;
   }
+  if (portBlocked(self, DQLITE_PORT)) return `${self.address}:${DQLITE_PORT} is unreachable (${DQLITE_PORT}/tcp blocked)`;
   return undefined;
 }
 
@@ -504,4 +523,4 @@ export function removeNode(sim: Sim, args: string[]): number {
   return result.code;
 }
 
-export { ACTING_AS_NODE };
+export { ACTING_AS_NODE, EXTRA_IP };

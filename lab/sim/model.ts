@@ -124,6 +124,12 @@ export interface NodeState {
     failUpgradeTo?: string;
     /** The next control-plane join of this node does not converge (the join trap). */
     noConverge?: boolean;
+    /** `block-port`: inbound TCP to these ports is dropped (sim/network.ts). */
+    blockedPorts?: number[];
+    /** `stale-member`: the cluster where a dqlite entry with this node's address was planted. */
+    staleIn?: string;
+    /** `burn-next-token`: the next join from this node burns its token and fails with `Invalid token`. */
+    burnNextToken?: boolean;
   };
 }
 

@@ -98,3 +98,14 @@ test('bad flags exit 2 and start nothing', async () => {
   expect(lost.code).toBe(2);
   expect(lost.stderr).toMatch(/--lost: is required/);
 });
+
+test('--keep leaves only the newest backups of the cluster, counting the one just made', async () => {
+  const before = (await runCli(env, ['backups', 'list', '--cluster', lab.inventory.cluster, '--json'], { env: { RUNBOOK_STATE_DIR: stateDir } })).stdout;
+  const older = (JSON.parse(before) as Array<{ id: string }>).map((r) => r.id);
+  expect(older.length).toBeGreaterThanOrEqual(1);
+  const b = await runbook<BackupResult>('backup', 'backup', { node: 'k8s-1', keep: 1 });
+  expect(b.backup!.pruned.sort()).toEqual([...older].sort());
+  const after = JSON.parse((await runCli(env, ['backups', 'list', '--cluster', lab.inventory.cluster, '--json'], { env: { RUNBOOK_STATE_DIR: stateDir } })).stdout) as Array<{ id: string; path: string }>;
+  expect(after.map((r) => r.id)).toEqual([b.backup!.id]);
+  expect(fs.readdirSync(path.dirname(after[0].path)).sort()).toEqual([`${b.backup!.id}.json`, `${b.backup!.id}.tar`]);
+});

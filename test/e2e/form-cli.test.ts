@@ -8,13 +8,12 @@ import * as path from 'path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Lab } from '../../lab';
 import { runCli, startTemporal } from '../support/temporal';
-import { commandsOf, openJoinPorts, startFormWorker, type FormWorker } from './form-support';
+import { commandsOf, startFormWorker, type FormWorker } from './form-support';
 
 let env: TestWorkflowEnvironment;
 let lab: Lab;
 let worker: FormWorker;
 let stateDir: string;
-let closePorts: () => Promise<void>;
 
 beforeAll(async () => {
   stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'form-cli-'));
@@ -22,13 +21,11 @@ beforeAll(async () => {
     startTemporal(),
     Lab.up({ name: `fcli${process.pid % 10000}`, controlPlanes: 1, workers: 1, channel: '1.28/stable', profile: 'fast', stateDir }),
   ]);
-  closePorts = await openJoinPorts(lab);
   worker = await startFormWorker(env, stateDir);
 }, 120_000);
 
 afterAll(async () => {
   await worker?.stop();
-  await closePorts?.();
   await lab?.down();
   await env?.teardown();
   if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });

@@ -1,7 +1,8 @@
 /**
- * form's failure paths on the lab (fast profile): pre-flight refusals that change nothing (port 25000 closed,
- * minor versions differ), a stale dqlite member cleaned after approval, and a worker process SIGKILLed at random
- * moments: the run still completes and no node is joined twice.
+ * form's failure paths on the lab (fast profile), each made by a lab fault: pre-flight refusals that change
+ * nothing (port 25000 blocked, minor versions differ), a stale dqlite member cleaned after approval, a burnt
+ * token, the join trap (undone and redone; failing clearly when it lasts), and a worker process SIGKILLed at
+ * random moments: the run still completes and no node is joined twice.
  */
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
@@ -10,12 +11,10 @@ import * as path from 'path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { Lab } from '../../lab';
-import { syncClusterYamls } from '../../lab/sim/backend';
-import { withState } from '../../lab/sim/store';
 import { approveUpdate, progressQuery, type RunbookProgress } from '../../common/messages';
 import type { FormResult } from '../../workflows/form';
 import { REPO_ROOT, startTemporal } from '../support/temporal';
-import { commandsOf, FAST_TIMING, openJoinPorts, start, startFormWorker, subset, type FormWorker } from './form-support';
+import { commandsOf, FAST_TIMING, start, startFormWorker, subset, type FormWorker } from './form-support';
 
 let env: TestWorkflowEnvironment;
 let stateDir: string;
@@ -32,10 +31,10 @@ afterAll(async () => {
   if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
 });
 
-async function newLab(suffix: string, opts: { timeScale?: number; workers?: number } = {}): Promise<Lab> {
+async function newLab(suffix: string, opts: { timeScale?: number; workers?: number; controlPlanes?: number } = {}): Promise<Lab> {
   const lab = await Lab.up({
     name: `ff${suffix}${process.pid % 10000}`,
-    controlPlanes: 3,
+    controlPlanes: opts.controlPlanes ?? 3,
     workers: opts.workers ?? 1,
     channel: '1.28/stable',
     profile: 'fast',
@@ -52,7 +51,10 @@ async function failure(h: { result(): Promise<unknown> }): Promise<string> {
     (e) => e,
   );
   expect(err).toBeInstanceOf(WorkflowFailedError);
-  return String((err as WorkflowFailedError).cause?.message);
+  // The innermost cause, as the CLI prints it (an activity's failure sits under ActivityFailure).
+  let cause: Error | undefined = (err as WorkflowFailedError).cause;
+  while ((cause as { cause?: Error } | undefined)?.cause) cause = (cause as { cause?: Error }).cause;
+  return String(cause?.message);
 }
 
 describe('pre-flight refuses before any change', () => {
@@ -66,8 +68,8 @@ describe('pre-flight refuses before any change', () => {
     await worker?.stop();
   });
 
-  test('port 25000 on the primary unreachable: named per joining node, nothing joined', async () => {
-    const close = await openJoinPorts(lab, (node, port) => node === 'k8s-1' && port === 25000);
+  test('port 25000 on the primary blocked: nc -z fails, named per joining node, nothing joined', async () => {
+    await lab.fault('k8s-1', 'block-port', { port: 25000 });
     try {
       const h = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: lab.inventory, input: { timing: FAST_TIMING }, yes: true });
       const message = await failure(h);
@@ -78,40 +80,35 @@ describe('pre-flight refuses before any change', () => {
       expect(message).not.toMatch(/19001\/tcp|16443\/tcp/);
       expect(commandsOf(lab, 'join')).toEqual([]);
       expect(commandsOf(lab, 'add-node')).toEqual([]);
+      // The probe is `nc -z -w 3 IP PORT` from each joining node, journalled by the lab.
+      const probes = lab.journal().filter((e) => e.argv?.[0] === 'nc' && e.argv.includes('25000'));
+      expect(new Set(probes.map((e) => e.node))).toEqual(new Set(['k8s-2', 'k8s-3', 'k8s-w1']));
+      expect(probes.every((e) => e.exit === 1 && e.argv!.join(' ') === `nc -z -w 3 ${primary} 25000`)).toBe(true);
     } finally {
-      await close();
+      await lab.heal('k8s-1');
     }
   });
 
   test('minor versions differ: refused with the fix, nothing joined', async () => {
     const refreshed = await lab.exec('k8s-3', 'sudo snap refresh microk8s --channel=1.29/stable');
     expect(refreshed.code).toBe(0);
-    const close = await openJoinPorts(lab);
-    try {
-      const h = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: lab.inventory, input: { timing: FAST_TIMING }, yes: true });
-      const message = await failure(h);
-      expect(message).toMatch(/minor versions differ \(1\.28 on k8s-1, k8s-2, k8s-w1; 1\.29 on k8s-3\).*refresh the others to 1\.28/);
-      expect(commandsOf(lab, 'join')).toEqual([]);
-    } finally {
-      await close();
-    }
+    const h = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: lab.inventory, input: { timing: FAST_TIMING }, yes: true });
+    const message = await failure(h);
+    expect(message).toMatch(/minor versions differ \(1\.28 on k8s-1, k8s-2, k8s-w1; 1\.29 on k8s-3\).*refresh the others to 1\.28/);
+    expect(message).not.toMatch(/cannot reach/);
+    expect(commandsOf(lab, 'join')).toEqual([]);
   });
 });
 
 test('a stale dqlite member blocks a join; it is removed after approval, then the node joins', async () => {
   const lab = await newLab('s', { workers: 0 });
-  const close = await openJoinPorts(lab);
   const worker = await startFormWorker(env, stateDir);
   try {
     const two = subset(lab.inventory, ['k8s-1', 'k8s-2']);
     await (await start(env, worker, { kind: 'form', workflowType: 'form', inventory: two, input: { timing: FAST_TIMING }, yes: true })).result();
     // k8s-3's address left in dqlite by an earlier, failed join (behaviour reference §9 row 2).
     const k3 = lab.inventory.nodes.find((n) => n.name === 'k8s-3')!;
-    withState(lab.dir, (s) => {
-      const c = s.clusters[s.nodes['k8s-1'].cluster];
-      c.members.push({ id: '9373968242441247628', address: `${k3.address}:19001`, role: 2, node: null });
-      syncClusterYamls(lab.dir, s, c, () => true);
-    });
+    await lab.fault('k8s-3', 'stale-member', { clusterOf: 'k8s-1' });
 
     const h = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: lab.inventory, input: { timing: FAST_TIMING }, yes: true });
     let pending: RunbookProgress['pendingApproval'];
@@ -132,13 +129,52 @@ test('a stale dqlite member blocks a join; it is removed after approval, then th
     expect(Date.parse(removes[0].t)).toBeLessThan(Date.parse(k3join[0].t));
   } finally {
     await worker.stop();
-    await close();
+  }
+});
+
+test('a burnt token costs a new one; a join that did not converge is left and redone; a lasting one fails clearly', async () => {
+  const lab = await newLab('t', { controlPlanes: 4, workers: 0 });
+  const worker = await startFormWorker(env, stateDir);
+  const joinExits = (node: string) => commandsOf(lab, 'join').filter((e) => e.node === node).map((e) => e.exit);
+  try {
+    await lab.fault('k8s-2', 'burn-next-token');
+    await lab.fault('k8s-3', 'no-converge');
+    const three = subset(lab.inventory, ['k8s-1', 'k8s-2', 'k8s-3']);
+    const r = (await (await start(env, worker, { kind: 'form', workflowType: 'form', inventory: three, input: { timing: FAST_TIMING }, yes: true })).result()) as FormResult;
+    expect(r.verification.highAvailability).toBe(true);
+    // Burnt token: Invalid token (exit 6), then a new token joins.
+    expect(joinExits('k8s-2')).toEqual([6, 0]);
+    expect(lab.journal().filter((e) => e.event === 'token-burnt' && e.fault === 'burn-next-token')).toHaveLength(1);
+    // The join trap: exit 0 twice, seen in .cluster, undone with leave in between.
+    expect(joinExits('k8s-3')).toEqual([0, 0]);
+    const j = lab.journal();
+    const at = (event: string) => j.findIndex((e) => e.event === event && e.node === 'k8s-3');
+    expect(at('join-not-converged')).toBeGreaterThanOrEqual(0);
+    expect(at('left')).toBeGreaterThan(at('join-not-converged'));
+    expect(at('joined')).toBeGreaterThan(at('left'));
+    expect(r.notes.join('\n')).toContain('k8s-3: microk8s join exited 0 without converging 1 time(s) (the join trap); undone with microk8s leave and joined again');
+    const st = await lab.status();
+    expect(st.cluster.voters.sort()).toEqual(['k8s-1', 'k8s-2', 'k8s-3']);
+
+    // A voter down while quorum holds traps every join (reference §9 row 6): three tries, each undone, then a clear failure.
+    await lab.fault('k8s-3', 'crash');
+    const rest = subset(lab.inventory, ['k8s-1', 'k8s-2', 'k8s-4']);
+    const message = await failure(await start(env, worker, { kind: 'form', workflowType: 'form', inventory: rest, input: { timing: FAST_TIMING }, yes: true }));
+    const k4 = lab.inventory.nodes.find((n) => n.name === 'k8s-4')!.address;
+    expect(message).toContain(`k8s-4: "microk8s join" exited 0 3 time(s) but ${k4}:19001 never appeared in dqlite .cluster on k8s-1 (the join trap)`);
+    expect(message).toMatch(/every control-plane node of the cluster is up .* 19001\/tcp is open/);
+    expect(joinExits('k8s-4')).toEqual([0, 0, 0]);
+    expect(commandsOf(lab, 'leave').filter((e) => e.node === 'k8s-4').map((e) => e.exit)).toEqual([0, 0, 0]);
+    const after = await lab.status();
+    expect(after.cluster.nodes).not.toContain('k8s-4');
+    expect(after.nodes.find((n) => n.name === 'k8s-4')!.dqlite?.error ?? null).toBeNull();
+  } finally {
+    await worker.stop();
   }
 });
 
 test('the worker process is SIGKILLed at random moments; the run completes and no node joins twice', async () => {
   const lab = await newLab('k', { timeScale: 40, workers: 2 });
-  const close = await openJoinPorts(lab);
   const taskQueue = `form-crash-${process.pid}`;
   const spawnWorker = (): ChildProcess =>
     spawn(process.execPath, [path.join(REPO_ROOT, 'dist/test/e2e/form-worker-main.js')], {
@@ -177,6 +213,5 @@ test('the worker process is SIGKILLed at random moments; the run completes and n
     console.log(`form crash test: killed the worker during ${JSON.stringify(kills)}`);
   } finally {
     child.kill('SIGKILL');
-    await close();
   }
 }, 180_000);

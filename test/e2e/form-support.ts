@@ -1,6 +1,6 @@
 /**
- * Shared pieces of the form e2e tests: a real worker with the real SSH layer, the join ports the lab does not
- * simulate (real TCP listeners on each lab node's loopback address), and history text for the secret scan.
+ * Shared pieces of the form e2e tests: a real worker with the real SSH layer, history text for the secret scan,
+ * and journal queries. The join-port pre-flight (`nc -z`) is answered by the lab itself; faults shape it.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -45,7 +45,12 @@ export async function startFormWorker(env: TestWorkflowEnvironment, stateDir: st
   };
 }
 
-/** `microk8s join` needs 25000, 19001 and 16443 on the node it joins: listen on each node's lab address. */
+/**
+ * Real TCP listeners on 25000, 19001 and 16443 of each lab node. Not needed any more: the lab's `nc` answers the
+ * pre-flight probe from its own truth (use `lab.fault(node, 'block-port', { port })` for a closed port). Kept
+ * for callers outside the form tests (test/e2e/recover-quorum.test.ts).
+ * @deprecated
+ */
 export async function openJoinPorts(lab: Lab, skip: (node: string, port: number) => boolean = () => false): Promise<() => Promise<void>> {
   const servers: net.Server[] = [];
   for (const n of lab.nodes) {

@@ -14,12 +14,11 @@ import { progressQuery, rejectUpdate, type RunbookProgress } from '../../common/
 import type { FormResult } from '../../workflows/form';
 import type { RemoveNodeResult } from '../../workflows/remove-node';
 import { startTemporal } from '../support/temporal';
-import { commandsOf, FAST_TIMING, historyText, issuedTokens, openJoinPorts, start, startFormWorker, subset, type FormWorker } from './form-support';
+import { commandsOf, FAST_TIMING, historyText, issuedTokens, start, startFormWorker, subset, type FormWorker } from './form-support';
 
 let env: TestWorkflowEnvironment;
 let lab: Lab;
 let worker: FormWorker;
-let closePorts: () => Promise<void>;
 let stateDir: string;
 let inv: Inventory;
 
@@ -32,13 +31,11 @@ beforeAll(async () => {
     Lab.up({ name: `form${process.pid % 100000}`, controlPlanes: 4, workers: 4, channel: '1.28/stable', profile: 'fast', stateDir }),
   ]);
   inv = lab.inventory;
-  closePorts = await openJoinPorts(lab);
   worker = await startFormWorker(env, stateDir);
 }, 120_000);
 
 afterAll(async () => {
   await worker?.stop();
-  await closePorts?.();
   await lab?.down();
   await env?.teardown();
   if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });

@@ -30,8 +30,8 @@ afterAll(async () => {
   fs.rmSync(stateDir, { recursive: true, force: true });
 });
 
-async function lab(name: string, controlPlanes: number): Promise<Lab> {
-  const l = await Lab.up({ name: `${name}-${suffix}`, controlPlanes, formed: true, profile: 'fast', stateDir });
+async function lab(name: string, controlPlanes: number, workers = 0): Promise<Lab> {
+  const l = await Lab.up({ name: `${name}-${suffix}`, controlPlanes, workers, formed: true, profile: 'fast', stateDir });
   labs.push(l);
   return l;
 }
@@ -93,11 +93,16 @@ test('3 control planes, 2 destroyed: recovered on the survivor; runbook form wit
 // The issue asks for "both survivors are voters"; go-dqlite (behaviour reference §2, and the lab) keeps exactly one
 // voter below 3 members, so both must be up members of one cluster, with one voter.
 test('5 control planes, 3 destroyed: the copy makes both survivors up members of one consistent cluster', async () => {
-  const l = await lab('rq5', 5);
+  const l = await lab('rq5', 5, 1);
   for (const n of ['k8s-2', 'k8s-3', 'k8s-5']) await l.fault(n, 'destroy');
+  const journalBefore = l.journal().length;
   const r = await recover(l, { lost: ['k8s-2', 'k8s-3', 'k8s-5'] });
   expect(r.survivors).toEqual(['k8s-1', 'k8s-4']);
   const st = await l.status();
+  // The worker was stopped with snap stop and started again with snap start, and is Ready.
+  const workerCmds = l.journal().slice(journalBefore).filter((e) => e.node === 'k8s-w1' && e.argv?.[0] === 'snap').map((e) => e.argv![1]);
+  expect(workerCmds).toEqual(['stop', 'start']);
+  expect(st.nodes.find((x) => x.name === 'k8s-w1')).toMatchObject({ ready: true, services: 'running' });
   expect(st.cluster.available).toBe(true);
   expect([...st.cluster.voters, ...st.cluster.standbys, ...st.cluster.spares].sort()).toEqual(['k8s-1', 'k8s-4']);
   expect(st.cluster.voters).toHaveLength(1);

@@ -40,6 +40,7 @@ export function startUpgrade(env: TestWorkflowEnvironment, lab: Lab, taskQueue: 
   );
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read result and failure fields freely
 export async function settle(handle: WorkflowHandle): Promise<{ value?: any; error?: any }> {
   return handle.result().then(
     (value) => ({ value }),

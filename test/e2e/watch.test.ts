@@ -3,7 +3,11 @@
  * gated activities): the live screen in a pseudo-terminal (tmux), the plain lines and the JSON lines of the same
  * run, a failure, a runbook no worker answers for, and `runbook status` / `runbook list`.
  */
-import { execFileSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
@@ -15,7 +19,9 @@ import { CLI_MAIN, REPO_ROOT, runCli, startRunbook, startTemporal } from '../sup
 
 const suffix = Math.random().toString(36).slice(2, 8);
 const taskQueue = `watch-${suffix}`;
-const tmuxSocket = `runbook-watch-${suffix}`;
+// A private tmux server whose socket lives in a temp dir removed at the end.
+const tmuxDir = fs.mkdtempSync(path.join(os.tmpdir(), 'watch-tmux-'));
+const tmuxSocket = path.join(tmuxDir, 'socket');
 const quiet = () => undefined;
 
 interface Gate {
@@ -31,7 +37,9 @@ let running: Promise<void>;
 beforeAll(async () => {
   env = await startTemporal();
   const activities: WatchTestActivities = {
-    refreshNode: (node) => new Promise((resolve, reject) => gates.set(node, { resolve, reject })),
+    // Keyed by workflow and node, so a test that failed half way cannot hand its gates to the next one.
+    refreshNode: (node) =>
+      new Promise((resolve, reject) => gates.set(`${Context.current().info.workflowExecution?.workflowId}/${node}`, { resolve, reject })),
   };
   worker = await Worker.create({
     connection: env.nativeConnection,
@@ -49,10 +57,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    execFileSync('tmux', ['-L', tmuxSocket, 'kill-server'], { stdio: 'ignore' });
+    execFileSync('tmux', ['-S', tmuxSocket, 'kill-server'], { stdio: 'ignore' });
   } catch {
     /* no session left */
   }
+  fs.rmSync(tmuxDir, { recursive: true, force: true });
   for (const g of gates.values()) g.reject(new Error('test over'));
   worker?.shutdown();
   await running?.catch(() => undefined);
@@ -80,11 +89,24 @@ const pendingOf = async (h: WorkflowHandle, summary: RegExp) => {
   return p.pendingApproval && summary.test(p.pendingApproval.summary) ? p.pendingApproval : undefined;
 };
 const approve = (h: WorkflowHandle) => h.executeUpdate(approveUpdate, { args: [{ by: 'approver@test' }] });
-const gateOpen = (node: string) => waitFor(`${node}'s refresh to start`, () => gates.get(node));
+const gateOpen = (h: WorkflowHandle, node: string) => waitFor(`${node}'s refresh to start`, () => gates.get(`${h.workflowId}/${node}`));
 
 async function start(cluster: string, queue = taskQueue): Promise<WorkflowHandle> {
   const inventory = resolveInventory({ cluster, nodes: [{ name: 'k8s-1', address: '10.0.0.1' }, { name: 'k8s-2', address: '10.0.0.2' }] }, 'watch-test');
   return startRunbook(env, { kind: 'upgrade', workflowType: 'watchTestRunbook', inventory, input: {}, summary: `upgrade ${cluster}` }, queue);
+}
+
+/** `runbook ...` as a child whose output the test can read while it runs (runCli only returns at the end). */
+function spawnCli(args: string[]): { output: () => string; done: Promise<{ code: number; stdout: string }> } {
+  let stdout = '';
+  const child = spawn(process.execPath, [CLI_MAIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace ?? 'default', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const done = new Promise<{ code: number; stdout: string }>((resolve) => child.on('close', (code) => resolve({ code: code ?? 1, stdout })));
+  return { output: () => stdout, done };
 }
 
 /** A pseudo-terminal of 120x40 running `runbook watch`, then printing its exit code. */
@@ -92,18 +114,27 @@ function tmuxWatch(session: string, workflowId: string): void {
   const vars = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace ?? 'default', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml', TERM: 'xterm-256color' };
   const envArgs = Object.entries(vars).map(([k, v]) => `${k}=${shellQuote(v)}`);
   const line = `cd ${shellQuote(REPO_ROOT)} && env ${envArgs.join(' ')} ${shellQuote(process.execPath)} ${shellQuote(CLI_MAIN)} watch ${shellQuote(workflowId)}; echo "EXIT=$?"; sleep 60`;
-  execFileSync('tmux', ['-L', tmuxSocket, '-f', '/dev/null', 'new-session', '-d', '-s', session, '-x', '120', '-y', '40', line]);
+  execFileSync('tmux', ['-S', tmuxSocket, '-f', '/dev/null', 'new-session', '-d', '-s', session, '-x', '120', '-y', '40', line]);
 }
 
-const screen = (session: string) => execFileSync('tmux', ['-L', tmuxSocket, 'capture-pane', '-p', '-t', session], { encoding: 'utf8' });
-const screenShows = (session: string, re: RegExp) => waitFor(`the screen to show ${re}`, () => (re.test(screen(session)) ? screen(session) : undefined));
+const screen = (session: string) => execFileSync('tmux', ['-S', tmuxSocket, 'capture-pane', '-p', '-t', session], { encoding: 'utf8' });
+async function screenShows(session: string, re: RegExp): Promise<string> {
+  try {
+    return await waitFor(`the screen to show ${re}`, () => {
+      const text = screen(session);
+      return re.test(text) ? text : undefined;
+    });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\nthe screen:\n${screen(session)}`);
+  }
+}
 
 test('on a terminal the view redraws in place: nodes with time in state, the approval and its commands, then a summary and exit 0', async () => {
   const h = await start(`watch-tty-${suffix}`);
   const id = h.workflowId;
   // The same run, followed as JSON lines and as plain lines (not a terminal), from the start.
-  const json = runCli(env, ['watch', id, '--json']);
-  const plain = runCli(env, ['watch', id]);
+  const jsonWatch = spawnCli(['watch', id, '--json']);
+  const plainWatch = spawnCli(['watch', id]);
   tmuxWatch('tty', id);
 
   const planScreen = await screenShows('tty', /waiting for approval \(approval-1/);
@@ -115,8 +146,11 @@ test('on a terminal the view redraws in place: nodes with time in state, the app
   expect(planScreen).toMatch(/^k8s-1\s+pending\s+\d\d:\d\d$/m);
 
   await waitFor('the plan approval', () => pendingOf(h, /^start:/));
+  // All three watchers have seen the question before it is answered.
+  await waitFor('the JSON watcher to see the plan approval', () => jsonWatch.output().includes('"type":"approval-pending"'));
+  await waitFor('the plain watcher to see the plan approval', () => plainWatch.output().includes('waiting for approval'));
   await approve(h);
-  await gateOpen('k8s-1');
+  const k8s1 = await gateOpen(h, 'k8s-1');
   const refreshing = await screenShows('tty', /^k8s-1\s+refreshing\s+1\.28→1\.29\s+00:0\d$/m);
   expect(refreshing).toContain('step: refreshSnap k8s-1');
   expect(refreshing).not.toContain('waiting for approval');
@@ -124,23 +158,23 @@ test('on a terminal the view redraws in place: nodes with time in state, the app
   await new Promise((r) => setTimeout(r, 2200));
   const later = screen('tty');
   expect(later.match(/^step: /gm)).toHaveLength(1);
-  expect(later.match(/· watch-tty-/g)).toHaveLength(1);
+  expect(later.match(/^upgrade on cluster /gm)).toHaveLength(1);
   expect(later).toMatch(/^k8s-1\s+refreshing\s+1\.28→1\.29\s+00:0[2-9]$/m);
 
-  gates.get('k8s-1')!.resolve('ok');
+  k8s1.resolve('ok');
   await waitFor('the approval for k8s-2', () => pendingOf(h, /^upgrade k8s-2$/));
   const second = await screenShows('tty', /waiting for approval \(approval-2, \d\d:\d\d\): upgrade k8s-2/);
   expect(second).toMatch(/^k8s-1\s+done\s+1\.29\s+\d\d:\d\d$/m);
   expect(second).toMatch(/notes:\n\s+k8s-1 is on 1\.29/);
   await approve(h);
-  (await gateOpen('k8s-2')).resolve('ok');
+  (await gateOpen(h, 'k8s-2')).resolve('ok');
 
   const end = await screenShows('tty', /EXIT=\d+/);
   expect(end).toContain('EXIT=0');
   expect(end).toMatch(new RegExp(`${id}: completed after \\d\\d:\\d\\d \\(upgrade on cluster watch-tty-${suffix}\\); exit code 0`));
   expect(end).toMatch(/approval-2 approved by approver@test: upgrade k8s-2/);
 
-  const j = await json;
+  const j = await jsonWatch.done;
   expect(j.code).toBe(0);
   const events = j.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   expect(events.every((e) => e.workflowId === id && typeof e.time === 'string')).toBe(true);
@@ -156,7 +190,7 @@ test('on a terminal the view redraws in place: nodes with time in state, the app
   expect(events[events.length - 1]).toMatchObject({ type: 'final', status: 'completed', exitCode: 0, result: { upgraded: ['k8s-1', 'k8s-2'] } });
   expect(types.filter((t) => t === 'final')).toHaveLength(1);
 
-  const p = await plain;
+  const p = await plainWatch.done;
   expect(p.code).toBe(0);
   const lines = p.stdout.split('\n');
   expect(lines).toContain('step: refreshSnap k8s-1');
@@ -172,8 +206,7 @@ test('a failed runbook ends watch with its reason and exit 1', async () => {
   const json = runCli(env, ['watch', h.workflowId, '--json']);
   await waitFor('the plan approval', () => pendingOf(h, /^start:/));
   await approve(h);
-  (await gateOpen('k8s-1')).reject(new Error('snap refresh exited 1'));
-  gates.delete('k8s-1');
+  (await gateOpen(h, 'k8s-1')).reject(new Error('snap refresh exited 1'));
   const j = await json;
   expect(j.code).toBe(1);
   const final = JSON.parse(j.stdout.trim().split('\n').pop()!);

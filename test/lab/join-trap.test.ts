@@ -80,4 +80,18 @@ describe('the join trap: exit 0 without convergence', () => {
     expect(lab().journal().filter((e) => e.event === 'join-not-converged').map((e) => e.reason)).toEqual(['no-converge fault', `voter ${ip('k8s-3')}:19001 is down`]);
     await lab().heal('k8s-3');
   });
+
+  it('19001/tcp blocked on a voter (block-port) traps the join too; healed, leave + join converges', async () => {
+    expect((await sh('k8s-4', `${mk('k8s-4')} leave`)).code).toBe(0);
+    await lab().fault('k8s-2', 'block-port', { port: 19001 });
+    expect((await sh('k8s-4', `nc -z -w 3 ${ip('k8s-2')} 19001`)).code).toBe(1);
+    const r = await join('k8s-4');
+    expect([r.code, TRAPPED.test(r.stdout)]).toEqual([0, true]);
+    expect(lab().journal().filter((e) => e.event === 'join-not-converged').map((e) => e.reason).pop()).toBe(`voter ${ip('k8s-2')}:19001 is unreachable (19001/tcp blocked)`);
+    await lab().heal('k8s-2');
+    expect((await sh('k8s-4', `${mk('k8s-4')} leave`)).code).toBe(0);
+    const again = await join('k8s-4');
+    expect([again.code, TRAPPED.test(again.stdout)]).toEqual([0, false]);
+    expect(await cluster()).toContain(`${ip('k8s-4')}:19001`);
+  });
 });

@@ -28,6 +28,12 @@ class FakeCluster {
   burnNext = 0;
   versions: Record<string, string> = { 'k8s-1': 'v1.28.3', 'k8s-2': 'v1.28.3', 'k8s-3': 'v1.28.3' };
   closedPorts = new Set<string>();
+  /** No nc on the nodes (the probe exits 127). */
+  noNc = false;
+  /** How many of the next control-plane joins exit 0 without converging (the join trap). */
+  trapNext = 0;
+  /** Nodes holding a trapped join (init.yaml, no info.yaml) until they leave. */
+  trapped = new Set<string>();
   joinCalls: string[] = [];
   lines: string[] = [];
 
@@ -39,6 +45,13 @@ class FakeCluster {
     if (line === 'true') return ok();
     if (line.startsWith('date ')) return ok(`${Date.now()}\n`);
     if (/ version$/.test(line)) return ok(`MicroK8s ${this.versions[node.name]} revision 100\n`);
+    if ((m = /^ls -1 -- (\S+)\/init\.yaml/.exec(line))) {
+      return this.trapped.has(node.name) ? ok(`${m[1]}/init.yaml\n`) : fail(2, '');
+    }
+    if (/ leave$/.test(line)) {
+      this.trapped.delete(node.name);
+      return ok('Generating new cluster certificates.\nWaiting for node to start. . . \n');
+    }
     if (line.startsWith('ls -1')) {
       const locks = ['ha-cluster'];
       if (node.role === 'worker' && this.joined.has(node.name)) locks.push('clustered.lock');
@@ -64,8 +77,9 @@ class FakeCluster {
     if (line.includes('.cluster')) {
       return ok(JSON.stringify(this.members.map((a, i) => ({ ID: i + 11, Address: a, Role: i < (this.members.length >= 3 ? 3 : 1) ? 0 : 2 }))));
     }
-    if ((m = /bash -c '<\/dev\/tcp\/(\S+)\/(\d+)'/.exec(line))) {
-      return this.closedPorts.has(m[2]) ? fail(124, '') : ok();
+    if ((m = /^nc -z -w 3 (\S+) (\d+)$/.exec(line))) {
+      if (this.noNc) return fail(127, '', 'bash: line 1: nc: command not found\n');
+      return this.closedPorts.has(m[2]) ? fail(1, '') : ok();
     }
     if ((m = /add-node --token (\S+)/.exec(line))) {
       if (this.burnNext > 0) this.burnNext--;
@@ -78,6 +92,11 @@ class FakeCluster {
       const addr = `${node.address}:19001`;
       if (this.members.includes(addr) && !this.joined.has(node.name)) {
         return fail(6, `Connection failed. The joining node (${node.address}) is already known to dqlite (504).\n`);
+      }
+      if (node.role === 'controlplane' && this.trapNext > 0) {
+        this.trapNext--;
+        this.trapped.add(node.name);
+        return ok('Contacting cluster at 10.0.0.1\nWaiting for this node to finish joining the cluster. .. .. .. .. .. .. .. .. .. .. \nSuccessfully joined the cluster.\n');
       }
       this.joined.add(node.name);
       if (node.role === 'controlplane') this.members.push(addr);
@@ -173,6 +192,46 @@ describe('joinNode', () => {
     expect(cluster.lines).toContain('k8s-1: /snap/bin/microk8s remove-node 10.0.0.2 --force');
   });
 
+  test('the join trap (exit 0, not in .cluster): leave, then join again with a new token', async () => {
+    const cluster = new FakeCluster();
+    cluster.trapNext = 1;
+    const act = activitiesFor(cluster);
+    const r = await run(() => act.joinNode({ inventory, primary: 'k8s-1', node: 'k8s-2', as: 'controlplane', options }));
+    expect(r).toMatchObject({ outcome: 'joined', attempts: 2, unconverged: 1 });
+    const mine = cluster.lines.filter((l) => /add-node|join|leave/.test(l)).map((l) => l.replace(/ --token \S+.*| 10\.0\.0\.1:25000.*/, ''));
+    expect(mine).toEqual([
+      'k8s-1: /snap/bin/microk8s add-node',
+      'k8s-2: /snap/bin/microk8s join',
+      'k8s-2: /snap/bin/microk8s leave',
+      'k8s-1: /snap/bin/microk8s add-node',
+      'k8s-2: /snap/bin/microk8s join',
+    ]);
+    expect(cluster.members).toContain('10.0.0.2:19001');
+  });
+
+  test('a join trap that lasts fails clearly after 3 tries, each one undone', async () => {
+    const cluster = new FakeCluster();
+    cluster.trapNext = 99;
+    const act = activitiesFor(cluster);
+    const err = await run(() => act.joinNode({ inventory, primary: 'k8s-1', node: 'k8s-2', as: 'controlplane', options })).catch((e) => e);
+    expect(err.type).toBe('JoinNotConverged');
+    expect(err.message).toMatch(/k8s-2: "microk8s join" exited 0 3 time\(s\) but 10\.0\.0\.2:19001 never appeared in dqlite \.cluster on k8s-1/);
+    expect(cluster.lines.filter((l) => l.endsWith(' leave'))).toHaveLength(3);
+    expect(cluster.trapped.size).toBe(0);
+  });
+
+  test('a trapped join an earlier attempt left behind is undone before joining', async () => {
+    const cluster = new FakeCluster();
+    cluster.trapped.add('k8s-2');
+    const act = activitiesFor(cluster);
+    const r = await run(() => act.joinNode({ inventory, primary: 'k8s-1', node: 'k8s-2', as: 'controlplane', options }));
+    expect(r).toMatchObject({ outcome: 'joined', attempts: 1, unconverged: 1 });
+    const leave = cluster.lines.findIndex((l) => l.endsWith(' leave'));
+    const join = cluster.lines.findIndex((l) => l.includes(' join '));
+    expect(leave).toBeGreaterThanOrEqual(0);
+    expect(leave).toBeLessThan(join);
+  });
+
   test('waitNodeJoined sees the new control plane in dqlite and Ready', async () => {
     const cluster = new FakeCluster();
     const act = activitiesFor(cluster);
@@ -209,6 +268,16 @@ describe('surveyFormation', () => {
       ]),
     );
     expect(cluster.joinCalls).toEqual([]);
+  });
+
+  test('no nc on a joining node: one problem naming the node and the package, not three closed ports', async () => {
+    const cluster = new FakeCluster();
+    cluster.noNc = true;
+    const s = await run(() => activitiesFor(cluster).surveyFormation({ inventory, options }));
+    expect(s.problems).toEqual([
+      'k8s-2: cannot check the join ports of k8s-1: nc is not installed; install it (sudo apt-get install -y netcat-openbsd)',
+      'k8s-3: cannot check the join ports of k8s-1: nc is not installed; install it (sudo apt-get install -y netcat-openbsd)',
+    ]);
   });
 
   test('a formed cluster plans nothing', async () => {

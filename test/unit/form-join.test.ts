@@ -9,6 +9,9 @@ import {
   joinUrlFromAddNode,
   parseHaConf,
   parseMicrok8sVersion,
+  classifyPortProbe,
+  joinStateCommand,
+  parseUnconvergedJoin,
   portProbeCommand,
   removeNodeCommand,
 } from '../../activities/microk8s/join';
@@ -61,10 +64,28 @@ describe('add-node and join builders', () => {
     expect(removeNodeCommand(primary, '10.0.0.2', true)).toBe('/snap/bin/microk8s remove-node 10.0.0.2 --force');
   });
 
-  test('the port probe only takes an IPv4 literal and a port', () => {
-    expect(portProbeCommand('10.0.0.1', 25000)).toBe("timeout 3 bash -c '</dev/tcp/10.0.0.1/25000'");
+  test('the port probe is nc -z -w and only takes an IPv4 literal and a port', () => {
+    expect(portProbeCommand('10.0.0.1', 25000)).toBe('nc -z -w 3 10.0.0.1 25000');
+    expect(portProbeCommand('10.0.0.1', 19001, 5)).toBe('nc -z -w 5 10.0.0.1 19001');
     expect(() => portProbeCommand('10.0.0.1; reboot', 25000)).toThrow();
     expect(() => portProbeCommand('10.0.0.1', 70000)).toThrow();
+    expect(() => portProbeCommand('10.0.0.1', 25000, 0)).toThrow();
+  });
+
+  test('the probe verdict: 0 open, 127 or "not found" means no nc (not a closed port), else closed', () => {
+    expect(classifyPortProbe(0, '')).toBe('open');
+    expect(classifyPortProbe(1, '')).toBe('closed');
+    expect(classifyPortProbe(127, '')).toBe('no-nc');
+    expect(classifyPortProbe(1, 'sh: 1: nc: not found\n')).toBe('no-nc');
+    expect(classifyPortProbe(null, '')).toBe('closed');
+  });
+
+  test('a join that did not converge: init.yaml without info.yaml', () => {
+    expect(joinStateCommand(primary)).toMatch(/^ls -1 -- \S+\/backend\/init\.yaml \S+\/backend\/info\.yaml 2>\/dev\/null$/);
+    expect(parseUnconvergedJoin('/var/snap/microk8s/current/var/kubernetes/backend/init.yaml\n')).toBe(true);
+    expect(parseUnconvergedJoin('/x/backend/init.yaml\n/x/backend/info.yaml\n')).toBe(false);
+    expect(parseUnconvergedJoin('/x/backend/info.yaml\n')).toBe(false);
+    expect(parseUnconvergedJoin('')).toBe(false);
   });
 });
 
