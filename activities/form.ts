@@ -30,6 +30,7 @@ import {
   CLOCK_COMMAND,
   clockOffsetMs,
   dqliteAddress,
+  DQLITE_PORT,
   explainJoin,
   haConfContent,
   JOIN_PORTS,
@@ -379,10 +380,10 @@ export function createFormActivities(deps: ActivityDeps) {
     return { state: inDqlite ? 'stale' : 'join' };
   }
 
-  async function probePorts(inv: Inventory, from: NodeSpec, to: NodeSpec): Promise<string[]> {
+  async function probePorts(inv: Inventory, from: NodeSpec, to: NodeSpec, ports: ReadonlyArray<(typeof JOIN_PORTS)[number]>): Promise<string[]> {
     const sh = session(inv, from);
     const verdicts = await Promise.all(
-      JOIN_PORTS.map(async ({ port, what }) => {
+      ports.map(async ({ port, what }) => {
         const r = await exec(sh, portProbeCommand(to.address, port), { quiet: true, timeoutMs: 15_000 });
         return { port, what, verdict: classifyPortProbe(r.exitCode, r.stderr) };
       }),
@@ -522,9 +523,18 @@ export function createFormActivities(deps: ActivityDeps) {
       const unknown = kube.filter((k) => !inventory.nodes.some((n) => n.name === k.name || n.address === k.internalIP));
       if (unknown.length) notes.push(`${primary.name}'s cluster also has nodes the inventory does not list: ${unknown.map((k) => k.name).join(', ')}`);
 
-      // Port checks only from nodes that will join, only once they are otherwise fine.
+      // Port checks only from nodes that will join, only once they are otherwise fine. A primary that never had a
+      // member serves dqlite on 127.0.0.1 only (the first join moves it to its IP, §2): 19001 cannot be checked yet.
       const joiners = survey.joins.map((j) => findNode(inventory, j.node));
-      (await Promise.all(joiners.map((n) => probePorts(inventory, n, primary)))).forEach((p) => problems.push(...p));
+      const dqliteOnIp = primaryFacts.dqliteAddress === dqliteAddress(primary);
+      const ports = JOIN_PORTS.filter((p) => dqliteOnIp || p.port !== DQLITE_PORT);
+      if (!dqliteOnIp && survey.joins.some((j) => j.as === 'controlplane')) {
+        notes.push(
+          `${DQLITE_PORT}/tcp (dqlite) on ${primary.name} is not checked: its dqlite listens on 127.0.0.1 until the first join ` +
+            `moves it to ${primary.address}; if that port is blocked, the join does not converge and is undone`,
+        );
+      }
+      (await Promise.all(joiners.map((n) => probePorts(inventory, n, primary, ports)))).forEach((p) => problems.push(...p));
 
       for (const node of inventory.nodes) {
         if (node.failureDomain === undefined) continue;

@@ -24,8 +24,8 @@ export function portBlocked(n: NodeState, port: number): boolean {
 /**
  * Whether a TCP connect to ip:port succeeds, and how it fails otherwise: no machine (or a crashed or destroyed
  * one) → no route; a hung machine or a blocked port → timeout; nothing listening → refused. The cluster agent
- * (25000) runs while services are not stopped; dqlite (19001, control planes), the API server (16443) and the
- * kubelet (10250) also need kubelite/k8s-dqlite up (not restarting).
+ * (25000) runs while services are not stopped; dqlite (19001, control planes whose dqlite is on the node's IP),
+ * the API server (16443) and the kubelet (10250) also need kubelite/k8s-dqlite up (not restarting).
  */
 export function portState(s: LabState, ip: string, port: number, now: number): PortState {
   const node = Object.values(s.nodes).find((n) => n.address === ip);
@@ -37,7 +37,8 @@ export function portState(s: LabState, ip: string, port: number, now: number): P
   const listening =
     port === AGENT_PORT ||
     ((port === API_PORT || port === KUBELET_PORT) && servicesUp(node, now)) ||
-    (port === DQLITE_PORT && !node.worker && node.dqlite.ok && servicesUp(node, now));
+    // A lone node's dqlite listens on 127.0.0.1:19001 only, until the first join moves it to the node's IP (§2).
+    (port === DQLITE_PORT && !node.worker && node.dqlite.ok && node.dqlite.address === `${ip}:${DQLITE_PORT}` && servicesUp(node, now));
   return listening ? { open: true, node } : { open: false, why: 'refused', node };
 }
 

@@ -75,6 +75,15 @@ async function countAll(): Promise<number> {
   return (await env.client.workflow.count()).count;
 }
 
+/** Visibility lags a start by a moment: wait until the list shows this workflow. */
+async function visible(workflowId: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await env.client.workflow.count(`WorkflowId = '${workflowId}'`)).count > 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${workflowId} never became visible`);
+}
+
 /** Run the CLI; assert the exit code, every expected message, and that nothing started. */
 async function refused(args: string[], expected: RegExp[], code = 2): Promise<CliResult> {
   const before = await countAll();
@@ -124,6 +133,25 @@ describe('inventory files', () => {
 
   test('an unreadable inventory file (a directory)', async () => {
     await refused(check(dir), [/cannot read it \(EISDIR\)/]);
+  });
+
+  // Known gap: key files are read only by the worker (activities/ssh/connect.ts), so the CLI starts the runbook and
+  // the worker then refuses it (InvalidInput naming identityFile). Intended: exit 2 before the start, at least when
+  // the CLI and the worker share a machine. test.failing turns red once the CLI checks; then make these plain tests.
+  test.failing.each<[string, () => string]>([
+    ['a missing key file', () => path.join(dir, 'no-such-key')],
+    ['an unreadable key file (a directory)', () => dir],
+  ])('%s: exit 2 naming identityFile, nothing started', async (name, keyPath) => {
+    const cluster = `badinput-key${name.length}`;
+    try {
+      const file = edit((i) => ((i.cluster = cluster), (i.defaults.identityFile = keyPath())));
+      const r = await runCli(env, check(file), { timeoutMs: 4000, taskQueue: `nobody-${process.pid}` });
+      expect(r.stderr).toMatch(/identityFile: .*(no such file|cannot be read|not a file)/);
+      expect(r.code).toBe(2);
+      expect(await started(cluster)).toBe(false);
+    } finally {
+      if (await started(cluster)) await env.client.workflow.getHandle(clusterWorkflowId(cluster)).terminate('bad-input corpus').catch(() => undefined);
+    }
   });
 });
 
@@ -204,7 +232,6 @@ describe('operating on runbooks by ID', () => {
   let worker: TestWorker;
   let release: () => void = () => undefined;
   const gate = new Promise<void>((r) => (release = r));
-  const OTHER = 'badinput-running';
 
   beforeAll(async () => {
     // A check whose node probes wait until released: a running runbook with no approval pending.
@@ -219,32 +246,37 @@ describe('operating on runbooks by ID', () => {
     await worker?.stop();
   });
 
-  async function runningCheck() {
+  async function runningCheck(cluster: string) {
     const i = inventory();
-    i.cluster = OTHER;
+    i.cluster = cluster;
     return startRunbook(env, { kind: 'check', workflowType: 'check', inventory: resolveInventory(i), input: {}, summary: 'check', yes: true }, worker.taskQueue);
   }
 
   test('approve a runbook with no pending approval: refused by the workflow, exit 1 (documented: the runbook refused)', async () => {
-    const h = await runningCheck();
+    const h = await runningCheck('badinput-running');
+    await visible(h.workflowId);
     const before = await countAll();
     const r = await runCli(env, ['approve', h.workflowId, '--reason', 'go']);
     expect(r.stderr).toContain(`${h.workflowId}: nothing is waiting for approval`);
     expect(r.code).toBe(1);
     expect(await countAll()).toBe(before);
     expect((await h.describe()).status.name).toBe('RUNNING');
-    release();
-    await h.result();
   });
 
-  test('cancel a finished runbook: exit 1 naming it, nothing started', async () => {
-    const h = env.client.workflow.getHandle(clusterWorkflowId(OTHER));
+  // Known gap (cli/commands/control.ts `cancel`): the server accepts a cancel request for a closed run, and the CLI
+  // prints "cancellation requested ... follow it" and exits 0. test.failing keeps the intended behaviour here and
+  // turns red once cancel checks the status first: then make it a plain test.
+  test.failing('cancel a finished runbook: exit 2 saying it already ended, nothing started', async () => {
+    const h = await runningCheck('badinput-finished');
+    release();
+    await h.result();
+    await visible(h.workflowId);
     expect((await h.describe()).status.name).toBe('COMPLETED');
     const before = await countAll();
     const r = await runCli(env, ['cancel', h.workflowId]);
-    expect(r.stderr).toMatch(new RegExp(`^${h.workflowId}: .*(already completed|not found)`, 'im'));
-    expect(r.code).toBe(1);
     expect(await countAll()).toBe(before);
+    expect(r.stderr).toMatch(new RegExp(`^${h.workflowId}: .*already (completed|ended).*nothing to cancel`, 'im'));
+    expect(r.code).toBe(2);
   });
 
   test('approve an unknown ID: exit 1 naming it', async () => {
@@ -255,13 +287,14 @@ describe('operating on runbooks by ID', () => {
 });
 
 test('the no-workflow check can fail: a valid inventory starts a runbook, and the check sees it', async () => {
+  const control = 'badinput-control';
   const before = await countAll();
-  expect(await started()).toBe(false);
+  expect(await started(control)).toBe(false);
   // No worker polls this queue: the CLI starts the runbook and follows it until the timeout kills it.
-  const r = await runCli(env, check(GOOD()), { timeoutMs: 3000, taskQueue: `nobody-${process.pid}` });
-  expect(r.stdout).toContain(`started check on cluster ${CLUSTER}`);
-  expect(await started()).toBe(true);
-  for (let i = 0; i < 50 && (await countAll()) === before; i++) await new Promise((res) => setTimeout(res, 100));
+  const r = await runCli(env, check(edit((i) => (i.cluster = control))), { timeoutMs: 3000, taskQueue: `nobody-${process.pid}` });
+  expect(r.stdout).toContain(`started check on cluster ${control}`);
+  expect(await started(control)).toBe(true);
+  await visible(clusterWorkflowId(control));
   expect(await countAll()).toBe(before + 1);
-  await env.client.workflow.getHandle(clusterWorkflowId(CLUSTER)).terminate('bad-input corpus control case');
+  await env.client.workflow.getHandle(clusterWorkflowId(control)).terminate('bad-input corpus control case');
 });

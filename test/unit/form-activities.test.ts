@@ -28,6 +28,8 @@ class FakeCluster {
   burnNext = 0;
   versions: Record<string, string> = { 'k8s-1': 'v1.28.3', 'k8s-2': 'v1.28.3', 'k8s-3': 'v1.28.3' };
   closedPorts = new Set<string>();
+  /** k8s-1 never had a member: its dqlite is still on 127.0.0.1:19001. */
+  lonePrimary = false;
   /** No nc on the nodes (the probe exits 127). */
   noNc = false;
   /** How many of the next control-plane joins exit 0 without converging (the join trap). */
@@ -58,7 +60,7 @@ class FakeCluster {
       return ok(locks.join('\n') + '\n');
     }
     if ((m = /cat -- \S+\/(info|cluster)\.yaml/.exec(line))) {
-      const own = node.name === 'k8s-1' || this.joined.has(node.name) ? `${node.address}:19001` : '127.0.0.1:19001';
+      const own = (node.name === 'k8s-1' && !this.lonePrimary) || this.joined.has(node.name) ? `${node.address}:19001` : '127.0.0.1:19001';
       if (m[1] === 'info') return ok(`Address: ${own}\nID: 1${node.address.split('.')[3]}\nRole: 0\n`);
       const list = node.name === 'k8s-1' || this.joined.has(node.name) ? this.members : [own];
       return ok(list.map((a, i) => `- Address: ${a}\n  ID: ${i + 11}\n  Role: 0\n`).join(''));
@@ -268,6 +270,16 @@ describe('surveyFormation', () => {
       ]),
     );
     expect(cluster.joinCalls).toEqual([]);
+  });
+
+  test('a primary that never had a member: 19001 is not probed (dqlite is on 127.0.0.1 until the first join), and says so', async () => {
+    const cluster = new FakeCluster();
+    cluster.lonePrimary = true;
+    const s = await run(() => activitiesFor(cluster).surveyFormation({ inventory, options }));
+    expect(s.problems).toEqual([]);
+    const probes = cluster.lines.filter((l) => l.includes('nc -z'));
+    expect(probes.map((l) => l.split(' ').pop()).sort()).toEqual(['16443', '16443', '25000', '25000']);
+    expect(s.notes.join('\n')).toContain('19001/tcp (dqlite) on k8s-1 is not checked');
   });
 
   test('no nc on a joining node: one problem naming the node and the package, not three closed ports', async () => {
