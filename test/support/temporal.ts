@@ -22,10 +22,12 @@
  *
  * - `startRunbook` starts exactly as the CLI does (cluster workflow ID, conflict policy FAIL, search attributes).
  * - Each `startWorker` gets its own task queue unless one is given, so tests in a file do not steal each other's tasks.
- * - The workflow bundle is built once per test file (`bundle()` caches it); the first call takes a few seconds.
+ * - The workflow bundle is built once and cached on disk by source hash (`bundle()`); a cold build takes seconds.
  * - `runCli` runs `node dist/cli/main.js` (build first: `npm test` does) against this server via TEMPORAL_ADDRESS.
  */
 import { execFile } from 'child_process';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
 import * as path from 'path';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -71,9 +73,35 @@ export async function startTemporal(opts: StartTemporalOptions = {}): Promise<Te
 
 let cachedBundle: Promise<WorkflowBundle> | undefined;
 
-/** The workflows bundle, built once per test file. */
+/** Hash of everything the workflow bundle is built from, so a cached bundle is never stale. */
+function workflowSourceHash(): string {
+  const h = createHash('sha256');
+  const sdk = require('@temporalio/workflow/package.json') as { version: string };
+  h.update(sdk.version);
+  for (const dir of ['workflows', 'common']) {
+    const root = path.join(REPO_ROOT, dir);
+    for (const f of fs.readdirSync(root, { recursive: true }).map(String).sort()) {
+      const file = path.join(root, f);
+      if (f.endsWith('.ts') && fs.statSync(file).isFile()) h.update(f).update(fs.readFileSync(file));
+    }
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * The workflows bundle. Webpack costs seconds of CPU and jest gives every test file a fresh module registry, so
+ * the bundle is cached on disk, keyed by the hash of its sources.
+ */
 export function bundle(): Promise<WorkflowBundle> {
-  cachedBundle ??= bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietBundlerLogger });
+  cachedBundle ??= (async () => {
+    const cacheFile = path.join(REPO_ROOT, 'node_modules/.cache/runbook-workflows', `${workflowSourceHash()}.js`);
+    if (fs.existsSync(cacheFile)) return { code: fs.readFileSync(cacheFile, 'utf8') };
+    const built = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietBundlerLogger });
+    fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+    fs.writeFileSync(`${cacheFile}.tmp`, built.code);
+    fs.renameSync(`${cacheFile}.tmp`, cacheFile);
+    return built;
+  })();
   return cachedBundle;
 }
 
