@@ -30,8 +30,11 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** An inventory as YAML holds it, before validation: any field may be set to anything. */
+type RawInventory = { cluster: unknown; defaults: Record<string, unknown>; nodes: Array<Record<string, unknown>>; [key: string]: unknown };
+
 /** A valid inventory: 3 control planes and 2 workers on addresses nothing listens on. */
-function inventory(): Record<string, any> {
+function inventory(): RawInventory {
   return {
     cluster: CLUSTER,
     defaults: { user: 'ops', port: 2222, identityFile: keyFile },
@@ -47,13 +50,13 @@ function inventory(): Record<string, any> {
 
 let fileSeq = 0;
 /** Write an inventory (an object as YAML, or raw text) and return its path. */
-function inv(content: Record<string, any> | string): string {
+function inv(content: RawInventory | string): string {
   const file = path.join(dir, `inv-${++fileSeq}.yaml`);
   fs.writeFileSync(file, typeof content === 'string' ? content : YAML.stringify(content));
   return file;
 }
 
-function edit(change: (i: Record<string, any>) => void): string {
+function edit(change: (i: RawInventory) => void): string {
   const i = inventory();
   change(i);
   return inv(i);
@@ -160,7 +163,7 @@ describe('injection attempts in fields that reach a shell', () => {
   const USER_FIX = /must be a plain POSIX user name \(a-z, 0-9, "_", "-"\)/;
   const PATH_FIX = /must be an absolute path of letters, digits and \. _ \/ \+ - only/;
   const LOCAL_FIX = /must not contain spaces or shell metacharacters/;
-  test.each<[string, (i: Record<string, any>) => void, RegExp]>([
+  test.each<[string, (i: RawInventory) => void, RegExp]>([
     ['node name with ;', (i) => (i.nodes[0].name = 'k8s-1;reboot'), NAME_FIX],
     ['node name with $()', (i) => (i.nodes[1].name = '$(reboot)'), NAME_FIX],
     ['node name with backticks', (i) => (i.nodes[1].name = '`reboot`'), NAME_FIX],
@@ -192,7 +195,7 @@ describe('flags', () => {
     ['form --worker-concurrency 0', () => form(GOOD(), '--worker-concurrency', '0'), [/--worker-concurrency: must be at least 1/]],
     ['form --worker-concurrency abc', () => form(GOOD(), '--worker-concurrency', 'abc'), [/--worker-concurrency: must be a whole number/]],
     ['form --max-clock-skew -1', () => form(GOOD(), '--max-clock-skew', '-1'), [/--max-clock-skew: must be more than 0 seconds/]],
-    ['form with no control-plane node', () => form(edit((i) => i.nodes.forEach((n: any) => (n.role = 'worker')))), [/no node has role controlplane; a cluster needs at least one/]],
+    ['form with no control-plane node', () => form(edit((i) => i.nodes.forEach((n) => (n.role = 'worker')))), [/no node has role controlplane; a cluster needs at least one/]],
     ['remove-node of a node not in the inventory', () => ['remove-node', '-i', GOOD(), '--node', 'k8s-9', '--yes'], [/--node: "k8s-9" is not in .*; use one of k8s-1, k8s-2/]],
     ['remove-node --node with $()', () => ['remove-node', '-i', GOOD(), '--node', '$(reboot)', '--yes'], [/--node: "\$\(reboot\)" is not in .*; use one of/]],
     ['upgrade --to with ;', () => upgrade(GOOD(), '--to', '1.29/stable;reboot'), [CHANNEL_FIX]],

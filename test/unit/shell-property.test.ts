@@ -63,7 +63,7 @@ const base = () => ({
     { name: 'k8s-2', address: '10.0.0.2', role: 'worker' },
   ],
 });
-type Raw = ReturnType<typeof base> & Record<string, any>;
+type Raw = ReturnType<typeof base> & Record<string, unknown>;
 
 const FIELDS: Array<[string, (inv: Raw, v: string) => void]> = [
   ['cluster', (i, v) => (i.cluster = v)],
