@@ -1,9 +1,9 @@
-/** Commands that work on any runbook by workflow ID: list, status, watch, approve, reject, pause, resume, cancel. */
+/** Commands that work on any runbook by workflow ID: list, status, watch, approve, reject, pause, resume, decide, cancel. */
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { Option, type Command } from 'commander';
 import { ExitCode, RunbookClusterKey, RunbookKindKey } from '../../common/constants';
-import { approveUpdate, pauseUpdate, progressQuery, rejectUpdate, resumeUpdate } from '../../common/messages';
+import { approveUpdate, decideUpdate, pauseUpdate, progressQuery, rejectUpdate, resumeUpdate } from '../../common/messages';
 import type { RunbookCli } from '../program';
 import { uiLink } from '../program';
 import { finalStatusOf } from '../watch/events';
@@ -87,9 +87,14 @@ async function update(ctx: RunbookCli, id: string, run: (client: Client) => Prom
     await run(client);
     process.stdout.write(`${done}\n`);
   } catch (e) {
-    // A validator refusal ("nothing is waiting for approval") is the user's mistake, not a crash.
-    const msg = e instanceof WorkflowUpdateFailedError ? ((e.cause as Error | undefined)?.message ?? e.message) : (e as Error).message;
-    process.stderr.write(`${id}: ${msg}\n`);
+    // A validator refusal ("nothing is waiting for approval") is the user's mistake: bad input, with the way to look.
+    if (e instanceof WorkflowUpdateFailedError) {
+      const msg = (e.cause as Error | undefined)?.message ?? e.message;
+      process.stderr.write(`${id}: ${msg}; see what it waits for: runbook status ${id}\n`);
+      process.exitCode = ExitCode.BAD_INPUT;
+      return;
+    }
+    process.stderr.write(`${id}: ${(e as Error).message}\n`);
     process.exitCode = ExitCode.RUNBOOK_FAILED;
   }
 }
@@ -231,10 +236,40 @@ export function registerControlCommands(program: Command, ctx: RunbookCli): void
     });
 
   program
+    .command('decide <id> <decision>')
+    .description('After a failure with --on-failure pause: retry the node, roll back, or abort (no more changes)')
+    .option('--reason <text>', 'why (kept in the workflow history)')
+    .addHelpText('after', example('runbook decide runbook-prod retry --reason "disk freed on k8s-2"', 'runbook decide runbook-prod abort --reason "investigate first"'))
+    .action(async (id: string, decision: string, o: { reason?: string }) => {
+      if (decision !== 'retry' && decision !== 'rollback' && decision !== 'abort') {
+        ctx.badInput(`decision: "${decision}" is not one of retry, rollback, abort; e.g. runbook decide ${id} retry`);
+      }
+      await update(
+        ctx,
+        id,
+        (c) => c.workflow.getHandle(id).executeUpdate(decideUpdate, { args: [{ decision, by: ctx.identity, reason: o.reason }] }),
+        `${decision} decided by ${ctx.identity}`,
+      );
+    });
+
+  program
     .command('cancel <id>')
     .description('Cancel a runbook (it unwinds what it must, then stops)')
     .addHelpText('after', example('runbook cancel runbook-prod && runbook watch runbook-prod'))
     .action(async (id: string) => {
-      await update(ctx, id, (c) => c.workflow.getHandle(id).cancel(), `cancellation requested for ${id}; follow it: runbook watch ${id}`);
+      await update(
+        ctx,
+        id,
+        async (c) => {
+          // The server accepts a cancel for a closed run and does nothing: say so instead.
+          const { status } = await c.workflow.getHandle(id).describe();
+          if (status.name !== 'RUNNING') {
+            process.stderr.write(`${id}: already ${status.name.toLowerCase().replace(/_/g, ' ')}; nothing to cancel\n`);
+            process.exit(ExitCode.BAD_INPUT);
+          }
+          await c.workflow.getHandle(id).cancel();
+        },
+        `cancellation requested for ${id}; follow it: runbook watch ${id}`,
+      );
     });
 }

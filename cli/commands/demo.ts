@@ -1,8 +1,11 @@
 /**
  * `runbook demo` (`npm run demo`): everything on one machine, from a fresh clone. Starts the Temporal dev server
- * (or uses the one `runbook dev` runs), a formed lab of 3 control planes and 1 worker behind real sshd, a worker,
- * then runs the runbooks that exist (check) and prints the UI link. The lead extends the list as runbooks land.
+ * (or uses the one `runbook dev` runs), a lab of freshly installed MicroK8s nodes behind real sshd and a worker,
+ * then runs the runbooks through the real `runbook` CLI, as an SRE would type them:
+ * check → form → upgrade through an injected failure and its rollback → upgrade again → lose quorum → recover.
  */
+import { spawn } from 'child_process';
+import * as path from 'path';
 import type { Command } from 'commander';
 import { NativeConnection } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -10,37 +13,78 @@ import { Lab } from '../../lab';
 import { createWorker } from '../../worker/create-worker';
 import { defaultStateDir } from '../../worker/run';
 import { installRuntime } from '../../worker/runtime';
-import { formatCheck } from './check';
-import type { CheckResult } from '../../workflows/check';
 import { portInUse, startDevServer } from '../dev-server';
 import { parsePort } from './dev';
 import type { RunbookCli } from '../program';
 
 const LAB_NAME = 'demo';
+const CLI_MAIN = path.resolve(__dirname, '../main.js');
 
-async function freshLab(stateDir: string, say: (l: string) => void): Promise<Lab> {
-  if (Lab.list(stateDir).some((l) => l.name === LAB_NAME)) {
-    say(`removing the previous "${LAB_NAME}" lab`);
-    await Lab.open(LAB_NAME, stateDir).down();
-  }
-  say('starting a formed lab: k8s-1..3 (control plane) and k8s-w1 (worker), MicroK8s 1.28/stable, behind real sshd');
-  return Lab.up({ name: LAB_NAME, controlPlanes: 3, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast', stateDir });
+interface Step {
+  title: string;
+  /** `runbook` arguments, or a lab action. */
+  run: string[] | ((lab: Lab) => Promise<void>);
+  /** The exit code this step is meant to end with (the injected failure ends the first upgrade with 1). */
+  expect: number;
+}
+
+function scenario(inv: string): Step[] {
+  return [
+    { title: 'pre-flight of freshly installed nodes (read-only)', run: ['check', '-i', inv], expect: 0 },
+    { title: 'form an HA cluster: 3 control planes one at a time, then the workers', run: ['form', '-i', inv, '--yes'], expect: 0 },
+    {
+      title: 'inject a fault: k8s-2 will stay NotReady after refreshing to 1.29',
+      run: (lab) => lab.fault('k8s-2', 'fail-upgrade', { to: '1.29' }),
+      expect: 0,
+    },
+    {
+      title: 'rolling upgrade to 1.29/stable: k8s-2 fails its health gate and is rolled back, the run stops',
+      run: ['upgrade', '-i', inv, '--to', '1.29/stable', '--yes', '--rollback', 'node', '--ready-timeout', '15s'],
+      expect: 1,
+    },
+    { title: 'heal k8s-2, then upgrade again: nodes already on 1.29 are skipped', run: (lab) => lab.heal('k8s-2'), expect: 0 },
+    { title: 'rolling upgrade to 1.29/stable, again', run: ['upgrade', '-i', inv, '--to', '1.29/stable', '--yes'], expect: 0 },
+    {
+      title: 'disaster: k8s-2 and k8s-3 are destroyed, 2 of 3 voters gone, quorum lost',
+      run: async (lab) => {
+        await lab.fault('k8s-2', 'destroy');
+        await lab.fault('k8s-3', 'destroy');
+      },
+      expect: 0,
+    },
+    {
+      title: 'recover quorum on the survivor (stop, back up, rewrite cluster.yaml, reconfigure, start)',
+      run: ['recover-quorum', '-i', inv, '--lost', 'k8s-2,k8s-3', '--yes'],
+      expect: 0,
+    },
+    { title: 'what ran on this cluster', run: ['list', '--cluster', LAB_NAME], expect: 0 },
+  ];
+}
+
+function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'inherit', 'inherit'], env });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
 }
 
 export function registerDemoCommand(program: Command, ctx: RunbookCli): void {
   program
     .command('demo')
-    .description('Dev server + lab + worker, then run the runbooks against the lab and print the UI link')
+    .description('Dev server + lab + worker, then form, upgrade (with a rollback), lose and recover quorum; prints the UI link')
     .option('--state-dir <dir>', 'engine state directory (env RUNBOOK_STATE_DIR)', defaultStateDir())
     .option('--port <port>', 'Temporal gRPC port', '7233')
     .option('--ui-port <port>', 'Web UI port', '8233')
+    .option('--profile <profile>', 'lab timing: fast (seconds in all) or realistic (joins >= 15 s, refreshes 20-60 s)', 'fast')
     .option('--exit', 'tear everything down when the runbooks end (default on a TTY: keep the UI up until Ctrl-C)')
-    .action(async (o: { stateDir: string; port: string; uiPort: string; exit?: boolean }) => {
+    .action(async (o: { stateDir: string; port: string; uiPort: string; profile: string; exit?: boolean }) => {
       const port = parsePort('--port', o.port, (m) => ctx.badInput(m));
       const uiPort = parsePort('--ui-port', o.uiPort, (m) => ctx.badInput(m));
+      if (o.profile !== 'fast' && o.profile !== 'realistic') ctx.badInput(`--profile: "${o.profile}" is not fast or realistic`);
       const say = (l: string) => process.stdout.write(`${l}\n`);
-      installRuntime({ level: 'WARN' });
-      process.env.RUNBOOK_UI_URL ??= `http://localhost:${uiPort}`;
+      // The demo fails an upgrade on purpose: the worker's warning for it would only clutter the story.
+      installRuntime({ level: 'ERROR' });
+      const uiUrl = `http://localhost:${uiPort}`;
 
       let env: TestWorkflowEnvironment | undefined;
       let connection: NativeConnection;
@@ -51,28 +95,47 @@ export function registerDemoCommand(program: Command, ctx: RunbookCli): void {
         env = await startDevServer({ stateDir: o.stateDir, port, uiPort, say });
         connection = env.nativeConnection;
       }
-      process.env.TEMPORAL_ADDRESS = `127.0.0.1:${port}`;
       const taskQueue = `demo-${process.pid}`;
-      ctx.program.setOptionValue('taskQueue', taskQueue);
+      const childEnv: NodeJS.ProcessEnv = {
+        ...process.env,
+        TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+        RUNBOOK_TASK_QUEUE: taskQueue,
+        RUNBOOK_STATE_DIR: o.stateDir,
+        RUNBOOK_UI_URL: uiUrl,
+      };
 
-      const lab = await freshLab(o.stateDir, say);
+      if (Lab.list(o.stateDir).some((l) => l.name === LAB_NAME)) {
+        say(`removing the previous "${LAB_NAME}" lab`);
+        await Lab.open(LAB_NAME, o.stateDir).down();
+      }
+      say('starting a lab: k8s-1..3 (control plane) and k8s-w1..2 (workers), MicroK8s 1.28/stable, freshly installed, behind real sshd');
+      const lab = await Lab.up({
+        name: LAB_NAME,
+        controlPlanes: 3,
+        workers: 2,
+        channel: '1.28/stable',
+        profile: o.profile as 'fast' | 'realistic',
+        timeScale: o.profile === 'realistic' ? 0.1 : undefined,
+        stateDir: o.stateDir,
+      });
       const worker = await createWorker({ connection, namespace: 'default', taskQueue, stateDir: o.stateDir });
       const running = worker.run();
       let code = 0;
       try {
-        say(`\n== runbook check -i ${lab.inventoryPath}`);
-        code = await ctx.startRunbook({
-          kind: 'check',
-          workflowType: 'check',
-          inventory: lab.inventory,
-          input: {},
-          summary: `check ${lab.inventory.cluster} (demo lab)`,
-          yes: true,
-          formatResult: (r) => formatCheck(r as CheckResult),
-          resultOk: (r) => (r as CheckResult).healthy,
-        });
-        say(`\nWeb UI: http://localhost:${uiPort}/namespaces/default/workflows`);
-        say(`Try: node dist/cli/main.js check -i ${lab.inventoryPath} --task-queue ${taskQueue}   (while the demo runs)`);
+        for (const step of scenario(lab.inventoryPath)) {
+          const shown = Array.isArray(step.run) ? `runbook ${step.run.join(' ')}` : 'lab';
+          say(`\n== ${step.title}\n   $ ${shown}`);
+          const exit = Array.isArray(step.run) ? await runCli(step.run, childEnv) : await step.run(lab).then(() => 0);
+          if (exit !== step.expect) {
+            say(`\ndemo: "${shown}" exited ${exit}, expected ${step.expect}; stopping here (lab state: runbook lab status --name ${LAB_NAME})`);
+            code = 1;
+            break;
+          }
+        }
+        say(`\nThe lab's own truth after all this:`);
+        await runCli(['lab', 'status', '--name', LAB_NAME], childEnv);
+        say(`\nWeb UI: ${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(`RunbookCluster="${LAB_NAME}"`)}`);
+        say(`Audit trail of the last runbook: node dist/cli/main.js history runbook-${LAB_NAME}`);
         if (!o.exit && process.stdin.isTTY) {
           say('Everything stays up for you to look around. Ctrl-C stops the worker, the lab and the dev server.');
           await running; // the Runtime ends the worker on SIGINT/SIGTERM

@@ -110,7 +110,7 @@ describe('inventory files', () => {
     ['unknown node key', () => edit((i) => (i.nodes[0].colour = 'red')), [/nodes\[0\]: unknown key "colour"; remove it or check the spelling/]],
     ['unknown key in defaults', () => edit((i) => (i.defaults.password = 'x')), [/defaults: unknown key "password"/]],
     ['unknown key in paths', () => edit((i) => (i.nodes[1].paths = { snapbin: '/snap/bin' })), [/nodes\[1\]\.paths: unknown key "snapbin"/]],
-    ['nodes is a string, not a list', () => edit((i) => (i.nodes = 'k8s-1,k8s-2')), [/nodes: expected array; fix the value's type/]],
+    ['nodes is a string, not a list', () => edit((i) => ((i as Record<string, unknown>).nodes = 'k8s-1,k8s-2')), [/nodes: expected array; fix the value's type/]],
     ['port is a string', () => edit((i) => (i.nodes[0].port = '22')), [/nodes\[0\]\.port: expected number; fix the value's type/]],
     ['address is a number', () => edit((i) => (i.nodes[2].address = 10)), [/nodes\[2\]\.address: expected string/]],
     ['role is not a role', () => edit((i) => (i.nodes[3].role = 'master')), [/nodes\[3\]\.role: .*"controlplane".*"worker"/]],
@@ -138,10 +138,8 @@ describe('inventory files', () => {
     await refused(check(dir), [/cannot read it \(EISDIR\)/]);
   });
 
-  // Known gap: key files are read only by the worker (activities/ssh/connect.ts), so the CLI starts the runbook and
-  // the worker then refuses it (InvalidInput naming identityFile). Intended: exit 2 before the start, at least when
-  // the CLI and the worker share a machine. test.failing turns red once the CLI checks; then make these plain tests.
-  test.failing.each<[string, () => string]>([
+  // The CLI checks key files it can see before starting (RUNBOOK_SKIP_KEY_CHECK=1 when the worker runs elsewhere).
+  test.each<[string, () => string]>([
     ['a missing key file', () => path.join(dir, 'no-such-key')],
     ['an unreadable key file (a directory)', () => dir],
   ])('%s: exit 2 naming identityFile, nothing started', async (name, keyPath) => {
@@ -255,21 +253,18 @@ describe('operating on runbooks by ID', () => {
     return startRunbook(env, { kind: 'check', workflowType: 'check', inventory: resolveInventory(i), input: {}, summary: 'check', yes: true }, worker.taskQueue);
   }
 
-  test('approve a runbook with no pending approval: refused by the workflow, exit 1 (documented: the runbook refused)', async () => {
+  test('approve a runbook with no pending approval: refused by the workflow, exit 2 pointing at status', async () => {
     const h = await runningCheck('badinput-running');
     await visible(h.workflowId);
     const before = await countAll();
     const r = await runCli(env, ['approve', h.workflowId, '--reason', 'go']);
-    expect(r.stderr).toContain(`${h.workflowId}: nothing is waiting for approval`);
-    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${h.workflowId}: nothing is waiting for approval; see what it waits for: runbook status ${h.workflowId}`);
+    expect(r.code).toBe(2);
     expect(await countAll()).toBe(before);
     expect((await h.describe()).status.name).toBe('RUNNING');
   });
 
-  // Known gap (cli/commands/control.ts `cancel`): the server accepts a cancel request for a closed run, and the CLI
-  // prints "cancellation requested ... follow it" and exits 0. test.failing keeps the intended behaviour here and
-  // turns red once cancel checks the status first: then make it a plain test.
-  test.failing('cancel a finished runbook: exit 2 saying it already ended, nothing started', async () => {
+  test('cancel a finished runbook: exit 2 saying it already ended, nothing started', async () => {
     const h = await runningCheck('badinput-finished');
     release();
     await h.result();
