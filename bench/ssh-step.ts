@@ -103,21 +103,34 @@ async function throwawayTarget(dir: string): Promise<{ target: BenchTarget; stop
   return { target: { node, knownHosts }, stop: () => stopSshd(handle.pidFile) };
 }
 
-export async function main(k = Number(process.env.BENCH_K ?? 200), extra: Column[] = []): Promise<void> {
+export interface ColumnResult {
+  name: string;
+  median: number;
+  p95: number;
+}
+
+export function printRow(r: ColumnResult, base: number): void {
+  console.log(
+    `${r.name.padEnd(48)} median ${r.median.toFixed(2).padStart(7)} ms  p95 ${r.p95.toFixed(2).padStart(7)} ms  ratio ${(r.median / base).toFixed(3)}`,
+  );
+}
+
+export async function main(
+  k = Number(process.env.BENCH_K ?? 200),
+  extra: Column[] = [],
+  after?: (target: BenchTarget) => Promise<ColumnResult>,
+): Promise<ColumnResult[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-ssh-step-'));
   const { target, stop } = await throwawayTarget(dir);
   try {
     console.log(`ssh-step: K=${k} sequential trivial steps (\`true\`) against ${target.node.address}:${target.node.port}, ${os.cpus().length} cores`);
-    const results: Array<{ name: string; median: number; p95: number }> = [];
+    const results: ColumnResult[] = [];
     for (const column of [...columns, ...extra]) {
       results.push({ name: column.name, ...summarize(await measure(column, target, k)) });
     }
-    const base = results[0].median;
-    for (const r of results) {
-      console.log(
-        `${r.name.padEnd(48)} median ${r.median.toFixed(2).padStart(7)} ms  p95 ${r.p95.toFixed(2).padStart(7)} ms  ratio ${(r.median / base).toFixed(3)}`,
-      );
-    }
+    if (after) results.push(await after(target));
+    for (const r of results) printRow(r, results[0].median);
+    return results;
   } finally {
     stop();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -198,6 +198,20 @@ const COMMAND_EXAMPLES: Record<string, string[]> = {
   'lab list': ['runbook lab list'],
   'lab fault': ['runbook lab fault k8s-2 crash --name rehearsal', 'runbook lab fault k8s-3 fail-upgrade --to 1.29 --name rehearsal'],
   'lab heal': ['runbook lab heal --name rehearsal', 'runbook lab heal k8s-2 --name rehearsal'],
+  form: ['runbook form -i inventory.yaml --plan', 'runbook form -i inventory.yaml --yes --worker-concurrency 10'],
+  'remove-node': ['runbook remove-node -i inventory.yaml --node k8s-w3', 'runbook remove-node -i inventory.yaml --node k8s-2 --force-lost'],
+  upgrade: [
+    'runbook upgrade -i inventory.yaml --to 1.29/stable --plan',
+    'runbook upgrade -i inventory.yaml --to 1.30 --approve each --on-failure pause --worker-batch 5',
+  ],
+  backup: ['runbook backup -i inventory.yaml --node k8s-1 --keep 10', 'runbook backup -i inventory.yaml --stopped --label before-CHG-42'],
+  backups: ['runbook backups list --cluster prod'],
+  'backups list': ['runbook backups list --cluster prod --node k8s-1', 'runbook backups list -i inventory.yaml --json'],
+  'restore-backup': ['runbook restore-backup -i inventory.yaml --node k8s-1 --backup <id from backups list>'],
+  'recover-quorum': [
+    'runbook recover-quorum -i inventory.yaml --lost k8s-2,k8s-3 --plan',
+    'runbook recover-quorum -i inventory.yaml --lost k8s-2,k8s-3 --template k8s-1',
+  ],
 };
 
 function addCommandExamples(program: Command): void {
