@@ -1,6 +1,7 @@
 /** All activities, built by one factory so the worker injects its dependencies (samples-typescript style). */
 import { createBackupActivities } from './backup';
 import { createCheckActivities } from './check';
+import { withCommandAudit } from './command-audit';
 import type { ActivityDeps } from './deps';
 import { createFormActivities } from './form';
 import { createRecoveryActivities } from './recovery';
@@ -9,13 +10,14 @@ import { createUpgradeActivities } from './upgrade';
 export type { ActivityDeps } from './deps';
 
 export function createActivities(deps: ActivityDeps) {
-  return {
+  // Every activity reports the remote commands it ran, in its result or its failure (the audit trail).
+  return withCommandAudit({
     ...createCheckActivities(deps),
     ...createFormActivities(deps),
     ...createUpgradeActivities(deps),
     ...createBackupActivities(deps),
     ...createRecoveryActivities(deps),
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

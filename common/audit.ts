@@ -13,6 +13,10 @@ export interface CommandRecord {
   stderrTail: string;
   /** ISO time the command started (activity clock). */
   startedAt: string;
+  /** A read-only probe (polling, state checks): kept for the audit without its output. */
+  probe?: boolean;
+  /** Consecutive identical probes with the same exit code are one record; this counts them (durationMs is their sum). */
+  repeated?: number;
 }
 
 /** A file a runbook deleted, copied or rewrote on a node (for recovery audits). */

@@ -4,6 +4,7 @@
  * when it dies: a closed connection is dropped at once, and a channel that cannot open on a connection that just
  * died is retried on a fresh one (the command never started, so retrying it is safe).
  */
+import { registerSessionRecords } from '../command-audit';
 import type { ClientChannel } from 'ssh2';
 import type { NodeSpec } from '../../common/inventory';
 import { openConnection, type ConnectOptions } from './connect';
@@ -124,7 +125,9 @@ export class SshPool {
   }
 
   session(node: NodeSpec, trust: TrustSettings): NodeSession {
-    return new NodeSessionImpl(node, trust, this);
+    const session = new NodeSessionImpl(node, trust, this);
+    registerSessionRecords(session.records); // the activity's audit trail (activities/command-audit.ts)
+    return session;
   }
 
   /** An exec channel on a live connection to the node, reconnecting once if the pooled one turns out dead. */

@@ -81,7 +81,26 @@ export class NodeSessionImpl implements NodeSession {
     const t0 = performance.now();
     const progress = new ProgressReporter(this.node.name, redact);
     const record = (exitCode: number | null, stdout: string, stderr: string) => {
-      if (opts.quiet) return;
+      if (opts.quiet) {
+        const durationMs = Math.round(performance.now() - t0);
+        const last = this.records[this.records.length - 1];
+        if (last?.probe && last.command === shown && last.exitCode === exitCode) {
+          last.repeated = (last.repeated ?? 1) + 1;
+          last.durationMs += durationMs;
+          return;
+        }
+        this.records.push({
+          node: this.node.name,
+          command: shown,
+          exitCode,
+          durationMs,
+          stdoutTail: '',
+          stderrTail: exitCode === 0 ? '' : redact(tail(stderr, 256)),
+          startedAt: startedAt.toISOString(),
+          probe: true,
+        });
+        return;
+      }
       this.records.push({
         node: this.node.name,
         command: shown,

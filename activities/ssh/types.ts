@@ -20,7 +20,10 @@ export interface RunOptions {
   stdin?: string | Buffer;
   /** Strings (tokens) replaced by `<redacted>` in records, heartbeats and errors. */
   redact?: string[];
-  /** Keep this command out of `records` (e.g. polling probes). Default false. */
+  /**
+   * A probe (polling, state reads): recorded without its output, and consecutive identical probes with the same
+   * exit code are folded into one record (`repeated`). Default false.
+   */
   quiet?: boolean;
 }
 

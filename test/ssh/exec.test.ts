@@ -132,17 +132,20 @@ test('sudo: prefixes "sudo -n" when the node becomes root by sudo, and only then
   expect(asSudo.records.map((r) => r.command)).toEqual(['sudo -n echo hi', "sudo -n sh -c 'echo a | tr a b'", 'echo plain']);
 });
 
-test('records every non-quiet command, with secrets redacted in records and errors', async () => {
+test('records every command (probes folded, without output), with secrets redacted in records and errors', async () => {
   const s = pool.session(fx.node(sshd), { knownHosts: fx.knownHosts, hostKeyPolicy: 'strict' });
   const secret = 'tok-9f8e7d6c5b4a';
   await s.run(command('echo', secret), { redact: [secret] });
-  await s.run('true', { quiet: true });
+  await s.run('echo probe', { quiet: true });
+  await s.run('echo probe', { quiet: true });
   const err = await failureOf(s.check(`echo ${secret} >&2; exit 1`, { redact: [secret] }));
   expect(err.message).not.toContain(secret);
   expect(err.message).toContain('<redacted>');
-  expect(s.records).toHaveLength(2);
+  expect(s.records).toHaveLength(3);
   expect(s.records[0]).toMatchObject({ node: 'exec-node', command: 'echo <redacted>', exitCode: 0, stdoutTail: '<redacted>\n' });
-  expect(s.records[1]).toMatchObject({ exitCode: 1, stderrTail: '<redacted>\n' });
+  // Two identical probes with the same exit code: one record, counted, output left out.
+  expect(s.records[1]).toMatchObject({ command: 'echo probe', exitCode: 0, probe: true, repeated: 2, stdoutTail: '' });
+  expect(s.records[2]).toMatchObject({ exitCode: 1, stderrTail: '<redacted>\n' });
   expect(JSON.stringify(s.records)).not.toContain(secret);
   expect(new Date(s.records[0].startedAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
 });
