@@ -76,7 +76,7 @@ let cachedBundle: Promise<WorkflowBundle> | undefined;
 /** Hash of everything the workflow bundle is built from, so a cached bundle is never stale. */
 function workflowSourceHash(): string {
   const h = createHash('sha256');
-  const sdk = require('@temporalio/workflow/package.json') as { version: string };
+  const sdk = JSON.parse(fs.readFileSync(require.resolve('@temporalio/workflow/package.json'), 'utf8')) as { version: string };
   h.update(sdk.version);
   for (const dir of ['workflows', 'common']) {
     const root = path.join(REPO_ROOT, dir);
