@@ -7,7 +7,6 @@
  *
  *   npm run build && node dist/bench/engine-step.js        # BENCH_K=50 for a quick run
  */
-import * as path from 'path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { SshPool } from '../activities/ssh';
@@ -29,7 +28,7 @@ async function measureEngine({ node, knownHosts }: BenchTarget, k: number): Prom
     await sh.check('true'); // connect outside the timing, as the ssh2 column does
     const activities: EngineStepActivities = { benchStep: async () => void (await sh.check('true', { quiet: true })) };
     const workflowBundle = await bundleWorkflowCode({
-      workflowsPath: path.join(__dirname, 'workflows/engine-step'),
+      workflowsPath: require.resolve('./workflows/engine-step'),
       logger: new DefaultLogger('ERROR'),
     });
     const taskQueue = 'bench-engine-step';
