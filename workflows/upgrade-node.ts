@@ -264,7 +264,12 @@ export async function rollbackNode(input: RollbackNodeInput): Promise<RollbackNo
       .executeWithOptions({ summary: `snap revert ${node} --revision=${input.revision}`, ...snapTimeout }, [{ ...target, revision: input.revision }])
       .catch((err) => fail(causeOf(err)));
     after = revert.after;
-    actions.push(`snap revert ${node}: revision ${revert.before.revision} (${revert.before.version}) → ${after.revision} (${after.version})`);
+    // Skipped means an interrupted attempt (a worker crash) already reverted: say so rather than "N → N".
+    actions.push(
+      revert.skipped
+        ? `snap revert ${node}: already on revision ${after.revision} (${after.version}); an interrupted attempt had reverted it`
+        : `snap revert ${node}: revision ${revert.before.revision} (${revert.before.version}) → ${after.revision} (${after.version})`,
+    );
   } else {
     actions.push(`${node} still on revision ${input.revision}: nothing to revert`);
   }
