@@ -14,6 +14,8 @@ export interface DevServerOptions {
   stateDir: string;
   port: number;
   uiPort: number;
+  /** `runbook codec-server`'s URL, so the UI shows encrypted payloads in plaintext. */
+  uiCodecEndpoint?: string;
   say: (line: string) => void;
 }
 
@@ -42,7 +44,14 @@ export async function startDevServer(o: DevServerOptions): Promise<TestWorkflowE
   fs.mkdirSync(path.dirname(dbFilename), { recursive: true });
   o.say(`starting Temporal dev server (${cli.path ?? 'SDK download'}) on 127.0.0.1:${o.port}, database ${dbFilename}`);
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: cli.executable, port: o.port, ui: true, uiPort: o.uiPort, dbFilename },
+    server: {
+      executable: cli.executable,
+      port: o.port,
+      ui: true,
+      uiPort: o.uiPort,
+      dbFilename,
+      ...(o.uiCodecEndpoint ? { extraArgs: ['--ui-codec-endpoint', o.uiCodecEndpoint] } : {}),
+    },
   });
   const sa = await registerSearchAttributes(env.nativeConnection, env.namespace ?? 'default');
   if ('skipped' in sa) o.say(`search attributes: ${sa.skipped}`);

@@ -19,12 +19,16 @@ export function registerDevCommand(program: Command, ctx: RunbookCli): void {
     .option('--state-dir <dir>', 'engine state directory (env RUNBOOK_STATE_DIR)', defaultStateDir())
     .option('--port <port>', 'gRPC port', '7233')
     .option('--ui-port <port>', 'Web UI port', '8233')
-    .action(async (o: { stateDir: string; port: string; uiPort: string }) => {
+    .option('--ui-codec-endpoint <url>', 'runbook codec-server URL, so the Web UI decrypts payloads (optional encryption)')
+    .action(async (o: { stateDir: string; port: string; uiPort: string; uiCodecEndpoint?: string }) => {
       const port = parsePort('--port', o.port, (m) => ctx.badInput(m));
       const uiPort = parsePort('--ui-port', o.uiPort, (m) => ctx.badInput(m));
+      if (o.uiCodecEndpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(o.uiCodecEndpoint)) {
+        ctx.badInput(`--ui-codec-endpoint: ${JSON.stringify(o.uiCodecEndpoint)} is not an http(s) URL, e.g. http://127.0.0.1:8888`);
+      }
       installRuntime({ level: 'WARN' });
       const say = (l: string) => process.stdout.write(`${l}\n`);
-      const env = await startDevServer({ stateDir: o.stateDir, port, uiPort, say });
+      const env = await startDevServer({ stateDir: o.stateDir, port, uiPort, uiCodecEndpoint: o.uiCodecEndpoint, say });
       process.env.RUNBOOK_UI_URL ??= `http://localhost:${uiPort}`;
       try {
         await runWorker({
