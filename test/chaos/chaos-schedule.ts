@@ -1,7 +1,8 @@
 /**
- * The chaos schedule: while a runbook is in flight, wait a seeded random gap, then SIGKILL the worker (and
- * restart it), K times; one of the events, drawn from the seed, restarts the Temporal dev server instead.
- * Gaps are drawn whether or not a runbook runs, so a seed always gives the same sequence of gaps.
+ * The chaos schedule: K worker SIGKILLs (each followed by a restart) and one restart of the Temporal dev server,
+ * spread over the scenario's runbooks: each kill is assigned to a runbook by the seed (so short runbooks get their
+ * share), and within a runbook the moments are seeded random gaps. Kills a runbook could not take before it ended
+ * carry over to the next one. Gaps are drawn whether or not a runbook runs, so a seed gives the same sequence.
  */
 import type { Rng } from './rng';
 import type { DevServer } from './temporal-server';
@@ -25,6 +26,8 @@ export interface ChaosOptions {
   worker: ChaosWorker;
   server: DevServer;
   serverSignal: NodeJS.Signals;
+  /** The scenario's runbooks, in order (the phases kills are assigned to). */
+  phases: string[];
   /** The phase in flight, or undefined between runbooks. */
   phase: () => string | undefined;
   step: () => Promise<string | undefined>;
@@ -35,32 +38,43 @@ export class ChaosSchedule {
   readonly events: ChaosEvent[] = [];
   private stopped = false;
   private readonly done: Promise<void>;
-  /** 1-based index of the event that restarts the server. */
-  readonly serverAt: number;
+  /** Kills assigned to each phase. */
+  readonly quota: number[];
+  /** The phase whose run the server restart hits, after this many of its kills. */
+  readonly server: { phase: number; afterKills: number };
 
   constructor(private readonly o: ChaosOptions) {
-    this.serverAt = o.rng.int(1, Math.max(1, o.kills));
+    this.quota = o.phases.map(() => 0);
+    for (let i = 0; i < o.kills; i++) this.quota[o.rng.int(0, o.phases.length - 1)]++;
+    const phase = o.rng.int(0, o.phases.length - 1);
+    this.server = { phase, afterKills: o.rng.int(0, this.quota[phase]) };
     this.done = this.loop();
   }
 
   private async loop(): Promise<void> {
+    const killsIn = this.o.phases.map(() => 0);
     let n = 0;
     while (!this.stopped && (this.o.worker.kills < this.o.kills || this.o.server.restarts < 1)) {
       const gap = this.o.minGapMs + Math.floor(this.o.rng.next() * (this.o.maxGapMs - this.o.minGapMs));
       await new Promise((r) => setTimeout(r, gap));
       const phase = this.o.phase();
-      if (this.stopped || !phase) continue;
+      const idx = phase === undefined ? -1 : this.o.phases.indexOf(phase);
+      if (this.stopped || phase === undefined || idx < 0) continue;
+      const serverDue = this.o.server.restarts < 1 && (idx > this.server.phase || (idx === this.server.phase && killsIn[idx] >= this.server.afterKills));
+      const killsDue = this.quota.slice(0, idx + 1).reduce((a, b) => a + b, 0) - this.o.worker.kills;
+      if (!serverDue && killsDue <= 0) continue;
       n++;
       const step = await Promise.race([this.o.step().catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), 1500))]);
       const t0 = Date.now();
       const t = new Date(t0).toISOString();
-      if ((n >= this.serverAt && this.o.server.restarts < 1) || this.o.worker.kills >= this.o.kills) {
+      if (serverDue) {
         this.o.log(`chaos #${n}: restarting the Temporal dev server (${this.o.serverSignal}, same port and SQLite file) during ${phase}${step ? ` / ${step}` : ''}`);
         await this.o.server.restart(this.o.serverSignal);
         this.events.push({ t, what: 'server restart', phase, step, recoveryMs: Date.now() - t0 });
       } else {
         this.o.log(`chaos #${n}: SIGKILL worker pid ${this.o.worker.pid} during ${phase}${step ? ` / ${step}` : ''}`);
         await this.o.worker.killAndRestart();
+        killsIn[idx]++;
         this.events.push({ t, what: 'worker SIGKILL', phase, step, recoveryMs: Date.now() - t0 });
       }
     }

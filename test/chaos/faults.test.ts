@@ -100,6 +100,7 @@ describe('a formed lab of 3 control planes and a worker', () => {
       expect(error).toBeUndefined();
       expect(value.outcome).toBe('upgraded');
       expect(heldFor).toBeGreaterThan(5_000);
+      console.log(`hang: ${retried.activity} on attempt ${retried.attempt} after ${(heldFor / 1000).toFixed(1)} s hung; last failure: ${retried.lastFailure}`);
       const st = await lab.status();
       for (const n of st.nodes) expect(n).toMatchObject({ ready: true, cordoned: false, held: false, channel: '1.29/stable' });
       expect(journalInvariants(lab.journal(), ['k8s-1', 'k8s-2', 'k8s-3'])).toEqual([]);
@@ -128,6 +129,7 @@ describe('a formed lab of 3 control planes and a worker', () => {
       const killed = lab.journal().slice(before).filter((e) => e.node === 'k8s-1' && e.killed);
       worker = await startWorker(env, { stateDir, taskQueue: worker.taskQueue });
       const r = (await h.result()) as CheckResult;
+      console.log(`graceful shutdown: worker stopped ${stopMs} ms after shutdown() (grace 2 s); cut on k8s-1: ${killed.map((e) => `${e.argv?.join(' ')} (${e.killed})`).join('; ')}`);
       expect(stopMs).toBeLessThan(2_000 + 2_500);
       expect(killed.length).toBeGreaterThan(0); // journalled with killed: SIGTERM|SIGHUP|SIGINT
       expect(r.healthy).toBe(true);

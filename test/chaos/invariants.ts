@@ -118,7 +118,9 @@ export function joinedTwice(journal: JournalEntry[]): string[] {
 
 /** Commands that write into a dqlite backend directory (cp, mv, tar -x): how recovery distributes raft files. */
 const writesBackend = (e: JournalEntry) =>
-  !!e.argv && ['cp', 'mv', 'tar'].includes(e.argv[0]) && e.argv.some((a) => a.includes('/var/kubernetes/backend')) && !isTarCreate(e);
+  !!e.argv &&
+  (['cp', 'mv'].includes(e.argv[0]) || (e.argv[0] === 'tar' && e.argv.some((a) => /^-[A-Za-z]*x/.test(a)))) &&
+  e.argv.some((a) => a.includes('/var/kubernetes/backend'));
 
 /**
  * In a recovery: one `.reconfigure` at most, and none once raft files went to a survivor other than the template

@@ -4,8 +4,8 @@
  * random moments (restarting it each time) and restarts the Temporal dev server once on the same SQLite file;
  * then judges the lab's truth, every runbook's ending and the journal invariants, and prints the figures.
  *
- * Env: CHAOS_K (default 50), CHAOS_SEED (printed; set it to replay a schedule), CHAOS_GAP_MS (`300-2500`: the
- * range of gaps between chaos events), CHAOS_SERVER_SIGNAL (SIGTERM, or SIGKILL for a crash), CHAOS_KEEP=1
+ * Env: CHAOS_K (default 50), CHAOS_SEED (printed; set it to replay a schedule), CHAOS_GAP_MS (`200-2500` for K <= 20,
+ * `150-1500` above: the range of gaps between chaos events), CHAOS_SERVER_SIGNAL (SIGTERM, or SIGKILL for a crash), CHAOS_KEEP=1
  * (keep the state dir, logs and journal; kept anyway on failure). Exit 0 when everything holds, 1 otherwise.
  */
 import * as fs from 'fs';
@@ -19,7 +19,7 @@ import { installRuntime } from '../../worker/runtime';
 import { ChaosSchedule } from './chaos-schedule';
 import { checkInvariants } from './invariants';
 import { seededRng, seedFromEnv } from './rng';
-import { currentStep, GROWN, LOST, Scenario } from './scenario';
+import { currentStep, GROWN, LOST, PHASES, Scenario } from './scenario';
 import { startDevServer } from './temporal-server';
 import { ChaosWorker } from './worker-process';
 
@@ -34,7 +34,7 @@ function numberEnv(name: string, fallback: number): number {
 }
 
 function gapEnv(k: number): [number, number] {
-  const raw = process.env.CHAOS_GAP_MS ?? (k > 20 ? '300-2000' : '500-4000');
+  const raw = process.env.CHAOS_GAP_MS ?? (k > 20 ? '150-1500' : '200-2500');
   const m = /^(\d+)-(\d+)$/.exec(raw);
   if (!m || Number(m[1]) >= Number(m[2])) throw new Error(`CHAOS_GAP_MS: "${raw}" is not a range like 300-2500 (ms)`);
   return [Number(m[1]), Number(m[2])];
@@ -108,11 +108,13 @@ async function main(): Promise<number> {
     worker,
     server,
     serverSignal,
+    phases: PHASES,
     phase: () => phase,
     step: () => currentStep(client, lab.inventory.cluster),
     log,
   });
 
+  log(`kills assigned per runbook (seeded): ${PHASES.map((p, i) => `${p}: ${chaos.quota[i]}`).join('; ')}; server restart in "${PHASES[chaos.server.phase]}" after ${chaos.server.afterKills} of its kills`);
   let scenarioError: string | undefined;
   try {
     await scenario.run();
@@ -173,7 +175,11 @@ async function main(): Promise<number> {
   line('wall time', `${summary.wallSeconds} s`);
   line('worker start (avg)', `${summary.workerStartMsAvg} ms`);
   line('client retries', transientErrors.length);
-  for (const o of scenario.outcomes) line(`  ${o.ok ? 'ok ' : 'BAD'} ${o.name}`, `${(o.ms / 1000).toFixed(1)} s`);
+  for (const o of scenario.outcomes) {
+    const hits = chaos.events.filter((e) => e.phase === o.name);
+    const what = `${hits.filter((e) => e.what === 'worker SIGKILL').length} kills${hits.some((e) => e.what === 'server restart') ? ' + server restart' : ''}`;
+    line(`  ${o.ok ? 'ok ' : 'BAD'} ${o.name}`, `${(o.ms / 1000).toFixed(1)} s, ${what}`);
+  }
   const kept = !ok || process.env.CHAOS_KEEP === '1';
   process.stdout.write(kept ? `  state, logs, journal and summary kept in ${dir}\n` : '');
 

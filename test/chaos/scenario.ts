@@ -25,6 +25,14 @@ import type { RunbookWindow } from './invariants';
 export const FIRST = ['k8s-1', 'k8s-2', 'k8s-3', 'k8s-w1', 'k8s-w2'];
 export const GROWN = ['k8s-1', 'k8s-4', 'k8s-5', 'k8s-w1', 'k8s-w2'];
 export const LOST = ['k8s-2', 'k8s-3'];
+/** The runbooks of the scenario, in order (the chaos schedule spreads its kills over them). */
+export const PHASES = [
+  'form 3 CP + 2 workers',
+  'upgrade to 1.29 (k8s-2 fails, rolled back)',
+  'upgrade to 1.29 again',
+  'recover-quorum --lost k8s-2,k8s-3',
+  'form: grow back to HA with k8s-4, k8s-5',
+];
 const FORM_TIMING = { pollMs: 100, settleTimeoutMs: 60_000, heartbeatTimeoutMs: 4_000, tokenTtlSeconds: 300 };
 
 export interface RunbookOutcome {
@@ -113,9 +121,11 @@ export class Scenario {
     }
   }
 
+  /** Record how a runbook ended; the scenario stops at the first that did not end as intended (the rest would only cascade). */
   private record(o: RunbookOutcome): void {
     this.outcomes.push(o);
     this.ctx.log(`runbook ${o.name}: ${o.ok ? 'ended as it should' : 'DID NOT END AS IT SHOULD'} (${o.expected}; ${o.detail}) in ${(o.ms / 1000).toFixed(1)} s`);
+    if (!o.ok) throw new Error(`runbook "${o.name}" did not end as intended: ${o.detail}`);
   }
 
   private async form(name: string, inv: Inventory, joins: string[]): Promise<void> {
@@ -181,20 +191,20 @@ export class Scenario {
     const { lab, log } = this.ctx;
     const first = subset(lab.inventory, FIRST);
     const microk8s = `${lab.inventory.nodes[0].paths?.snapBin ?? '/snap/bin'}/microk8s`;
-    await this.form('form 3 CP + 2 workers', first, ['k8s-2', 'k8s-3', 'k8s-w1', 'k8s-w2']);
+    await this.form(PHASES[0], first, ['k8s-2', 'k8s-3', 'k8s-w1', 'k8s-w2']);
     log('lab: fault k8s-2 fail-upgrade --to 1.29');
     await lab.fault('k8s-2', 'fail-upgrade', { to: '1.29' });
-    await this.upgrade('upgrade to 1.29 (k8s-2 fails, rolled back)', first, 'failed');
+    await this.upgrade(PHASES[1], first, 'failed');
     log('lab: heal k8s-2');
     await lab.heal('k8s-2');
     await this.operator('k8s-1', `sudo -n ${microk8s} kubectl cordon k8s-w2`);
-    await this.upgrade('upgrade to 1.29 again', first, 'completed');
+    await this.upgrade(PHASES[2], first, 'completed');
     await this.operator('k8s-1', `sudo -n ${microk8s} kubectl uncordon k8s-w2`);
     log('lab: destroy k8s-2 and k8s-3 (2 of 3 voters)');
     for (const n of LOST) await lab.fault(n, 'destroy');
-    await this.recover('recover-quorum --lost k8s-2,k8s-3', first);
+    await this.recover(PHASES[3], first);
     for (const n of ['k8s-4', 'k8s-5']) await this.operator(n, 'sudo -n snap refresh microk8s --channel=1.29/stable');
-    await this.form('form: grow back to HA with k8s-4, k8s-5', subset(lab.inventory, GROWN), ['k8s-4', 'k8s-5']);
+    await this.form(PHASES[4], subset(lab.inventory, GROWN), ['k8s-4', 'k8s-5']);
   }
 }
 
