@@ -83,6 +83,15 @@ export interface PlannedJoin {
   as: Role;
 }
 
+/** What the join and its wait are told: the node, as what, through which primary. */
+export interface JoinStepInput {
+  inventory: Inventory;
+  primary: string;
+  node: string;
+  as: Role;
+  options: FormOptions;
+}
+
 export interface FormSurvey {
   primary: string;
   /** The primary already had other members: this run grows that cluster. */
@@ -558,13 +567,7 @@ export function createFormActivities(deps: ActivityDeps) {
       node: nodeName,
       as,
       options,
-    }: {
-      inventory: Inventory;
-      primary: string;
-      node: string;
-      as: Role;
-      options: FormOptions;
-    }): Promise<JoinResult> {
+    }: JoinStepInput): Promise<JoinResult> {
       const primary = findNode(inventory, primaryName);
       const node = findNode(inventory, nodeName);
       const shP = session(inventory, primary);
@@ -666,13 +669,7 @@ export function createFormActivities(deps: ActivityDeps) {
       node: nodeName,
       as,
       options,
-    }: {
-      inventory: Inventory;
-      primary: string;
-      node: string;
-      as: Role;
-      options: FormOptions;
-    }): Promise<Step> {
+    }: JoinStepInput): Promise<Step> {
       const primary = findNode(inventory, primaryName);
       const node = findNode(inventory, nodeName);
       const shP = session(inventory, primary);

@@ -2,8 +2,8 @@
  * `runbook backup`, `runbook backups list`, `runbook restore-backup` and `runbook recover-quorum`. Every flag is
  * checked with zod before anything starts; a bad flag names itself and the fix, exit 2.
  */
+import { defaultStateDir } from '../../worker/run';
 import type { Command } from 'commander';
-import * as os from 'os';
 import * as path from 'path';
 import { z } from 'zod';
 import { BACKUP_ID, listBackupRecords } from '../../activities/backup';
@@ -75,10 +75,6 @@ function parseFlags<T extends z.ZodType>(ctx: CliContext, schema: T, raw: unknow
   return ctx.badInput(`${FLAG_NAMES[key] ?? `--${key}`}: ${issue.message}`);
 }
 
-/** `$RUNBOOK_STATE_DIR`, default `~/.local/state/microk8s-runbooks` (docs/design.md). */
-export function stateDir(): string {
-  return process.env.RUNBOOK_STATE_DIR || path.join(os.homedir(), '.local/state/microk8s-runbooks');
-}
 
 function controlPlaneNamed(ctx: CliContext, inventory: Inventory, flag: string, name: string): void {
   const node = inventory.nodes.find((n) => n.name === name);
@@ -129,13 +125,13 @@ export const registerRecoveryCommands: RegisterCommands = (program: Command, ctx
       const flags = parseFlags(ctx, ListFlags, opts);
       const cluster = flags.cluster ?? (flags.inventory ? ctx.loadInventory(flags.inventory).cluster : undefined);
       if (!cluster) ctx.badInput('--inventory or --cluster: say which cluster, e.g. runbook backups list -i inventory.yaml');
-      const records = listBackupRecords(stateDir(), cluster).filter((r) => !flags.node || r.node === flags.node);
+      const records = listBackupRecords(defaultStateDir(), cluster).filter((r) => !flags.node || r.node === flags.node);
       if (flags.json) {
         console.log(JSON.stringify(records.map(({ entries: _e, ...r }) => r), null, 2));
         return;
       }
       if (!records.length) {
-        console.log(`no backups of ${cluster} in ${path.join(stateDir(), 'backups', cluster)}`);
+        console.log(`no backups of ${cluster} in ${path.join(defaultStateDir(), 'backups', cluster)}`);
         return;
       }
       console.log(['ID', 'NODE', 'CREATED', 'SIZE', 'FILES', 'STOPPED', 'SHA256', 'LABEL'].join('\t'));
@@ -157,7 +153,7 @@ export const registerRecoveryCommands: RegisterCommands = (program: Command, ctx
       const flags = parseFlags(ctx, RestoreFlags, opts);
       const inventory = ctx.loadInventory(flags.inventory);
       controlPlaneNamed(ctx, inventory, '--node', flags.node);
-      const record = listBackupRecords(stateDir(), inventory.cluster).find((r) => r.id === flags.backup);
+      const record = listBackupRecords(defaultStateDir(), inventory.cluster).find((r) => r.id === flags.backup);
       if (!record) ctx.badInput(`--backup ${flags.backup}: no such backup of ${inventory.cluster}; see runbook backups list -i ${flags.inventory}`);
       if (record.node !== flags.node) ctx.badInput(`--backup ${flags.backup} was taken on ${record.node}: use --node ${record.node}`);
       process.exitCode = await ctx.startRunbook({

@@ -4,14 +4,13 @@
  * no worker alive, so its activity never reports; a new worker must see that and not revert again (a second
  * `snap revert --revision=N` would fail: snapd then keeps only the 1.29 revision as the previous one).
  */
-import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { JournalEntry } from '../../lab';
 import { waitFor } from '../support/lab';
-import { CLI_MAIN, REPO_ROOT, startTemporal } from '../support/temporal';
-import { formedLab, journalInvariants, refreshes, settle, startUpgrade, waitProgress } from './upgrade-support';
+import { startTemporal } from '../support/temporal';
+import { formedLab, killWorker, spawnUpgradeWorker, journalInvariants, refreshes, settle, startUpgrade, waitProgress } from './upgrade-support';
 
 const CPS = ['k8s-1', 'k8s-2', 'k8s-3'];
 /** Added before every k8s-2 command once its upgrade failed: the window in which `snap revert` runs but has not acted. */
@@ -25,29 +24,6 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-// spawnWorker and kill: as in upgrade-crash.test.ts (not exported there).
-function spawnWorker(taskQueue: string, stateDir: string): ChildProcess {
-  const child = spawn(process.execPath, [CLI_MAIN, 'worker', '--state-dir', stateDir, '--log-level', 'ERROR', '--shutdown-grace', '1s'], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env.address,
-      TEMPORAL_NAMESPACE: env.namespace ?? 'default',
-      TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml',
-      RUNBOOK_TASK_QUEUE: taskQueue,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr!.on('data', () => undefined);
-  return child;
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 /**
  * Whether a lab command (`snap revert …`) is running on `node` right now: the journal only records a command
@@ -82,7 +58,7 @@ async function activityAttempts(env: TestWorkflowEnvironment, workflowId: string
 test('SIGKILL the worker mid-revert: the rollback resumes, k8s-2 is reverted exactly once, Ready and uncordoned', async () => {
   const { lab, stateDir, done } = await formedLab(3, 1);
   const taskQueue = `crash-revert-${process.pid}-${Date.now()}`;
-  let worker = spawnWorker(taskQueue, stateDir);
+  let worker = spawnUpgradeWorker(env, taskQueue, stateDir);
   try {
     await lab.fault('k8s-2', 'fail-upgrade', { to: '1.29' });
     const handle = await startUpgrade(env, lab, taskQueue, {
@@ -99,13 +75,13 @@ test('SIGKILL the worker mid-revert: the rollback resumes, k8s-2 is reverted exa
     await lab.fault('k8s-2', 'slow', { ms: REVERT_WINDOW_MS });
     await waitProgress(handle, (p) => p.nodes.some((n) => n.name === 'k8s-2' && n.state === 'reverting'), 60_000);
     await waitFor('snap revert running on k8s-2', () => labCommandRunning(lab.dir, 'k8s-2', ['snap', 'revert']), 30_000, 10);
-    await kill(worker);
+    await killWorker(worker);
     expect(lab.journal().filter(k2('reverted'))).toHaveLength(0); // killed before the revert acted
 
     // The revert completes on the node with no worker alive: its activity attempt will never report.
     await waitFor('k8s-2 reverted while no worker runs', () => lab.journal().some(k2('reverted')), 10_000, 20);
     await lab.fault('k8s-2', 'slow', { ms: 0 }); // the window is over: keep the rest of the run quick
-    worker = spawnWorker(taskQueue, stateDir);
+    worker = spawnUpgradeWorker(env, taskQueue, stateDir);
 
     const { error } = await settle(handle);
     expect(error).toBeInstanceOf(WorkflowFailedError);
@@ -146,7 +122,7 @@ test('SIGKILL the worker mid-revert: the rollback resumes, k8s-2 is reverted exa
     }
     expect(journalInvariants(journal, CPS)).toEqual([]);
   } finally {
-    await kill(worker);
+    await killWorker(worker);
     await done();
   }
 }, 150_000);

@@ -3,12 +3,11 @@
  * upgrade, mid-drain, mid-refresh and mid-hop; a new worker takes over each time. The upgrade must finish with
  * every node on the target, the journal invariants intact, and no node refreshed twice to the same channel.
  */
-import { spawn, type ChildProcess } from 'child_process';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { JournalEntry } from '../../lab';
 import { waitFor } from '../support/lab';
-import { CLI_MAIN, REPO_ROOT, startTemporal } from '../support/temporal';
-import { formedLab, journalInvariants, refreshes, settle, startUpgrade } from './upgrade-support';
+import { startTemporal } from '../support/temporal';
+import { formedLab, killWorker, spawnUpgradeWorker, journalInvariants, refreshes, settle, startUpgrade } from './upgrade-support';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -18,35 +17,13 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-function spawnWorker(taskQueue: string, stateDir: string): ChildProcess {
-  const child = spawn(process.execPath, [CLI_MAIN, 'worker', '--state-dir', stateDir, '--log-level', 'ERROR', '--shutdown-grace', '1s'], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env.address,
-      TEMPORAL_NAMESPACE: env.namespace ?? 'default',
-      TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml',
-      RUNBOOK_TASK_QUEUE: taskQueue,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr!.on('data', () => undefined);
-  return child;
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 test('SIGKILL the worker three times mid-run: the upgrade resumes and finishes, nothing refreshed twice', async () => {
   const { lab, stateDir, done } = await formedLab(3, 1);
   // Slow commands on the nodes so each kill lands inside a step, not between steps.
   for (const n of ['k8s-1', 'k8s-2', 'k8s-3', 'k8s-w1']) await lab.fault(n, 'slow', { ms: 300 });
   const taskQueue = `crash-${process.pid}-${Date.now()}`;
-  let worker = spawnWorker(taskQueue, stateDir);
+  let worker = spawnUpgradeWorker(env, taskQueue, stateDir);
   const kills: string[] = [];
   try {
     const handle = await startUpgrade(env, lab, taskQueue, { to: '1.29', heartbeatTimeoutSeconds: 5 });
@@ -54,9 +31,9 @@ test('SIGKILL the worker three times mid-run: the upgrade resumes and finishes, 
       lab.journal().filter((e) => e.event === name && filter(e)).length;
     const killAt = async (what: string, check: () => boolean) => {
       await waitFor(what, check, 120_000, 20);
-      await kill(worker);
+      await killWorker(worker);
       kills.push(what);
-      worker = spawnWorker(taskQueue, stateDir);
+      worker = spawnUpgradeWorker(env, taskQueue, stateDir);
     };
     await killAt('mid-drain (first cordon)', () => events('cordoned') >= 1);
     await killAt('mid-refresh (second node out of service)', () => events('out-of-service', (e) => e.reason === 'refresh') >= 2);
@@ -73,7 +50,7 @@ test('SIGKILL the worker three times mid-run: the upgrade resumes and finishes, 
     expect(new Set(perNodeChannel).size).toBe(perNodeChannel.length); // no second refresh of a node to a channel
     expect(perNodeChannel).toHaveLength(8); // patch pass + 1.29, 4 nodes each
   } finally {
-    await kill(worker);
+    await killWorker(worker);
     await done();
   }
 }, 300_000);

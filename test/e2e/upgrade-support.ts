@@ -2,6 +2,7 @@
  * Shared by the upgrade e2e tests: a fresh formed lab per test, starting the runbook as the CLI does, and the
  * issue's journal invariants checked on the lab's journal (the lab's truth, not the runbook's own account).
  */
+import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -9,7 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { progressQuery, type RunbookProgress } from '../../common/messages';
 import { Lab, type JournalEntry } from '../../lab';
 import { ensureLabBuilt, tempStateDir } from '../support/lab';
-import { startRunbook } from '../support/temporal';
+import { CLI_MAIN, REPO_ROOT, startRunbook } from '../support/temporal';
 
 export async function formedLab(controlPlanes = 3, workers = 2, channel = '1.28/stable'): Promise<{ lab: Lab; stateDir: string; done: () => Promise<void> }> {
   ensureLabBuilt();
@@ -122,4 +123,29 @@ export async function historyText(env: TestWorkflowEnvironment, handle: Workflow
   };
   await visit(handle.workflowId);
   return texts.join('\n');
+}
+
+/** `runbook worker` as its own process against `env`, so tests can SIGKILL it mid-run. */
+export function spawnUpgradeWorker(env: TestWorkflowEnvironment, taskQueue: string, stateDir: string): ChildProcess {
+  const child = spawn(process.execPath, [CLI_MAIN, 'worker', '--state-dir', stateDir, '--log-level', 'ERROR', '--shutdown-grace', '1s'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+      TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml',
+      RUNBOOK_TASK_QUEUE: taskQueue,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr!.on('data', () => undefined);
+  return child;
+}
+
+/** SIGKILL a worker process and wait for it to be gone (no-op when it already exited or was killed). */
+export async function killWorker(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
 }
