@@ -218,7 +218,7 @@ export class Lab {
     if (fs.existsSync(path.join(dir, 'lab.json'))) {
       throw new LabInputError('--name', `lab "${o.name}" already exists in ${dir}; run \`runbook lab down --name ${o.name}\` first or pick another name`);
     }
-    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'claiming'), '');
     const slot = await claimSlot(dir);
@@ -456,7 +456,7 @@ export class Lab {
       for (const n of fs.readdirSync(nodesDir)) killNode(path.join(nodesDir, n, 'sshd', 'sshd.pid'));
     }
     releaseSlot(slot, dir);
-    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
