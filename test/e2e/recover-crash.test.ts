@@ -19,9 +19,11 @@ let env: TestWorkflowEnvironment;
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rq-crash-'));
 const children = new Set<ChildProcess>();
 
-beforeAll(async () => {
-  env = await startTemporal();
-});
+// The per-step cases run three at a time (each mostly waits out a heartbeat timeout after its kill); a shared
+// promise starts the server once, whichever case gets there first.
+let envReady: Promise<TestWorkflowEnvironment> | undefined;
+const temporal = () => (envReady ??= startTemporal().then((e) => (env = e)));
+beforeAll(temporal);
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
   await env?.teardown();
@@ -60,7 +62,8 @@ function stopped(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
 
 const STEPS = ['backupNode', 'rewriteClusterYaml', 'reconfigure', 'copyRaftFiles', 'startNode', 'removeLostNodes'];
 
-test.each(STEPS)('worker killed during %s: the cluster still ends recovered', async (step) => {
+test.concurrent.each(STEPS)('worker killed during %s: the cluster still ends recovered', async (step) => {
+  const env = await temporal();
   const lab = await Lab.up({ name: `rqk-${step.toLowerCase().slice(0, 8)}-${process.pid % 1000}`, controlPlanes: 5, formed: true, profile: 'fast', stateDir });
   const taskQueue = `rq-crash-${step}-${process.pid}`;
   let worker = workerProcess(taskQueue);
