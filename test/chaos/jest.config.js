@@ -1,6 +1,6 @@
 /**
- * The chaos suite's own jest config: the root config leaves test/chaos out of `npm test` (testPathIgnorePatterns),
- * (the fault tests), which also hides them from `npx jest test/chaos`. Run: `npx jest --runInBand -c test/chaos/jest.config.js`.
+ * The chaos suite's own jest config: the root config leaves the fault tests out of `npm test`
+ * (testPathIgnorePatterns), which also hides them from `npx jest test/chaos`. Run: `npx jest --runInBand -c test/chaos/jest.config.js`.
  */
 const path = require('path');
 const root = require('../../jest.config.js');
