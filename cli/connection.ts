@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import { Connection } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+// Type-only: the worker SDK (~0.4 s to load) is required only by the commands that open a native connection.
+import type { NativeConnection, NativeConnectionOptions } from '@temporalio/worker';
 import { ExitCode } from '../common/constants';
 import { badInput, CliExit } from './exit';
 
@@ -98,6 +99,7 @@ export async function connectClient(cfg: ConnectConfig): Promise<Connection> {
 
 /** A worker connection; exit 3 when nothing answers. */
 export async function connectNative(cfg: ConnectConfig): Promise<NativeConnection> {
+  const { NativeConnection } = await import('@temporalio/worker');
   try {
     return await NativeConnection.connect(cfg.connectionOptions);
   } catch (e) {

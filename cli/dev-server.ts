@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { registerSearchAttributes } from '../worker/search-attributes';
 import { resolveTemporalCli } from './temporal-cli';
 
@@ -43,6 +43,8 @@ export async function startDevServer(o: DevServerOptions): Promise<TestWorkflowE
   const dbFilename = devDbFile(o.stateDir);
   fs.mkdirSync(path.dirname(dbFilename), { recursive: true });
   o.say(`starting Temporal dev server (${cli.path ?? 'SDK download'}) on 127.0.0.1:${o.port}, database ${dbFilename}`);
+  // Loaded here, not at the top: every other CLI command starts faster without the SDK's native parts.
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: cli.executable,

@@ -31,6 +31,7 @@ import {
 } from './sim/model';
 import { type JournalEntry, journal, journalPath, readState, statePath, withState } from './sim/store';
 import { applyFault, healNode, validPort, type FaultKind, type FaultOptions } from './faults';
+import { defaultStateDir } from '../worker/state-dir';
 
 export type { FaultKind, FaultOptions } from './faults';
 export type { JournalEntry } from './sim/store';
@@ -129,9 +130,7 @@ export interface LabStatus {
   cluster: LabClusterStatus;
 }
 
-export function defaultStateDir(): string {
-  return process.env.RUNBOOK_STATE_DIR || path.join(os.homedir(), '.local/state/microk8s-runbooks');
-}
+export { defaultStateDir };
 
 async function limit<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
   const queue = [...items];

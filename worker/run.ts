@@ -3,16 +3,13 @@
  * shutdown signal, let in-flight SSH steps finish within the grace time, close the connection.
  */
 import * as os from 'os';
-import * as path from 'path';
 import type { Duration } from '@temporalio/common';
 import { Runtime, type NativeConnection } from '@temporalio/worker';
 import { loadDataConverter } from '../codec/data-converter';
 import { createWorker, DEFAULT_SHUTDOWN_GRACE_TIME, type RunbookWorker } from './create-worker';
 import { registerSearchAttributes } from './search-attributes';
 
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.RUNBOOK_STATE_DIR || path.join(os.homedir(), '.local/state/microk8s-runbooks');
-}
+export { defaultStateDir } from './state-dir';
 
 export interface RunWorkerOptions {
   connection: NativeConnection;

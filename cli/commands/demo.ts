@@ -7,12 +7,10 @@
 import { spawn } from 'child_process';
 import * as path from 'path';
 import type { Command } from 'commander';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Lab } from '../../lab';
-import { createWorker } from '../../worker/create-worker';
-import { defaultStateDir } from '../../worker/run';
-import { installRuntime } from '../../worker/runtime';
+import { defaultStateDir } from '../../worker/state-dir';
 import { portInUse, startDevServer } from '../dev-server';
 import { parsePort } from './dev';
 import type { RunbookCli } from '../program';
@@ -83,6 +81,12 @@ export function registerDemoCommand(program: Command, ctx: RunbookCli): void {
       if (o.profile !== 'fast' && o.profile !== 'realistic') ctx.badInput(`--profile: "${o.profile}" is not fast or realistic`);
       const say = (l: string) => process.stdout.write(`${l}\n`);
       // The demo fails an upgrade on purpose: the worker's warning for it would only clutter the story.
+      // The worker SDK loads only for the demo itself, not for every `runbook` invocation.
+      const [{ NativeConnection }, { createWorker }, { installRuntime }] = await Promise.all([
+        import('@temporalio/worker'),
+        import('../../worker/create-worker'),
+        import('../../worker/runtime'),
+      ]);
       installRuntime({ level: 'ERROR' });
       const uiUrl = `http://localhost:${uiPort}`;
 

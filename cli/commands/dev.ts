@@ -1,7 +1,6 @@
 /** `runbook dev`: the local Temporal dev server (persistent, UI on 8233) and a worker beside it. Ctrl-C stops both. */
 import type { Command } from 'commander';
-import { defaultStateDir, runWorker } from '../../worker/run';
-import { installRuntime } from '../../worker/runtime';
+import { defaultStateDir } from '../../worker/state-dir';
 import { devDbFile, startDevServer } from '../dev-server';
 import type { RunbookCli } from '../program';
 import { uiLink } from '../program';
@@ -26,6 +25,7 @@ export function registerDevCommand(program: Command, ctx: RunbookCli): void {
       if (o.uiCodecEndpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(o.uiCodecEndpoint)) {
         ctx.badInput(`--ui-codec-endpoint: ${JSON.stringify(o.uiCodecEndpoint)} is not an http(s) URL, e.g. http://127.0.0.1:8888`);
       }
+      const [{ installRuntime }, { runWorker }] = await Promise.all([import('../../worker/runtime'), import('../../worker/run')]);
       installRuntime({ level: 'WARN' });
       const say = (l: string) => process.stdout.write(`${l}\n`);
       const env = await startDevServer({ stateDir: o.stateDir, port, uiPort, uiCodecEndpoint: o.uiCodecEndpoint, say });

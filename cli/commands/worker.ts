@@ -1,7 +1,6 @@
 /** `runbook worker`: a production worker, connected like the Temporal CLI (flags > env > temporal.toml). */
 import type { Command } from 'commander';
-import { installRuntime } from '../../worker/runtime';
-import { defaultStateDir, runWorker } from '../../worker/run';
+import { defaultStateDir } from '../../worker/state-dir';
 import { connectNative } from '../connection';
 import type { RunbookCli } from '../program';
 
@@ -21,6 +20,7 @@ export function registerWorkerCommand(program: Command, ctx: RunbookCli): void {
       if (!/^\d+(ms|s|m|h)$/.test(o.shutdownGrace)) ctx.badInput(`--shutdown-grace: ${JSON.stringify(o.shutdownGrace)} is not a duration like 30s or 2m`);
       if (o.metrics && !/^([A-Za-z0-9.-]*:)?\d{1,5}$/.test(o.metrics)) ctx.badInput(`--metrics: ${JSON.stringify(o.metrics)} is not an address like :9464`);
       const cfg = ctx.connectConfig();
+      const [{ installRuntime }, { runWorker }] = await Promise.all([import('../../worker/runtime'), import('../../worker/run')]);
       installRuntime({ json: true, level: level as 'INFO', metricsAddress: o.metrics });
       const connection = await connectNative(cfg);
       try {
