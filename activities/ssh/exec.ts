@@ -4,6 +4,7 @@
  */
 import type { ClientChannel } from 'ssh2';
 import type { Readable, Writable } from 'stream';
+import { getMaxListeners, setMaxListeners } from 'events';
 import { StringDecoder } from 'string_decoder';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { commandFailed, commandTimedOut, connectionFailed } from './failures';
@@ -116,6 +117,8 @@ export function runOnChannel(r: ChannelRun): Promise<ChannelOutcome> {
     );
     const abortSignal = progress.signal;
     const onAbort = () => stop(cancelledError(abortSignal?.reason));
+    // One listener per command in flight: an activity that runs on many nodes at once would trip Node's leak warning at 11.
+    if (abortSignal && getMaxListeners(abortSignal) < 256) setMaxListeners(256, abortSignal);
     abortSignal?.addEventListener('abort', onAbort);
     if (abortSignal?.aborted) onAbort();
 
