@@ -7,8 +7,9 @@
 export function shellQuote(value: string | number): string {
   const s = String(value);
   if (s.includes('\0')) throw new Error('a NUL byte cannot be passed to a remote shell');
-  // Plain words need no quotes; keeping them bare makes audit lines readable.
-  if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(s)) return s;
+  // Plain words need no quotes; keeping them bare makes audit lines readable. A bare `NAME=value` would be an
+  // environment assignment in a command's first position (and to sudo), so that shape is always quoted.
+  if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(s) && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(s)) return s;
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 

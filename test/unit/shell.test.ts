@@ -19,6 +19,15 @@ test('metacharacters are single-quoted, and single quotes are escaped', () => {
   expect(shellQuote('$(id)')).toBe("'$(id)'");
 });
 
+test('a value shaped like NAME=value stays a word, not an environment assignment, even as the command itself', () => {
+  expect(shellQuote('PATH=/tmp/evil')).toBe("'PATH=/tmp/evil'");
+  expect(shellQuote('--channel=1.29/stable')).toBe('--channel=1.29/stable');
+  // As the first word, sh must try to run a command named "X=1" rather than set X and run `echo`.
+  const out = execFileSync('/bin/sh', ['-c', `${command('X=1', 'echo', 'ran')} 2>&1; echo "exit=$?"`], { encoding: 'utf8' });
+  expect(out).not.toContain('ran\n');
+  expect(out).toMatch(/exit=127/);
+});
+
 test('a NUL byte cannot be quoted', () => {
   expect(() => shellQuote('a\0b')).toThrow(/NUL/);
 });
