@@ -2,12 +2,14 @@
  * `runbook form` and `runbook remove-node` as a user runs them: bad flags exit 2 and start nothing; `--plan` prints
  * the plan from live state and changes nothing; `--yes` forms the cluster and prints the summary table.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Lab } from '../../lab';
-import { runCli, startTemporal } from '../support/temporal';
+import { shellQuote } from '../../common/shell';
+import { CLI_MAIN, REPO_ROOT, runCli, startTemporal } from '../support/temporal';
 import { commandsOf, startFormWorker, type FormWorker } from './form-support';
 
 let env: TestWorkflowEnvironment;
@@ -44,6 +46,48 @@ test.each([
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(message);
   expect(await workflowsStarted()).toBe(0);
+});
+
+/** `runbook form` on a real terminal (a private tmux server): the plan asks y/N, and the answer is typed. */
+test('on a terminal the plan asks y/N: "n" rejects it, exit 1, nothing joined; the runbook is not left running', async () => {
+  const tmuxDir = fs.mkdtempSync(path.join(os.tmpdir(), 'form-tty-'));
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-S', path.join(tmuxDir, 'socket'), '-f', '/dev/null', ...args], { encoding: 'utf8' });
+  const vars = {
+    TEMPORAL_ADDRESS: env.address,
+    TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+    TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml',
+    RUNBOOK_TASK_QUEUE: worker.taskQueue,
+    TERM: 'xterm-256color',
+  };
+  const envArgs = Object.entries(vars).map(([k, v]) => shellQuote(`${k}=${v}`));
+  const line = `cd ${shellQuote(REPO_ROOT)} && env ${envArgs.join(' ')} ${shellQuote(process.execPath)} ${shellQuote(CLI_MAIN)} form -i ${shellQuote(lab.inventoryPath)}; echo "EXIT=$?"; sleep 60`;
+  const screenShows = async (re: RegExp): Promise<string> => {
+    for (let i = 0; i < 200; i++) {
+      const text = tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', 'form');
+      if (re.test(text)) return text;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    throw new Error(`the terminal never showed ${re}:\n${tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', 'form')}`);
+  };
+  try {
+    tmux('new-session', '-d', '-s', 'form', '-x', '160', '-y', '50', line);
+    const asked = await screenShows(/\[y\/N\] $/m);
+    expect(asked).toMatch(/join 1 worker\(s\) with --worker/);
+    expect(commandsOf(lab, 'join')).toEqual([]);
+    tmux('send-keys', '-t', 'form', 'n', 'Enter');
+    const end = await screenShows(/EXIT=\d+/);
+    expect(end).toContain('rejected; nothing was changed');
+    expect(end).toContain('EXIT=1');
+    expect(commandsOf(lab, 'join')).toEqual([]);
+    expect((await env.client.workflow.count(`RunbookCluster="${lab.inventory.cluster}" AND ExecutionStatus="Running"`)).count).toBe(0);
+  } finally {
+    try {
+      tmux('kill-server');
+    } catch {
+      /* already gone */
+    }
+    fs.rmSync(tmuxDir, { recursive: true, force: true });
+  }
 });
 
 test('--plan prints the joins from live state and changes nothing; --yes forms and prints the table', async () => {
