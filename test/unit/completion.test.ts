@@ -45,17 +45,41 @@ test('bash completes commands, subcommands, options (global ones too) and option
   expect(complete('runbook', '--task-queue', 'lab', '')).toContain('check');
 });
 
-test('the zsh script covers the same tree and hands itself to compdef', () => {
-  const z = zshScript(program);
-  expect(z.startsWith('#compdef runbook\n')).toBe(true);
-  expect(z).toContain("'watch:Follow a runbook until it ends");
-  expect(z).toMatch(/compdef _runbook runbook/);
-  // zsh is not installed here: at least the shared table functions must be valid POSIX-ish shell for bash.
-  const tables = z.slice(z.indexOf('_runbook_subcommands() {'), z.indexOf('\n_runbook() {'));
-  execFileSync('bash', ['-n', '-c', tables]);
-  for (const spec of commandTree(program)) if (spec.path) expect(z).toContain(`'${spec.path}')`);
-});
+/**
+ * What real zsh offers for `words` (the last one being completed): the script is sourced with zsh's completion
+ * builtins (compadd, _describe, _files, compdef) replaced by functions that print what they were given.
+ */
+function zshOffers(...words: string[]): string {
+  const harness = [
+    'compdef() { :; }',
+    'compadd() { [[ "$1" == "--" ]] && shift; print -r -- "ADD ${(j: :)@}"; }',
+    '_describe() { print -r -- "DESCRIBE ${(j: :)${(@)${(P)4}%%:*}}"; }',
+    '_files() { print -r -- "FILES"; }',
+    `source ${zshFile}`,
+    'words=("$@"); CURRENT=${#words}',
+    '_runbook',
+  ].join('\n');
+  return execFileSync('zsh', ['-f', '-c', harness, 'zsh', ...words], { encoding: 'utf8' }).trim();
+}
 
+let zshFile: string;
+test('the zsh script, run by zsh, offers commands, subcommands, options and values', () => {
+  // zsh comes from .ci/run (apt-get install zsh); a machine without it fails here rather than skipping.
+  zshFile = path.join(dir, '_runbook');
+  const z = zshScript(program);
+  fs.writeFileSync(zshFile, z);
+  expect(z.startsWith('#compdef runbook\n')).toBe(true);
+  expect(z).toMatch(/compdef _runbook runbook/);
+  for (const spec of commandTree(program)) if (spec.path) expect(z).toContain(`'${spec.path}')`);
+  execFileSync('zsh', ['-n', zshFile]);
+  expect(zshOffers('runbook', '')).toMatch(/^DESCRIBE check form remove-node upgrade .*\bwatch\b.*\bcompletion help$/);
+  expect(zshOffers('runbook', 'lab', '')).toBe('DESCRIBE up down status journal list fault heal');
+  expect(zshOffers('runbook', 'list', '--status', 't')).toBe('ADD running failed completed cancelled terminated timed-out');
+  expect(zshOffers('runbook', 'watch', '--')).toMatch(/^ADD --json --help .*--namespace.*--task-queue/);
+  // A value is never taken for a command: "lab" after --task-queue is the queue's name.
+  expect(zshOffers('runbook', '--task-queue', 'lab', '')).toMatch(/^DESCRIBE check form /);
+  expect(zshOffers('runbook', 'upgrade', '--inventory', '')).toBe('FILES');
+});
 
 function helpOf(cmd: Command): string {
   let text = '';
