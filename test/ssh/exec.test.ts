@@ -124,7 +124,7 @@ test('many commands at once in one activity: all run, and the shared cancel sign
   const env = new MockActivityEnvironment();
   const signal = env.context.cancellationSignal;
   let peak = 0;
-  const outs = await env.run(async () => {
+  const outs = await env.run(async (): Promise<Array<{ stdout: string }>> => {
     const runs = Array.from({ length: 16 }, (_, i) => (i % 2 ? sh2 : sh).run(`echo n${i}; sleep 0.5`));
     await new Promise((r) => setTimeout(r, 300));
     peak = getEventListeners(signal, 'abort').length;
