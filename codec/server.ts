@@ -12,6 +12,12 @@ import { payloadFromJson, payloadToJson, type JsonPayload } from './json-payload
 
 export const DEFAULT_CODEC_HOST = '127.0.0.1';
 export const DEFAULT_CODEC_PORT = 8888;
+/**
+ * Browsers may call the codec server only from these origins unless told otherwise: the Web UI of `runbook dev`
+ * (`temporal server start-dev`). Allowing any origin would let every web page the operator visits use the server to
+ * decrypt (or encrypt) with the key.
+ */
+export const DEFAULT_ALLOW_ORIGINS: readonly string[] = ['http://localhost:8233', 'http://127.0.0.1:8233'];
 const ALLOWED_HEADERS = 'x-namespace, content-type, authorization';
 // The UI posts one event's payloads at a time; Temporal's own blob limit is 2 MiB per payload.
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -21,8 +27,8 @@ export interface CodecServerOptions {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
-  /** Origins allowed by CORS; default `['*']`. */
-  allowOrigins?: string[];
+  /** Origins allowed by CORS (`'*'`: any); default DEFAULT_ALLOW_ORIGINS. */
+  allowOrigins?: readonly string[];
   /** When set, requests must carry exactly this `Authorization` header value. */
   authorization?: string;
   maxBodyBytes?: number;
@@ -36,7 +42,7 @@ export interface RunningCodecServer {
 }
 
 export function createCodecServer(options: CodecServerOptions): Server {
-  const allowOrigins = options.allowOrigins ?? ['*'];
+  const allowOrigins = options.allowOrigins ?? DEFAULT_ALLOW_ORIGINS;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const expectedAuth = options.authorization === undefined ? undefined : digest(options.authorization);
 
@@ -95,7 +101,7 @@ class HttpError extends Error {
   }
 }
 
-function setCorsHeaders(req: IncomingMessage, res: ServerResponse, allowOrigins: string[]): void {
+function setCorsHeaders(req: IncomingMessage, res: ServerResponse, allowOrigins: readonly string[]): void {
   const origin = req.headers.origin;
   if (allowOrigins.includes('*')) {
     res.setHeader('Access-Control-Allow-Origin', '*');

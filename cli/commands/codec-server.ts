@@ -6,9 +6,12 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AesGcmPayloadCodec } from '../../codec/encryption';
 import { CodecConfigError, loadKeyring } from '../../codec/keys';
-import { DEFAULT_CODEC_HOST, DEFAULT_CODEC_PORT, startCodecServer, type RunningCodecServer } from '../../codec/server';
+import { DEFAULT_ALLOW_ORIGINS, DEFAULT_CODEC_HOST, DEFAULT_CODEC_PORT, startCodecServer, type RunningCodecServer } from '../../codec/server';
 
 const BAD_INPUT = 2;
+
+// What a browser sends as Origin: scheme, host and port only. A path or a trailing slash would never match.
+const ORIGIN_PATTERN = /^https?:\/\/[^/\s?#]+$/;
 
 export interface CodecServerFlags {
   port: string;
@@ -17,11 +20,24 @@ export interface CodecServerFlags {
   authFile?: string;
 }
 
+function allowedOrigins(flags: CodecServerFlags): readonly string[] {
+  return flags.allowOrigin?.length ? flags.allowOrigin : DEFAULT_ALLOW_ORIGINS;
+}
+
 /** Validates flags and environment, then listens. Throws CodecConfigError on bad input. */
 export async function runCodecServer(flags: CodecServerFlags, env: Record<string, string | undefined> = process.env): Promise<RunningCodecServer> {
   const port = Number(flags.port);
   if (!/^\d+$/.test(flags.port) || port < 0 || port > 65535) {
     throw new CodecConfigError('--port', `"${flags.port}" is not a port; pass a number from 1 to 65535 (0 picks a free one)`);
+  }
+  const allowOrigins = allowedOrigins(flags);
+  for (const origin of allowOrigins) {
+    if (origin !== '*' && !ORIGIN_PATTERN.test(origin)) {
+      throw new CodecConfigError(
+        '--allow-origin',
+        `${JSON.stringify(origin)} is not an origin; pass the UI's scheme://host[:port] without a path, e.g. http://localhost:8080, or "*" for any`,
+      );
+    }
   }
   const keyring = loadKeyring(env);
   if (!keyring) {
@@ -41,7 +57,7 @@ export async function runCodecServer(flags: CodecServerFlags, env: Record<string
       codec: new AesGcmPayloadCodec(keyring),
       host: flags.host,
       port,
-      allowOrigins: flags.allowOrigin?.length ? flags.allowOrigin : ['*'],
+      allowOrigins,
       authorization,
     });
   } catch (err) {
@@ -59,7 +75,10 @@ export function registerCodecServerCommands(program: Command): void {
     .description('Serve /decode and /encode so the Temporal Web UI shows encrypted payloads in plain text')
     .option('--port <port>', 'port to listen on', String(DEFAULT_CODEC_PORT))
     .option('--host <address>', 'address to bind; keep it local unless the server is behind authentication', DEFAULT_CODEC_HOST)
-    .option('--allow-origin <origin...>', 'origins allowed by CORS (default: any)')
+    .option(
+      '--allow-origin <origin...>',
+      `origin of a Web UI allowed to call it from the browser (CORS), repeatable; "*" allows any (default: ${DEFAULT_ALLOW_ORIGINS.join(', ')})`,
+    )
     .option('--auth-file <file>', 'require this exact Authorization header value (read from the file)')
     .addHelpText(
       'after',
@@ -67,7 +86,8 @@ export function registerCodecServerCommands(program: Command): void {
         '',
         'Example:',
         '  RUNBOOK_CODEC_KEY_FILE=~/.config/runbook/codec.key runbook codec-server --port 8888',
-        '  temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8888',
+        '  runbook dev --ui-codec-endpoint http://127.0.0.1:8888     # or: temporal server start-dev --ui-codec-endpoint ...',
+        '  runbook codec-server --allow-origin http://localhost:8080  # a UI elsewhere (docker compose: port 8080)',
       ].join('\n'),
     )
     .action(async (flags: CodecServerFlags, cmd: Command) => {
@@ -79,7 +99,8 @@ export function registerCodecServerCommands(program: Command): void {
         throw err;
       }
       process.stdout.write(`codec server listening on ${running.url} (POST /decode, POST /encode)\n`);
-      process.stdout.write(`UI: temporal server start-dev --ui-codec-endpoint ${running.url}, or set it under "Data Encoder" in the UI\n`);
+      process.stdout.write(`UI: runbook dev --ui-codec-endpoint ${running.url}, or set it under "Data Encoder" in the UI\n`);
+      process.stdout.write(`browsers allowed from: ${allowedOrigins(flags).join(', ')} (--allow-origin for a UI elsewhere)\n`);
       await new Promise<void>((resolve) => {
         const stop = () => void running.close().then(resolve, resolve);
         process.once('SIGINT', stop);

@@ -30,15 +30,18 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../../common/constants';
 import type { StartSpec } from '../../cli/context';
+import { failureConverterPath } from '../../codec/data-converter';
 import { runbookStartOptions } from '../../cli/start-options';
 import { findTemporalCli, TemporalCliNotFound } from '../../cli/temporal-cli';
 import { SshPool } from '../../activities/ssh';
 import { createWorker, workflowsPath, type RunbookWorker } from '../../worker/create-worker';
 import { installRuntime } from '../../worker/runtime';
+import { scanOnTeardown } from './history-scan';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const CLI_MAIN = path.join(REPO_ROOT, 'dist/cli/main.js');
@@ -58,27 +61,38 @@ export function temporalCliPath(): string {
 export interface StartTemporalOptions {
   /** Extra `temporal server start-dev` arguments (e.g. dynamic config). */
   extraArgs?: string[];
+  /** Serve the Web UI on this port (default: no UI). */
+  uiPort?: number;
+  /** The UI's codec server (`--ui-codec-endpoint`, as `runbook dev --ui-codec-endpoint` passes it). */
+  uiCodecEndpoint?: string;
 }
 
-/** A dev server on a random port with the runbook search attributes. Call `env.teardown()` in afterAll. */
+/**
+ * A dev server on a random port with the runbook search attributes. Call `env.teardown()` in afterAll: it scans every
+ * workflow history for secrets first (test/support/history-scan.ts) and fails the file on a finding.
+ */
 export async function startTemporal(opts: StartTemporalOptions = {}): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createLocal({
+  const extraArgs = [...(opts.extraArgs ?? []), ...(opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : [])];
+  const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: temporalCliPath() },
       searchAttributes: SEARCH_ATTRIBUTES,
-      ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
+      ...(opts.uiPort ? { ui: true, uiPort: opts.uiPort } : {}),
+      ...(extraArgs.length ? { extraArgs } : {}),
     },
   });
+  // Every history is scanned for secrets before the server stops; a finding fails the test file (history-scan.ts).
+  return scanOnTeardown(env);
 }
 
-let cachedBundle: Promise<WorkflowBundle> | undefined;
+const cachedBundles = new Map<string, Promise<WorkflowBundle>>();
 
 /** Hash of everything the workflow bundle is built from, so a cached bundle is never stale. */
-function workflowSourceHash(): string {
+function workflowSourceHash(dirs: string[]): string {
   const h = createHash('sha256');
   const sdk = JSON.parse(fs.readFileSync(require.resolve('@temporalio/workflow/package.json'), 'utf8')) as { version: string };
   h.update(sdk.version);
-  for (const dir of ['workflows', 'common']) {
+  for (const dir of dirs) {
     const root = path.join(REPO_ROOT, dir);
     for (const f of fs.readdirSync(root, { recursive: true }).map(String).sort()) {
       const file = path.join(root, f);
@@ -88,21 +102,39 @@ function workflowSourceHash(): string {
   return h.digest('hex').slice(0, 16);
 }
 
+export interface BundleOptions {
+  /**
+   * Build the encryption's failure converter into the bundle (`failureConverterPath` from codec/data-converter), as
+   * `runbook worker` does when a key is configured: a worker given that data converter needs this bundle.
+   */
+  encrypted?: boolean;
+}
+
 /**
  * The workflows bundle. Webpack costs seconds of CPU and jest gives every test file a fresh module registry, so
  * the bundle is cached on disk, keyed by the hash of its sources.
  */
-export function bundle(): Promise<WorkflowBundle> {
-  cachedBundle ??= (async () => {
-    const cacheFile = path.join(REPO_ROOT, 'node_modules/.cache/runbook-workflows', `${workflowSourceHash()}.js`);
-    if (fs.existsSync(cacheFile)) return { code: fs.readFileSync(cacheFile, 'utf8') };
-    const built = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietBundlerLogger });
-    fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
-    fs.writeFileSync(`${cacheFile}.tmp`, built.code);
-    fs.renameSync(`${cacheFile}.tmp`, cacheFile);
-    return built;
-  })();
-  return cachedBundle;
+export function bundle(opts: BundleOptions = {}): Promise<WorkflowBundle> {
+  const kind = opts.encrypted ? 'encrypted' : 'plain';
+  let cached = cachedBundles.get(kind);
+  if (!cached) {
+    cached = (async () => {
+      const hash = workflowSourceHash(opts.encrypted ? ['workflows', 'common', 'codec'] : ['workflows', 'common']);
+      const cacheFile = path.join(REPO_ROOT, 'node_modules/.cache/runbook-workflows', `${opts.encrypted ? 'encrypted-' : ''}${hash}.js`);
+      if (fs.existsSync(cacheFile)) return { code: fs.readFileSync(cacheFile, 'utf8') };
+      const built = await bundleWorkflowCode({
+        workflowsPath: workflowsPath(),
+        logger: quietBundlerLogger,
+        ...(opts.encrypted ? { failureConverterPath } : {}),
+      });
+      fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+      fs.writeFileSync(`${cacheFile}.tmp`, built.code);
+      fs.renameSync(`${cacheFile}.tmp`, cacheFile);
+      return built;
+    })();
+    cachedBundles.set(kind, cached);
+  }
+  return cached;
 }
 
 const quietBundlerLogger = {
@@ -122,6 +154,8 @@ export interface StartWorkerOptions {
   activities?: object;
   /** Share an SSH pool (e.g. to inspect it); default: a new one, closed by stop(). */
   ssh?: SshPool;
+  /** Payload encryption (`createDataConverter(keyring)`); the workflows are then bundled with its failure converter. */
+  dataConverter?: DataConverter;
 }
 
 export interface TestWorker {
@@ -144,8 +178,9 @@ export async function startWorker(env: TestWorkflowEnvironment, opts: StartWorke
     stateDir: opts.stateDir,
     activities: opts.activities,
     ssh,
-    workflowBundle: await bundle(),
+    workflowBundle: await bundle({ encrypted: opts.dataConverter !== undefined }),
     shutdownGraceTime: '2s',
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
   });
   const running = worker.run();
   return {

@@ -65,15 +65,30 @@ describe('codec server over HTTP', () => {
     expect(second).toEqual(plain);
   });
 
-  it('answers the UI preflight with the headers it sends', async () => {
-    const res = await fetch(`${server.url}/decode`, {
+  /** The CORS preflight a browser sends before the UI's POST /decode (UI 2.42: content-type and x-namespace). */
+  const preflight = (origin: string) =>
+    fetch(`${server.url}/decode`, {
       method: 'OPTIONS',
-      headers: { origin: 'http://localhost:8233', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-namespace,content-type' },
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-namespace' },
     });
+
+  it.each(['http://localhost:8233', 'http://127.0.0.1:8233'])('answers the preflight of the dev server UI (%s) by default', async (origin) => {
+    const res = await preflight(origin);
     expect(res.status).toBe(204);
-    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(res.headers.get('vary')).toBe('Origin');
     expect(res.headers.get('access-control-allow-headers')).toBe('x-namespace, content-type, authorization');
     expect(res.headers.get('access-control-allow-methods')).toContain('POST');
+  });
+
+  it('does not allow other origins by default: a web page elsewhere cannot use it to decrypt', async () => {
+    for (const origin of ['http://localhost:8080', 'https://evil.example', 'http://localhost:8233.evil.example']) {
+      const res = await preflight(origin);
+      expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    }
+    // A POST from such a page is answered, but without the header the browser does not hand the body to the page.
+    const res = await post(server, '/encode', { payloads: [] }, { origin: 'https://evil.example' });
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('reports bad requests and tampered ciphertext as errors, never as plaintext', async () => {
@@ -102,6 +117,16 @@ describe('codec server options', () => {
       const ok = await post(server, '/encode', { payloads: [] }, { authorization: 'Bearer s3cret' });
       expect(ok.status).toBe(200);
       expect(ok.json).toEqual({ payloads: [] });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('allows any origin with "*"', async () => {
+    const server = await startCodecServer({ codec, port: 0, allowOrigins: ['*'] });
+    try {
+      const res = await post(server, '/encode', { payloads: [] }, { origin: 'http://ui.example:8080' });
+      expect(res.headers.get('access-control-allow-origin')).toBe('*');
     } finally {
       await server.close();
     }
@@ -141,6 +166,36 @@ describe('runbook codec-server', () => {
     await expect(runCodecServer({ port: '70000', host: '127.0.0.1' }, {})).rejects.toMatchObject({ variable: '--port' });
     const env = { RUNBOOK_CODEC_KEY: key.toString('base64') };
     await expect(runCodecServer({ port: '0', host: '127.0.0.1', authFile: '/nonexistent/auth' }, env)).rejects.toBeInstanceOf(CodecConfigError);
+  });
+
+  it('takes --allow-origin, repeatable, and refuses what is not an origin', async () => {
+    const env = { RUNBOOK_CODEC_KEY: key.toString('base64') };
+    const server = await runCodecServer({ port: '0', host: '127.0.0.1', allowOrigin: ['http://localhost:8080', 'https://temporal.example.com'] }, env);
+    try {
+      for (const origin of ['http://localhost:8080', 'https://temporal.example.com']) {
+        expect((await post(server, '/encode', { payloads: [] }, { origin })).headers.get('access-control-allow-origin')).toBe(origin);
+      }
+      expect((await post(server, '/encode', { payloads: [] }, { origin: 'http://localhost:8233' })).headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await server.close();
+    }
+    for (const bad of ['http://localhost:8080/', 'localhost:8080', 'http://ui.example/path']) {
+      await expect(runCodecServer({ port: '0', host: '127.0.0.1', allowOrigin: [bad] }, env)).rejects.toMatchObject({ variable: '--allow-origin' });
+    }
+  });
+
+  it('collects repeated --allow-origin flags', async () => {
+    const program = new Command('runbook').exitOverride();
+    registerCodecServerCommands(program);
+    const cmd = program.commands.find((c) => c.name() === 'codec-server')!;
+    cmd.exitOverride();
+    // Parse only: a bad --port stops the action before it listens, after commander has collected the options.
+    program.configureOutput({ writeErr: () => undefined });
+    cmd.configureOutput({ writeErr: () => undefined });
+    await program
+      .parseAsync(['node', 'runbook', 'codec-server', '--port', 'x', '--allow-origin', 'http://a.example', '--allow-origin', 'http://b.example'])
+      .catch(() => undefined);
+    expect(cmd.opts().allowOrigin).toEqual(['http://a.example', 'http://b.example']);
   });
 
   it('exits 2 on a bad --port before listening', async () => {
