@@ -102,15 +102,15 @@ function precondition(message: string): never {
 
 /** Is microk8s stopped on this node (`microk8s stop` leaves `stopped.lock`)? */
 export async function isStopped(sh: NodeSession): Promise<boolean> {
-  const r = await sh.run(command('test', '-e', `${nodePaths(sh.node).locks}/stopped.lock`), { sudo: true });
+  const r = await sh.run(command('test', '-e', `${nodePaths(sh.node).locks}/stopped.lock`));
   return r.exitCode === 0;
 }
 
 /** The backend's regular files with sizes and sha256, or undefined when the directory does not exist. */
 export async function listBackend(sh: NodeSession, dir: string, withChecksums = true): Promise<BackendFile[] | undefined> {
-  const exists = await sh.run(command('test', '-d', dir), { sudo: true });
+  const exists = await sh.run(command('test', '-d', dir));
   if (exists.exitCode !== 0) return undefined;
-  const r = await sh.check(backendListingCommand(dir, withChecksums), { sudo: true });
+  const r = await sh.check(backendListingCommand(dir, withChecksums));
   return parseBackendListing(r.stdout);
 }
 
@@ -257,7 +257,6 @@ export function createBackupActivities(deps: ActivityDeps) {
     let streamed: { sha256: string; bytes: number };
     try {
       const r = await sh.download(command('tar', '-C', backend, '--exclude=./kine.sock', '-cf', '-', '.'), sink.stream, {
-        sudo: true,
         timeoutMs: 30 * 60_000,
       });
       if (r.exitCode !== 0) {
@@ -351,19 +350,19 @@ export function createBackupActivities(deps: ActivityDeps) {
       return { node: node.name, backupId: record.id, alreadyRestored: true, changes: [], commands: sh.records };
     }
     const staging = `${backend}.restore-${record.id}`;
-    await sh.check(command('rm', '-rf', staging), { sudo: true });
-    await sh.check(command('mkdir', '-p', staging), { sudo: true });
-    const up = await sh.upload(command('tar', '-C', staging, '-xpf', '-'), fs.createReadStream(record.path), { sudo: true, timeoutMs: 30 * 60_000 });
+    await sh.check(command('rm', '-rf', staging));
+    await sh.check(command('mkdir', '-p', staging));
+    const up = await sh.upload(command('tar', '-C', staging, '-xpf', '-'), fs.createReadStream(record.path), { timeoutMs: 30 * 60_000 });
     if (up.exitCode !== 0) {
       throw ApplicationFailure.create({ type: FailureType.CommandFailed, message: `untar into ${staging} on ${node.name} exited ${up.exitCode}: ${up.stderr.trim().slice(-500)}` });
     }
     const staged = (await listBackend(sh, staging)) ?? [];
     if (!sameAsBackup(staged)) {
-      await sh.run(command('rm', '-rf', staging), { sudo: true });
+      await sh.run(command('rm', '-rf', staging));
       throw ApplicationFailure.create({ type: 'RestoreUnverified', message: `the files unpacked on ${node.name} do not match backup ${record.id}; nothing was swapped in` });
     }
-    await sh.check(command('rm', '-rf', backend), { sudo: true });
-    await sh.check(command('mv', staging, backend), { sudo: true });
+    await sh.check(command('rm', '-rf', backend));
+    await sh.check(command('mv', staging, backend));
 
     const old = new Map(before.map((f) => [f.name, f]));
     const changes: FileChange[] = [];

@@ -138,7 +138,7 @@ async function probeNode(sh: NodeSession, node: NodeSpec, report: NodeCheck): Pr
   }
 
   if (report.microk8s.installed) {
-    const st = await sh.run(statusCommand(node, { format: 'yaml' }), { sudo, timeoutMs: STATUS_TIMEOUT_MS });
+    const st = await sh.run(statusCommand(node, { format: 'yaml' }), { timeoutMs: STATUS_TIMEOUT_MS });
     const status = parseStatus(st.stdout, st.exitCode ?? 1, st.stderr);
     report.status = {
       running: status.running,
@@ -199,15 +199,14 @@ export function createCheckActivities(deps: ActivityDeps) {
       const result: ClusterCheck = { nodes: [], ready: [], notReady: [], voters: [], standbys: [], ha: false, problems: [], commands: [] };
       for (const node of candidates) {
         const sh = deps.ssh.session(node, trust);
-        const sudo = node.become === 'sudo';
         try {
-          const kubectl = await sh.run(getNodesCommand(node), { sudo, timeoutMs: 60_000 });
+          const kubectl = await sh.run(getNodesCommand(node), { timeoutMs: 60_000 });
           if (kubectl.exitCode !== 0) {
             result.problems.push(`${node.name}: kubectl get nodes failed: ${kubectl.stderr.trim().split('\n')[0] ?? ''}`);
             result.commands.push(...sh.records);
             continue;
           }
-          const members = await sh.run(clusterMembersCommand(node, { timeoutMs: 4000 }), { sudo, timeoutMs: 30_000 });
+          const members = await sh.run(clusterMembersCommand(node, { timeoutMs: 4000 }), { timeoutMs: 30_000 });
           result.commands.push(...sh.records);
           result.via = node.name;
           for (const n of parseNodes(kubectl.stdout)) {

@@ -11,6 +11,7 @@ import { FailureType } from '../common/constants';
 import { type Inventory, type NodeSpec, nodePaths, type Role } from '../common/inventory';
 import { command } from '../common/shell';
 import { formatMinor, minorOf } from '../common/versions';
+import { SUDO_PROBE } from './check-probes';
 import type { ActivityDeps } from './deps';
 import {
   clusterMembersCommand,
@@ -235,7 +236,7 @@ export function createFormActivities(deps: ActivityDeps) {
     deps.ssh.session(node, { knownHosts: inv.knownHosts, hostKeyPolicy: inv.hostKeyPolicy });
 
   async function kubeNodes(sh: NodeSession, on: NodeSpec): Promise<KubeNode[]> {
-    const r = await exec(sh, getNodesCommand(on), { sudo: true, quiet: true, timeoutMs: 60_000 });
+    const r = await exec(sh, getNodesCommand(on), { quiet: true, timeoutMs: 60_000 });
     if (r.exitCode !== 0) {
       throw ApplicationFailure.retryable(`kubectl get nodes on ${on.name} failed: ${excerptOf(r.stderr || r.stdout)}`, 'KubeApiUnavailable');
     }
@@ -243,7 +244,7 @@ export function createFormActivities(deps: ActivityDeps) {
   }
 
   async function dqliteMembers(sh: NodeSession, on: NodeSpec): Promise<DqliteMember[]> {
-    const r = await exec(sh, clusterMembersCommand(on, { timeoutMs: 4_000 }), { sudo: true, quiet: true, timeoutMs: 60_000 });
+    const r = await exec(sh, clusterMembersCommand(on, { timeoutMs: 4_000 }), { quiet: true, timeoutMs: 60_000 });
     if (r.exitCode !== 0) {
       throw ApplicationFailure.retryable(`dqlite .cluster on ${on.name} failed: ${excerptOf(r.stderr || r.stdout)}`, 'DqliteUnavailable');
     }
@@ -256,8 +257,8 @@ export function createFormActivities(deps: ActivityDeps) {
 
   async function localMembers(sh: NodeSession, node: NodeSpec): Promise<{ own?: string; members: DqliteMember[] }> {
     const p = nodePaths(node);
-    const info = (await exec(sh, readFileCommand(p.infoYaml), { sudo: true, quiet: true })).stdout;
-    const cluster = (await exec(sh, readFileCommand(p.clusterYaml), { sudo: true, quiet: true })).stdout;
+    const info = (await exec(sh, readFileCommand(p.infoYaml), { quiet: true })).stdout;
+    const cluster = (await exec(sh, readFileCommand(p.clusterYaml), { quiet: true })).stdout;
     return {
       own: info.trim() ? parseInfoYaml(info).address : undefined,
       members: cluster.trim() ? parseClusterYaml(cluster) : [],
@@ -278,7 +279,7 @@ export function createFormActivities(deps: ActivityDeps) {
   async function firstContact(sh: NodeSession, node: NodeSpec): Promise<ExecResult> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await exec(sh, command('true'), { sudo: node.become === 'sudo', quiet: true, timeoutMs: 20_000 });
+        return await exec(sh, node.become === 'sudo' ? SUDO_PROBE : command('true'), { quiet: true, timeoutMs: 20_000 });
       } catch (err) {
         const transient = err instanceof ApplicationFailure && !err.nonRetryable;
         if (!transient || attempt >= 3) throw err;
@@ -313,7 +314,7 @@ export function createFormActivities(deps: ActivityDeps) {
     if (remote !== undefined) facts.clockOffsetMs = clockOffsetMs(remote, sent, Date.now());
     else problems.push(`${node.name}: cannot read the clock ("date +%s%3N" printed ${excerptOf(clock.stdout) || 'nothing'})`);
 
-    const version = await exec(sh, versionCommand(node), { sudo: true, quiet: true });
+    const version = await exec(sh, versionCommand(node), { quiet: true });
     const parsed = version.exitCode === 0 ? parseMicrok8sVersion(version.stdout) : undefined;
     if (!parsed) {
       problems.push(
@@ -337,7 +338,7 @@ export function createFormActivities(deps: ActivityDeps) {
       facts.members = local.members;
     }
     if (node.failureDomain !== undefined && node.role === 'controlplane') {
-      facts.haConfDomain = parseHaConf((await exec(sh, readFileCommand(nodePaths(node).haConf), { sudo: true, quiet: true })).stdout);
+      facts.haConfDomain = parseHaConf((await exec(sh, readFileCommand(nodePaths(node).haConf), { quiet: true })).stdout);
     }
     return { facts, problems };
   }
@@ -419,14 +420,14 @@ export function createFormActivities(deps: ActivityDeps) {
 
   /** A join left half done by an earlier attempt (the worker died before undoing it): init.yaml, no info.yaml. */
   async function leftUnconverged(shP: NodeSession, shN: NodeSession, primary: NodeSpec, node: NodeSpec): Promise<boolean> {
-    const files = await exec(shN, joinStateCommand(node), { sudo: true, quiet: true });
+    const files = await exec(shN, joinStateCommand(node), { quiet: true });
     if (!parseUnconvergedJoin(files.stdout)) return false;
     return !(await dqliteMembers(shP, primary)).some((m) => m.address === dqliteAddress(node));
   }
 
   /** The fix for the join trap (§9 row 6): `microk8s leave` on the node, so that it can join again from scratch. */
   async function undoUnconvergedJoin(shN: NodeSession, node: NodeSpec): Promise<void> {
-    const r = await withHeartbeat({ node: node.name, step: 'leave: the join did not converge' }, exec(shN, leaveCommand(node), { sudo: true, timeoutMs: 600_000 }));
+    const r = await withHeartbeat({ node: node.name, step: 'leave: the join did not converge' }, exec(shN, leaveCommand(node), { timeoutMs: 600_000 }));
     const outcome = classifyLeave(r.exitCode, r.stdout, r.stderr);
     if (outcome === 'left' || outcome === 'not-clustered') return;
     throw ApplicationFailure.retryable(
@@ -438,14 +439,14 @@ export function createFormActivities(deps: ActivityDeps) {
   async function removeStale(shP: NodeSession, primary: NodeSpec, node: NodeSpec): Promise<void> {
     const address = dqliteAddress(node);
     if (!(await dqliteMembers(shP, primary)).some((m) => m.address === address)) return;
-    const r = await exec(shP, removeNodeCommand(primary, node.address, true), { sudo: true, timeoutMs: 180_000 });
+    const r = await exec(shP, removeNodeCommand(primary, node.address, true), { timeoutMs: 180_000 });
     const outcome = classifyRemoveNode(r.exitCode, r.stdout, r.stderr);
     // `remove-node <ip> --force` exits 1 when Kubernetes does not know the node, even after removing it from dqlite.
     if (outcome !== 'removed' && outcome !== 'unknown-to-kubernetes') {
       throw ApplicationFailure.retryable(`remove-node ${node.address} --force on ${primary.name} failed: ${excerptOf(r.stdout + r.stderr)}`);
     }
     if ((await dqliteMembers(shP, primary)).some((m) => m.address === address)) {
-      await shP.check(dqliteCommand(primary, removeShellCommand(address)), { sudo: true, timeoutMs: 60_000 });
+      await shP.check(dqliteCommand(primary, removeShellCommand(address)), { timeoutMs: 60_000 });
     }
   }
 
@@ -607,7 +608,6 @@ export function createFormActivities(deps: ActivityDeps) {
         const token = randomBytes(16).toString('hex');
         tokens.push(token);
         const add = await exec(shP, addNodeCommand(primary, token, options.tokenTtlSeconds), {
-          sudo: true,
           redact: [token],
           timeoutMs: 60_000,
         });
@@ -617,7 +617,7 @@ export function createFormActivities(deps: ActivityDeps) {
         const url = joinUrlFromAddNode(add.stdout, primary, token);
         const joined = await withHeartbeat(
           { node: node.name, step: `join as ${as}`, attempt },
-          exec(shN, joinCommand(node, url, as === 'worker'), { sudo: true, redact: [token], timeoutMs: 10 * 60_000 }),
+          exec(shN, joinCommand(node, url, as === 'worker'), { redact: [token], timeoutMs: 10 * 60_000 }),
         );
         outcome = classifyJoin(joined.exitCode, joined.stdout, joined.stderr);
         output = excerptOf(joined.stdout + '\n' + joined.stderr, tokens);
@@ -727,19 +727,19 @@ export function createFormActivities(deps: ActivityDeps) {
       const node = findNode(inventory, nodeName);
       const sh = session(inventory, node);
       const p = nodePaths(node);
-      const conf = (await exec(sh, readFileCommand(p.haConf), { sudo: true, quiet: true })).stdout;
+      const conf = (await exec(sh, readFileCommand(p.haConf), { quiet: true })).stdout;
       const stopped = (await locksOf(sh, node)).includes(LOCK.stopped);
       const confOk = parseHaConf(conf) === domain;
       if (confOk && !stopped) return { commands: [...sh.records], outcome: 'unchanged' };
       if (!stopped) {
-        await withHeartbeat({ node: node.name, step: 'microk8s stop' }, sh.check(command(p.microk8s, 'stop'), { sudo: true, timeoutMs: 300_000 }));
+        await withHeartbeat({ node: node.name, step: 'microk8s stop' }, sh.check(command(p.microk8s, 'stop'), { timeoutMs: 300_000 }));
       }
       if (!confOk) {
         const kept = conf.split('\n').filter((l) => l.trim() && !/^\s*failure-domain\s*=/.test(l));
-        await sh.check(writeHaConfCommand(node), { sudo: true, stdin: [...kept, haConfContent(domain).trim()].join('\n') + '\n' });
+        await sh.check(writeHaConfCommand(node), { stdin: [...kept, haConfContent(domain).trim()].join('\n') + '\n' });
       }
       // `start` exits 0 even when the node is not Ready: the workflow waits for Ready and settled roles next.
-      await withHeartbeat({ node: node.name, step: 'microk8s start' }, sh.check(command(p.microk8s, 'start'), { sudo: true, timeoutMs: 300_000 }));
+      await withHeartbeat({ node: node.name, step: 'microk8s start' }, sh.check(command(p.microk8s, 'start'), { timeoutMs: 300_000 }));
       return { commands: [...sh.records], outcome: 'restarted' };
     },
 
@@ -860,7 +860,7 @@ export function createFormActivities(deps: ActivityDeps) {
       const sh = session(inventory, on);
       const r = await withHeartbeat(
         { node, step: 'drain' },
-        exec(sh, drainCommand(on, node, { timeoutS: 300 }), { sudo: true, timeoutMs: 360_000 }),
+        exec(sh, drainCommand(on, node, { timeoutS: 300 }), { timeoutMs: 360_000 }),
       );
       if (r.exitCode !== 0 && isNodeNotFound(r.stderr)) return { commands: [...sh.records], outcome: 'not-in-kubernetes' };
       const d = parseDrainOutput(r.stdout, r.stderr, r.exitCode ?? 1);
@@ -878,7 +878,7 @@ export function createFormActivities(deps: ActivityDeps) {
       const locks = await locksOf(sh, node);
       const clustered = locks.includes(LOCK.worker) || (await localMembers(sh, node)).members.length > 1;
       if (!clustered) return { commands: [...sh.records], outcome: 'already-left' };
-      const r = await withHeartbeat({ node: node.name, step: 'leave' }, exec(sh, leaveCommand(node), { sudo: true, timeoutMs: 600_000 }));
+      const r = await withHeartbeat({ node: node.name, step: 'leave' }, exec(sh, leaveCommand(node), { timeoutMs: 600_000 }));
       const outcome = classifyLeave(r.exitCode, r.stdout, r.stderr);
       if (outcome === 'only-voter') {
         throw refuse('OnlyVoter', `${node.name} holds the only copy of the Kubernetes database; remove the other nodes first or grow to 3 control-plane nodes`);
@@ -909,7 +909,7 @@ export function createFormActivities(deps: ActivityDeps) {
       const target = k ? k.name : node.address;
       const r = await withHeartbeat(
         { node: node.name, step: 'remove-node' },
-        exec(sh, removeNodeCommand(on, target, force || !k), { sudo: true, timeoutMs: 300_000 }),
+        exec(sh, removeNodeCommand(on, target, force || !k), { timeoutMs: 300_000 }),
       );
       const outcome = classifyRemoveNode(r.exitCode, r.stdout, r.stderr);
       if (outcome === 'registered-with-dqlite') {

@@ -118,7 +118,7 @@ function writeFileCommand(path: string): string {
 }
 
 async function readText(sh: NodeSession, path: string): Promise<string | undefined> {
-  const r = await sh.run(command('cat', path), { sudo: true });
+  const r = await sh.run(command('cat', path));
   return r.exitCode === 0 ? r.stdout : undefined;
 }
 
@@ -133,7 +133,7 @@ async function readMarker(sh: NodeSession): Promise<RecoveryMarker | undefined> 
 }
 
 async function writeMarker(sh: NodeSession, marker: RecoveryMarker): Promise<void> {
-  await sh.check(writeFileCommand(markerPath(sh.node)), { sudo: true, stdin: `${JSON.stringify(marker)}\n` });
+  await sh.check(writeFileCommand(markerPath(sh.node)), { stdin: `${JSON.stringify(marker)}\n` });
 }
 
 function checksums(files: BackendFile[]): Record<string, string> {
@@ -207,12 +207,12 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
         if (node.role === 'controlplane') {
           Object.assign(a, await backendState(sh, false));
           if (!leader && !a.stopped) {
-            const c = await sh.run(clusterMembersCommand(node, { timeoutMs: 3000 }), { sudo: true, timeoutMs: RUNNING_CHECK_MS });
+            const c = await sh.run(clusterMembersCommand(node, { timeoutMs: 3000 }), { timeoutMs: RUNNING_CHECK_MS });
             if (c.exitCode === 0) leader = { via: node.name, members: parseDqliteCluster(c.stdout) };
             else if (!isNoLeaderError(`${c.stderr}\n${c.stdout}`)) a.error = `dqlite .cluster: ${(c.stderr || c.stdout).trim().slice(0, 200)}`;
           }
           if (!api.answering && !a.stopped) {
-            const k = await sh.run(getNodesCommand(node), { sudo: true, timeoutMs: RUNNING_CHECK_MS });
+            const k = await sh.run(getNodesCommand(node), { timeoutMs: RUNNING_CHECK_MS });
             if (k.exitCode === 0) Object.assign(api, { answering: true, detail: `kubectl get nodes answered on ${node.name}` });
             else if (k.exitCode === null) api.detail = `kubectl get nodes timed out on ${node.name}`;
             else api.detail = `${node.name}: ${parseApiUnavailable(k.stderr)?.line ?? k.stderr.trim().split('\n')[0] ?? `exit ${k.exitCode}`}`;
@@ -272,11 +272,11 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const sh = session(input.inventory, input.node);
     const node = sh.node;
     if (node.role === 'worker') {
-      await sh.check(command('snap', 'stop', '--disable', 'microk8s'), { sudo: true, timeoutMs: 5 * 60_000 });
+      await sh.check(command('snap', 'stop', '--disable', 'microk8s'), { timeoutMs: 5 * 60_000 });
       return { node: node.name, changed: true, detail: 'snap stop --disable microk8s', commands: sh.records };
     }
     if (await isStopped(sh)) return { node: node.name, changed: false, detail: 'already stopped', commands: sh.records };
-    await sh.check(command(nodePaths(node).microk8s, 'stop'), { sudo: true, timeoutMs: 5 * 60_000 });
+    await sh.check(command(nodePaths(node).microk8s, 'stop'), { timeoutMs: 5 * 60_000 });
     if (!(await isStopped(sh))) throw failure('StopFailed', `microk8s stop on ${node.name} exited 0 but stopped.lock is missing`, false);
     return { node: node.name, changed: true, detail: 'microk8s stop', commands: sh.records };
   }
@@ -286,11 +286,11 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const sh = session(input.inventory, input.node);
     const node = sh.node;
     if (node.role === 'worker') {
-      await sh.check(command('snap', 'start', '--enable', 'microk8s'), { sudo: true, timeoutMs: 5 * 60_000 });
+      await sh.check(command('snap', 'start', '--enable', 'microk8s'), { timeoutMs: 5 * 60_000 });
       return { node: node.name, changed: true, detail: 'snap start --enable microk8s', commands: sh.records };
     }
     if (!(await isStopped(sh))) return { node: node.name, changed: false, detail: 'already running', commands: sh.records };
-    await sh.check(command(nodePaths(node).microk8s, 'start'), { sudo: true, timeoutMs: 5 * 60_000 });
+    await sh.check(command(nodePaths(node).microk8s, 'start'), { timeoutMs: 5 * 60_000 });
     if (await isStopped(sh)) throw failure('StartFailed', `microk8s start on ${node.name} exited 0 but stopped.lock is still there`, false);
     return { node: node.name, changed: true, detail: 'microk8s start', commands: sh.records };
   }
@@ -325,15 +325,15 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const before = (await listBackend(sh, p.backend)) ?? [];
     const original = `${p.clusterYaml}.before-${input.recoveryId}`;
     const changes: FileChange[] = [];
-    if ((await sh.run(command('test', '-e', original), { sudo: true })).exitCode !== 0) {
-      await sh.check(command('cp', '-p', p.clusterYaml, `${original}.runbook-tmp`), { sudo: true });
-      await sh.check(command('mv', '-f', `${original}.runbook-tmp`, original), { sudo: true });
+    if ((await sh.run(command('test', '-e', original))).exitCode !== 0) {
+      await sh.check(command('cp', '-p', p.clusterYaml, `${original}.runbook-tmp`));
+      await sh.check(command('mv', '-f', `${original}.runbook-tmp`, original));
       const o = before.find((f) => f.name === 'cluster.yaml');
       changes.push({ node: input.template, path: original, action: 'created', size: o?.size ?? 0, sha256: o?.sha256 ?? '' });
     }
     const current = before.find((f) => f.name === 'cluster.yaml');
     if (current?.sha256 !== sha256(content)) {
-      await sh.check(writeFileCommand(p.clusterYaml), { sudo: true, stdin: content });
+      await sh.check(writeFileCommand(p.clusterYaml), { stdin: content });
       changes.push({ node: input.template, path: p.clusterYaml, action: 'rewritten', size: Buffer.byteLength(content), sha256: sha256(content) });
     }
     const after = (await listBackend(sh, p.backend)) ?? [];
@@ -365,7 +365,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
       return { node: input.template, changed: false, detail: 'reconfigure had already run (files changed since it started)', changes: [], files, commands: sh.records };
     }
     await writeMarker(sh, { ...mine, phase: 'reconfiguring', files: now });
-    const r = await sh.run(reconfigureCommand(sh.node), { sudo: true, timeoutMs: 5 * 60_000 });
+    const r = await sh.run(reconfigureCommand(sh.node), { timeoutMs: 5 * 60_000 });
     const outcome = parseReconfigureOutput(`${r.stdout}\n${r.stderr}`, r.exitCode ?? -1);
     if (!outcome.ok) {
       throw failure('ReconfigureFailed', `.reconfigure on ${input.template} did not print OK (exit ${r.exitCode}): ${outcome.message ?? r.stderr.trim().slice(0, 300)}`);
@@ -385,23 +385,23 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const sink = hook ?? pass;
     const feed = hook ? hook.pipe(pass) : pass;
     const [down, up] = await Promise.all([
-      from.download(command('cat', src), sink, { sudo: true, timeoutMs: 30 * 60_000 }),
-      to.upload(command('sh', '-c', 'cat > "$1"', 'sh', tmp), feed, { sudo: true, timeoutMs: 30 * 60_000 }),
+      from.download(command('cat', src), sink, { timeoutMs: 30 * 60_000 }),
+      to.upload(command('sh', '-c', 'cat > "$1"', 'sh', tmp), feed, { timeoutMs: 30 * 60_000 }),
     ]);
     if (down.exitCode !== 0 || up.exitCode !== 0) {
-      await to.run(command('rm', '-f', tmp), { sudo: true });
+      await to.run(command('rm', '-f', tmp));
       throw failure(FailureType.CommandFailed, `copying ${file.name} ${from.node.name} → ${to.node.name} failed (cat exit ${down.exitCode}, write exit ${up.exitCode})`, false);
     }
-    const arrived = await to.check(command('sha256sum', tmp), { sudo: true });
+    const arrived = await to.check(command('sha256sum', tmp));
     const got = arrived.stdout.trim().split(/\s+/)[0];
     if (got !== file.sha256) {
-      await to.run(command('rm', '-f', tmp), { sudo: true });
+      await to.run(command('rm', '-f', tmp));
       throw failure(
         'ChecksumMismatch',
         `${file.name} arrived on ${to.node.name} with sha256 ${got}, expected ${file.sha256} (as on ${from.node.name}); it was not put in place`,
       );
     }
-    await to.check(command('mv', '-f', tmp, dest), { sudo: true });
+    await to.check(command('mv', '-f', tmp, dest));
   }
 
   /**
@@ -434,7 +434,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const changes: FileChange[] = [];
     const doomed = before.filter((f) => (isFollowerLeftover(f.name) && !inPlace(f)) || f.name.endsWith('.runbook-tmp'));
     if (doomed.length) {
-      await tgt.check(command('rm', '-f', ...doomed.map((f) => `${dir}/${f.name}`)), { sudo: true });
+      await tgt.check(command('rm', '-f', ...doomed.map((f) => `${dir}/${f.name}`)));
       for (const f of doomed) changes.push({ node: input.target, path: `${dir}/${f.name}`, action: 'deleted', size: f.size, sha256: f.sha256 ?? '' });
     }
     for (const f of toCopy) {
@@ -465,12 +465,12 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     for (let attempt = 1; ; attempt++) {
       for (const name of input.nodes) {
         const sh = session(input.inventory, name);
-        const c = await sh.run(clusterMembersCommand(sh.node, { timeoutMs: 3000 }), { sudo: true, timeoutMs: RUNNING_CHECK_MS, quiet: true });
+        const c = await sh.run(clusterMembersCommand(sh.node, { timeoutMs: 3000 }), { timeoutMs: RUNNING_CHECK_MS, quiet: true });
         if (c.exitCode !== 0) {
           last = `${name}: dqlite ${(c.stderr || c.stdout).trim().split('\n')[0]}`;
           continue;
         }
-        const k = await sh.run(getNodesCommand(sh.node), { sudo: true, timeoutMs: RUNNING_CHECK_MS, quiet: true });
+        const k = await sh.run(getNodesCommand(sh.node), { timeoutMs: RUNNING_CHECK_MS, quiet: true });
         if (k.exitCode !== 0) {
           last = `${name}: API ${parseApiUnavailable(k.stderr)?.line ?? k.stderr.trim().split('\n')[0]}`;
           continue;
@@ -489,14 +489,14 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const removed: string[] = [];
     const absent: string[] = [];
     for (const name of input.lost) {
-      const get = await sh.run(command(nodePaths(sh.node).microk8s, 'kubectl', 'get', 'node', name, '-o', 'name'), { sudo: true });
+      const get = await sh.run(command(nodePaths(sh.node).microk8s, 'kubectl', 'get', 'node', name, '-o', 'name'));
       if (get.exitCode !== 0 && isNodeNotFound(get.stderr)) {
         absent.push(name);
         continue;
       }
       // Exit 1 even when the removal worked for some cases (behaviour reference §4): verify instead.
-      await sh.run(command(nodePaths(sh.node).microk8s, 'remove-node', name, '--force'), { sudo: true, timeoutMs: 5 * 60_000 });
-      const again = await sh.run(command(nodePaths(sh.node).microk8s, 'kubectl', 'get', 'node', name, '-o', 'name'), { sudo: true });
+      await sh.run(command(nodePaths(sh.node).microk8s, 'remove-node', name, '--force'), { timeoutMs: 5 * 60_000 });
+      const again = await sh.run(command(nodePaths(sh.node).microk8s, 'kubectl', 'get', 'node', name, '-o', 'name'));
       if (!(again.exitCode !== 0 && isNodeNotFound(again.stderr))) {
         throw failure('RemoveNodeFailed', `${name} is still a Kubernetes node after microk8s remove-node ${name} --force`, false);
       }
@@ -512,8 +512,8 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     for (;;) {
       for (const name of input.via) {
         const sh = session(input.inventory, name);
-        const k = await sh.run(getNodesCommand(sh.node), { sudo: true, timeoutMs: RUNNING_CHECK_MS, quiet: true });
-        const c = await sh.run(clusterMembersCommand(sh.node, { timeoutMs: 3000 }), { sudo: true, timeoutMs: RUNNING_CHECK_MS, quiet: true });
+        const k = await sh.run(getNodesCommand(sh.node), { timeoutMs: RUNNING_CHECK_MS, quiet: true });
+        const c = await sh.run(clusterMembersCommand(sh.node, { timeoutMs: 3000 }), { timeoutMs: RUNNING_CHECK_MS, quiet: true });
         if (k.exitCode !== 0 || c.exitCode !== 0) {
           last = `${name}: ${(k.stderr || c.stderr).trim().split('\n')[0]}`;
           continue;

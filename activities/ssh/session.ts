@@ -12,10 +12,17 @@ import { runOnChannel } from './exec';
 import { commandFailed, invalidInput, redactor } from './failures';
 import type { SshPool } from './pool';
 import { ProgressReporter } from './progress';
+import { runsAsRoot } from './privilege';
 import { withSudo, wrapForKill } from './remote-process';
 import type { ExecResult, NodeSession, RunOptions, TrustSettings } from './types';
 
 export const DEFAULT_TIMEOUT_MS = 120_000;
+
+/** The line as `node`'s shell runs it: prefixed with `sudo -n` exactly when the command needs root (activities/ssh/privilege.ts). */
+export function asRunOn(node: Pick<NodeSpec, 'become'>, commandLine: string): string {
+  return node.become === 'sudo' && runsAsRoot(commandLine) ? withSudo(commandLine) : commandLine;
+}
+
 /** How much stderr a CommandFailed message quotes. */
 const ERROR_TAIL = 1024;
 
@@ -44,7 +51,7 @@ export class NodeSessionImpl implements NodeSession {
       const redact = redactor(opts.redact);
       const why = result.exitCode === null ? `was killed by ${result.signal ?? 'a signal'}` : `exited with ${result.exitCode}`;
       const output = result.stderr.trim() ? `stderr: ${tail(result.stderr.trim(), ERROR_TAIL)}` : `stdout: ${tail(result.stdout.trim(), ERROR_TAIL)}`;
-      throw commandFailed(redact(`${this.node.name}: command ${why}: ${this.asRun(commandLine, opts)}\n${output}`), {
+      throw commandFailed(redact(`${this.node.name}: command ${why}: ${this.asRun(commandLine)}\n${output}`), {
         commands: this.records,
       });
     }
@@ -60,9 +67,9 @@ export class NodeSessionImpl implements NodeSession {
     return result;
   }
 
-  /** The line as the node's shell runs it (after the optional sudo prefix). */
-  private asRun(commandLine: string, opts: RunOptions): string {
-    return opts.sudo && this.node.become === 'sudo' ? withSudo(commandLine) : commandLine;
+  /** The line as the node's shell runs it: through `sudo -n` when it needs root (privilege.ts) and the node becomes root by sudo. */
+  private asRun(commandLine: string): string {
+    return asRunOn(this.node, commandLine);
   }
 
   private validate(commandLine: string, opts: RunOptions): void {
@@ -75,7 +82,7 @@ export class NodeSessionImpl implements NodeSession {
   private async execute(commandLine: string, opts: RunOptions, streams: Streams): Promise<ExecResult & { bytes: number }> {
     this.validate(commandLine, opts);
     const redact = redactor(opts.redact);
-    const line = this.asRun(commandLine, opts);
+    const line = this.asRun(commandLine);
     const shown = redact(line);
     const startedAt = new Date();
     const t0 = performance.now();

@@ -12,9 +12,8 @@ export interface TrustSettings {
   hostKeyPolicy: HostKeyPolicy;
 }
 
+/** Whether a command runs as root is not an option: the session decides from the command itself (privilege.ts). */
 export interface RunOptions {
-  /** Prefix `sudo -n` when the node's `become` is `sudo`. */
-  sudo?: boolean;
   /** Per-command timeout; the remote process is ended when it fires. Default 120 s. */
   timeoutMs?: number;
   stdin?: string | Buffer;

@@ -102,6 +102,9 @@ async function main(): Promise<number> {
     log(`two workers, worker ${name} (pid ${pid}) SIGKILLed 1.5 s in: ${healthy}/${n} checks healthy; activities per worker: ${JSON.stringify(Object.fromEntries(identities))}`);
     ok &&= healthy === n && identities.size >= 2;
   }
+  const secretScan = await server.scanHistories();
+  if (secretScan.error) log(secretScan.error);
+  ok &&= !secretScan.error;
   log(ok ? 'load PASSED' : 'load FAILED');
   await cleanup();
   if (process.env.LOAD_KEEP !== '1' && ok) fs.rmSync(dir, { recursive: true, force: true });

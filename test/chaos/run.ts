@@ -135,10 +135,11 @@ async function main(): Promise<number> {
     initialMinor: 28,
     survivors: ['k8s-1'],
   });
+  const secretScan = await server.scanHistories();
   const violations = Object.values(invariants).reduce((a, v) => a + v.length, 0);
   const kills = chaos.events.filter((e) => e.what === 'worker SIGKILL');
   const completed = scenario.outcomes.filter((o) => o.ok).length;
-  const ok = !scenarioError && finalProblems.length === 0 && running.length === 0 && violations === 0 && completed === 5 && worker.unplannedExits.length === 0;
+  const ok = !scenarioError && finalProblems.length === 0 && running.length === 0 && violations === 0 && completed === 5 && worker.unplannedExits.length === 0 && !secretScan.error;
   const avg = (xs: number[]) => (xs.length ? Math.round(xs.reduce((a, b) => a + b, 0) / xs.length) : 0);
 
   const summary = {
@@ -160,6 +161,7 @@ async function main(): Promise<number> {
     runbooks: scenario.outcomes,
     invariants,
     chaosEvents: chaos.events,
+    secretScan: secretScan.error ?? `${secretScan.workflows} histories clean`,
   };
   fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2));
   const line = (k2: string, v: unknown) => process.stdout.write(`  ${k2.padEnd(28)} ${typeof v === 'string' ? v : JSON.stringify(v)}\n`);
@@ -171,6 +173,7 @@ async function main(): Promise<number> {
   for (const [name, v] of Object.entries(invariants)) line(`  ${name}`, v.length ? v : 0);
   line('final state problems', finalProblems.length ? finalProblems : 0);
   line('workflows still running', running.length ? running : 0);
+  line('secrets in histories', secretScan.error ?? 0);
   line('unplanned worker exits', worker.unplannedExits.length ? worker.unplannedExits : 0);
   line('wall time', `${summary.wallSeconds} s`);
   line('worker start (avg)', `${summary.workerStartMsAvg} ms`);

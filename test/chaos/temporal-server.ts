@@ -8,6 +8,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { SEARCH_ATTRIBUTES } from '../../common/constants';
 import { findTemporalCli } from '../../cli/temporal-cli';
+import { assertNoSecretsInHistories, type NamespaceScan } from '../support/history-scan';
 
 export interface DevServer {
   readonly address: string;
@@ -15,6 +16,8 @@ export interface DevServer {
   readonly restarts: number;
   /** Stop with `signal` (the db file stays), then start again on the same port and file. */
   restart(signal?: NodeJS.Signals): Promise<void>;
+  /** The secret scan every test run ends with (test/support/history-scan.ts): call it before stop(). Never throws on findings. */
+  scanHistories(): Promise<NamespaceScan & { error?: string }>;
   stop(): Promise<void>;
 }
 
@@ -92,6 +95,13 @@ export async function startDevServer(dir: string): Promise<DevServer> {
       await halt(signal);
       restarts++;
       await launch();
+    },
+    async scanHistories() {
+      try {
+        return await assertNoSecretsInHistories({ address: `127.0.0.1:${port}` });
+      } catch (e) {
+        return { findings: [], workflows: 0, events: 0, ms: 0, error: (e as Error).message };
+      }
     },
     stop: () => halt('SIGTERM'),
   };

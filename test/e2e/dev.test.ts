@@ -9,6 +9,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { Client, Connection } from '@temporalio/client';
+import { assertNoSecretsInHistories } from '../support/history-scan';
 import { CLI_MAIN } from '../support/temporal';
 
 async function freePort(): Promise<number> {
@@ -69,6 +70,8 @@ test('runbook dev: persistent database, UI, search attributes, a worker; SIGINT 
         }
         const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
         expect(ui.status).toBe(200);
+        // Every test run ends with the secret scan of every history on its server (test/support/history-scan.ts).
+        await assertNoSecretsInHistories({ address: `127.0.0.1:${port}` });
       } finally {
         dev.child.kill('SIGINT');
       }

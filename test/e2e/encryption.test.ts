@@ -17,6 +17,7 @@ import { decodeHistory } from '../../codec/history';
 import { keyringOf } from '../../codec/keys';
 import { startCodecServer, type RunningCodecServer } from '../../codec/server';
 import type { CodecTestActivities } from '../fixtures/codec-workflows';
+import { expectEncryptedHistories, scanOnTeardown } from '../support/history-scan';
 
 const TEMPORAL_CLI = process.env.TEMPORAL_CLI_PATH ?? '/root/.cache/microk8s-runbooks/bin/temporal';
 const MARKER = `plaintext-marker-${randomUUID()}`;
@@ -71,7 +72,9 @@ describe('payload encryption end to end', () => {
     // The failing workflow is expected: keep the worker's own log (plaintext, local) out of the test output.
     const logger = new DefaultLogger('ERROR');
     Runtime.install({ logger });
-    env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI } } });
+    env = scanOnTeardown(await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: TEMPORAL_CLI } } }));
+    // The teardown's secret scan also requires every stored payload to be ciphertext, and reads the plaintext with the key.
+    expectEncryptedHistories(env, keyring);
     bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../fixtures/codec-workflows'), failureConverterPath, logger });
     const dataConverter = createDataConverter(keyring);
     encryptedClient = new Client({ connection: env.connection, namespace: env.namespace, dataConverter });

@@ -26,6 +26,7 @@ import { auditFromFile, auditFromServer } from '../../cli/audit/read-history';
 import type { RunbookAudit } from '../../cli/audit/model';
 import { registerHistoryCommands } from '../../cli/commands/history';
 import type { HistoryTestActivities, NodeRun } from '../fixtures/history-workflows';
+import { scanOnTeardown } from '../support/history-scan';
 
 const TEMPORAL_CLI = process.env.TEMPORAL_CLI_PATH ?? '/root/.cache/microk8s-runbooks/bin/temporal';
 const run = promisify(execFile);
@@ -113,9 +114,11 @@ describe('runbook history on a real run', () => {
     const logger = new DefaultLogger('ERROR');
     Runtime.install({ logger });
     tmp = await mkdtemp(path.join(tmpdir(), 'history-e2e-'));
-    env = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: TEMPORAL_CLI }, searchAttributes: SEARCH_ATTRIBUTES },
-    });
+    env = scanOnTeardown(
+      await TestWorkflowEnvironment.createLocal({
+        server: { executable: { type: 'existing-path', path: TEMPORAL_CLI }, searchAttributes: SEARCH_ATTRIBUTES },
+      }),
+    );
     bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../fixtures/history-workflows'), logger });
 
     const taskQueue = `history-e2e-${randomUUID()}`;

@@ -141,17 +141,20 @@ test('outside an activity nothing heartbeats and commands still run', async () =
   expect((await sh.run('echo plain')).stdout).toBe('plain\n');
 });
 
-test('sudo: prefixes "sudo -n" when the node becomes root by sudo, and only then', async () => {
+test('sudo: "sudo -n" exactly for the commands that need root (privilege.ts), and only when the node becomes root by sudo', async () => {
   const log = path.join(fx.dir, 'sudo.log');
+  const file = path.join(fx.dir, 'backend-file');
+  fs.writeFileSync(file, 'a\n');
   // A stand-in sudo on the node's PATH that logs its argv and runs the rest.
   fs.writeFileSync(path.join(fx.binDir, 'sudo'), `#!/bin/sh\necho "$*" >> ${log}\n[ "$1" = -n ] && shift\nexec "$@"\n`, { mode: 0o755 });
   const asSudo = pool.session(fx.node(sshd, { become: 'sudo' }), { knownHosts: fx.knownHosts, hostKeyPolicy: 'strict' });
-  expect((await asSudo.run(command('echo', 'hi'), { sudo: true })).stdout).toBe('hi\n');
-  expect((await asSudo.run('echo a | tr a b', { sudo: true })).stdout).toBe('b\n');
+  // `cat` of MicroK8s' data needs root; a pipeline with one root command runs as root as a whole; `echo` does not.
+  expect((await asSudo.run(command('cat', file))).stdout).toBe('a\n');
+  expect((await asSudo.run(`${command('cat', file)} | tr a b`)).stdout).toBe('b\n');
   expect((await asSudo.run(command('echo', 'plain'))).stdout).toBe('plain\n');
-  expect((await sh.run(command('echo', 'none'), { sudo: true })).stdout).toBe('none\n'); // become: none
-  expect(fs.readFileSync(log, 'utf8').split('\n').filter(Boolean)).toEqual(['-n echo hi', '-n sh -c echo a | tr a b']);
-  expect(asSudo.records.map((r) => r.command)).toEqual(['sudo -n echo hi', "sudo -n sh -c 'echo a | tr a b'", 'echo plain']);
+  expect((await sh.run(command('cat', file))).stdout).toBe('a\n'); // become: none
+  expect(fs.readFileSync(log, 'utf8').split('\n').filter(Boolean)).toEqual([`-n cat ${file}`, `-n sh -c cat ${file} | tr a b`]);
+  expect(asSudo.records.map((r) => r.command)).toEqual([`sudo -n cat ${file}`, `sudo -n sh -c 'cat ${file} | tr a b'`, 'echo plain']);
 });
 
 test('records every command (probes folded, without output), with secrets redacted in records and errors', async () => {
