@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     const backend = snapPaths(lab.dir, 'k8s-1').backend;
     const pad = (n: number) => String(n).padStart(16, '0');
     for (let i = 0; i < mb / 8; i++) fs.writeFileSync(path.join(backend, `${pad(900000 + i * 10)}-${pad(900009 + i * 10)}`), randomBytes(8 << 20));
-    await lab.exec('k8s-1', 'microk8s stop');
+    await lab.exec('k8s-1', 'sudo -n microk8s stop');
     const size = fs.readdirSync(backend).reduce((sum, f) => sum + fs.statSync(path.join(backend, f)).size, 0) / (1 << 20);
 
     const node = lab.inventory.nodes[0];

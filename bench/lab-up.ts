@@ -32,7 +32,7 @@ async function measure(n: number): Promise<string> {
     let failures = 0;
     await Promise.all(
       Array.from({ length: 8 }, async () => {
-        for (let node = queue.shift(); node; node = queue.shift()) if ((await lab.exec(node.name, 'microk8s version')).code !== 0) failures++;
+        for (let node = queue.shift(); node; node = queue.shift()) if ((await lab.exec(node.name, 'sudo -n microk8s version')).code !== 0) failures++;
       }),
     );
     const answerMs = Date.now() - t1;
@@ -63,13 +63,13 @@ async function realistic(timeScale: number): Promise<string> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-bench-'));
   const lab = await Lab.up({ name: 'benchreal', controlPlanes: 3, profile: 'realistic', timeScale, stateDir });
   try {
-    const mk = (n: string) => nodePaths(lab.inventory.nodes.find((x) => x.name === n)!).microk8s;
+    const mk = (n: string) => `sudo -n ${nodePaths(lab.inventory.nodes.find((x) => x.name === n)!).microk8s}`;
     const t0 = Date.now();
     for (const n of ['k8s-2', 'k8s-3']) {
       const tok = (await lab.exec('k8s-1', `${mk('k8s-1')} add-node --format token-check`)).stdout.trim();
       await lab.exec(n, `${mk(n)} join ${lab.nodes[0].address}:25000/${tok}`);
     }
-    await lab.exec('k8s-3', 'snap refresh microk8s');
+    await lab.exec('k8s-3', 'sudo -n snap refresh microk8s');
     await lab.exec('k8s-3', `${mk('k8s-3')} leave`);
     const wall = Date.now() - t0;
     const cmds = lab.journal().filter((e) => e.argv && typeof e.simMs === 'number' && Date.parse(e.t) >= t0);

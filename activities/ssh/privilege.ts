@@ -96,8 +96,8 @@ export const COMMAND_FAMILIES: readonly CommandFamily[] = [
   },
   {
     family: '`microk8s version`',
-    root: false,
-    why: 'prints the snap\'s version and revision (§5); it reads nothing private',
+    root: true,
+    why: 'its wrapper calls `exit_if_no_permissions` like `status` since 1.25 (canonical/microk8s#3078), so a user outside the `microk8s` group is refused',
     matches: is('microk8s', 'version'),
   },
   {

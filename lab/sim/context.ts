@@ -10,6 +10,11 @@ export class Sim {
   private timingCache?: Timing;
   /** Simulated time this command spent waiting (the journal's `simMs`): what a real MicroK8s would have taken. */
   simMs = 0;
+  /**
+   * Whether the command runs as root: the lab's `sudo` shim marks what it runs the way sudo does (SUDO_UID set,
+   * USER=root). The SSH user itself stands for an unprivileged account, whatever its real uid.
+   */
+  readonly root = process.env.SUDO_UID !== undefined && process.env.USER === 'root';
 
   constructor(
     readonly labDir: string,

@@ -51,6 +51,7 @@ function findLeader(sim: Sim, s: LabState, servers: string[], now: number): { c:
 export async function dqlite(sim: Sim, args: string[]): Promise<number> {
   let servers: string | undefined;
   let format = 'tabular';
+  const tls: string[] = [];
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -58,7 +59,8 @@ export async function dqlite(sim: Sim, args: string[]): Promise<number> {
     const [flag, inline] = a.startsWith('-') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
     const value = () => inline ?? args[++i];
     if (flag === '-s' || flag === '--servers') servers = value();
-    else if (flag === '-c' || flag === '--cert' || flag === '-k' || flag === '--key' || flag === '--timeout') value();
+    else if (flag === '-c' || flag === '--cert' || flag === '-k' || flag === '--key') tls.push(value() ?? '');
+    else if (flag === '--timeout') value();
     else if (flag === '-f' || flag === '--format') format = value() ?? '';
     else if (flag === '-h' || flag === '--help') {
       sim.out(`dqlite is a CLI for dqlite databases\n\n${USAGE}`);
@@ -71,6 +73,12 @@ export async function dqlite(sim: Sim, args: string[]): Promise<number> {
   const cmd = (positional[1] ?? '').trim();
   if (!cmd) return fail(sim, 'interactive shell is not available in the lab; pass the command as the second argument');
   const [verb, ...rest] = cmd.split(/\s+/);
+  if (!sim.root) {
+    // The backend is root:microk8s 0660 (reference §7, #2910): the first file the CLI opens is refused, with usage.
+    if (servers?.startsWith('file://')) return fail(sim, `open servers store: open ${servers.slice('file://'.length)}: permission denied`, true);
+    const file = tls.find((f) => f) ?? (verb === '.reconfigure' && rest[1] ? rest[1] : path.join(snapPaths(sim.labDir, sim.node).backend, 'cluster.yaml'));
+    return fail(sim, `open ${file}: permission denied`, true);
+  }
   if (verb === '.reconfigure') return reconfigure(sim, rest);
   if (!servers) return fail(sim, 'required flag(s) "servers" not set', true);
   let addrs: string[];

@@ -86,12 +86,7 @@ export function nodeShims(labDir: string, node: string): void {
   const bin = path.join(labDir, 'nodes', node, 'bin');
   writeShim(path.join(bin, 'microk8s'), labDir, node, 'microk8s');
   writeShim(path.join(bin, 'snap'), labDir, node, 'snap');
-  fs.writeFileSync(
-    path.join(bin, 'sudo'),
-    // Lab nodes run as the current user: sudo passes through (`sudo -n X` runs X).
-    '#!/bin/sh\nwhile [ $# -gt 0 ]; do\n  case "$1" in\n    -u|-g|-C|-D|-h|-p|-r|-t|-U) shift 2 ;;\n    --) shift; break ;;\n    -*) shift ;;\n    *) break ;;\n  esac\ndone\nexec "$@"\n',
-    { mode: 0o755 },
-  );
+  fs.writeFileSync(path.join(bin, 'sudo'), SUDO_SHIM, { mode: 0o755 });
   fs.writeFileSync(path.join(bin, 'nc'), ncShim(labDir, node), { mode: 0o755 });
   // Only the tools behind backup/copy/delete invariants: shell start-up files use cat, ls and mkdir a lot.
   for (const tool of ['tar', 'cp', 'rm', 'mv', 'sha256sum']) {
@@ -100,6 +95,79 @@ export function nodeShims(labDir: string, node: string): void {
     fs.writeFileSync(path.join(bin, tool), journalingWrapper(labDir, node, tool, real), { mode: 0o755 });
   }
 }
+
+/**
+ * The lab's sudo: passwordless (`NOPASSWD: ALL`), and it marks what it runs as root the way sudo does (SUDO_USER,
+ * SUDO_UID, SUDO_GID, SUDO_COMMAND, USER=LOGNAME=root; the process keeps the lab user's uid). The simulator refuses
+ * root-only commands without that mark (`Sim.root`). `-u` another user runs the command unmarked; no command prints
+ * sudo's usage (exit 1); `-v`/`-k`/`-K` alone exit 0; `-l` lists NOPASSWD: ALL; `VAR=value` is exported; an unknown
+ * command gives `sudo: X: command not found`, exit 1.
+ */
+const SUDO_SHIM = [
+  '#!/bin/sh',
+  'target=root',
+  'action=run',
+  'while [ $# -gt 0 ]; do',
+  '  case "$1" in',
+  '    -u|--user) target=$2; shift 2 ;;',
+  '    -u*) target=${1#-u}; shift ;;',
+  '    --user=*) target=${1#--user=}; shift ;;',
+  '    -h) if [ $# -eq 1 ]; then action=help; shift; else shift 2; fi ;;',
+  '    -g|-C|-D|-p|-r|-t|-U|-T|-R) shift 2 ;;',
+  '    -v|--validate|-k|--reset-timestamp|-K|--remove-timestamp) action=none; shift ;;',
+  '    -l|--list) action=list; shift ;;',
+  '    -V|--version) action=version; shift ;;',
+  '    --) shift; break ;;',
+  '    -*) shift ;;',
+  '    *) break ;;',
+  '  esac',
+  'done',
+  'me=${USER:-$(id -un)}',
+  'if [ $# -eq 0 ]; then',
+  '  case "$action" in',
+  '    none) exit 0 ;;',
+  '    list) printf \'User %s may run the following commands on %s:\\n    (ALL : ALL) NOPASSWD: ALL\\n\' "$me" "$(hostname)"; exit 0 ;;',
+  '    version) echo \'Sudo version 1.9.9\'; exit 0 ;;',
+  '  esac',
+  '  cat >&2 <<\'EOF\'',
+  'usage: sudo -h | -K | -k | -V',
+  'usage: sudo -v [-ABkNnS] [-g group] [-h host] [-p prompt] [-u user]',
+  'usage: sudo -l [-ABkNnS] [-g group] [-h host] [-p prompt] [-U user]',
+  '            [-u user] [command [arg ...]]',
+  'usage: sudo [-ABbEHkNnPS] [-r role] [-t type] [-C num] [-D directory]',
+  '            [-g group] [-h host] [-p prompt] [-R directory] [-T timeout]',
+  '            [-u user] [VAR=value] [-i | -s] [command [arg ...]]',
+  'usage: sudo -e [-ABkNnS] [-r role] [-t type] [-C num] [-D directory]',
+  '            [-g group] [-h host] [-p prompt] [-R directory] [-T timeout]',
+  '            [-u user] file ...',
+  'EOF',
+  '  [ "$action" = help ] && exit 0',
+  '  exit 1',
+  'fi',
+  'while [ $# -gt 0 ]; do',
+  '  case "$1" in',
+  '    [A-Za-z_]*=*) export "$1"; shift ;;',
+  '    *) break ;;',
+  '  esac',
+  'done',
+  'if ! command -v "$1" >/dev/null 2>&1; then',
+  '  echo "sudo: $1: command not found" >&2',
+  '  exit 1',
+  'fi',
+  'if [ "$target" = root ] || [ "$target" = \'#0\' ]; then',
+  '  if [ -n "${SUDO_UID:-}" ] && [ "$me" = root ]; then',
+  '    SUDO_USER=root SUDO_UID=0 SUDO_GID=0',
+  '  else',
+  '    SUDO_USER=$me SUDO_UID=$(id -u) SUDO_GID=$(id -g)',
+  '  fi',
+  '  SUDO_COMMAND="$(command -v "$1") $(shift; echo "$@")"',
+  '  SUDO_COMMAND=${SUDO_COMMAND% }',
+  '  USER=root LOGNAME=root',
+  '  export SUDO_USER SUDO_UID SUDO_GID SUDO_COMMAND USER LOGNAME',
+  'fi',
+  'exec "$@"',
+  '',
+].join('\n');
 
 /**
  * `nc -z -w N HOST PORT` (either flag order) is answered by the simulator from the lab's truth (sim/network.ts):

@@ -14,6 +14,8 @@ function microk8s(sim: Sim, args: string[]): number | Promise<number> {
   const [sub, ...rest] = args;
   // Lazy requires keep start-up short: each command loads only what it uses.
   /* eslint-disable @typescript-eslint/no-require-imports */
+  // Not run as root (the lab's sudo shim marks root): "Insufficient permissions to access MicroK8s." exit 1.
+  require('./guards').exitIfNoPermissions(sim, sub, rest);
   switch (sub) {
     case 'add-node':
       return require('./membership').addNode(sim, rest);
@@ -122,7 +124,8 @@ async function main(): Promise<void> {
     dropConnection(sim);
     process.exit(255);
   }
-  journalCommand(labDir, node, argv, code, Date.now() - started, { simMs: sim.simMs });
+  // bootMs: this simulator process's own start-up before `started` (Node.js), a cost of the lab, not of MicroK8s.
+  journalCommand(labDir, node, argv, code, Date.now() - started, { simMs: sim.simMs, bootMs: Math.round(started - performance.timeOrigin) });
   process.exit(code);
 }
 

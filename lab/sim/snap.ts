@@ -262,8 +262,16 @@ async function services(sim: Sim, verb: 'stop' | 'start', args: string[]): Promi
   return 0;
 }
 
+/** snapd's answer to a change asked for by a user who is not root (cmd/snap/error.go, a 401 from the daemon). */
+export const ACCESS_DENIED = 'error: access denied (try with sudo)';
+
 export function snap(sim: Sim, args: string[]): number | Promise<number> {
   const [verb, ...rest] = args;
+  // Changes (refresh, --hold, revert, start, stop) need root; list, info and version are public queries.
+  if (['refresh', 'revert', 'stop', 'start'].includes(verb) && !sim.root) {
+    sim.err(ACCESS_DENIED);
+    return 1;
+  }
   switch (verb) {
     case 'list':
       return list(sim, rest);

@@ -121,7 +121,7 @@ test('refusals: quorum intact; a "lost" node that still answers (then --fence); 
 
   // k8s-3 gone for good; k8s-2 stopped but still answering over SSH: quorum is lost, k8s-2 must be fenced.
   await l.fault('k8s-3', 'destroy');
-  expect((await l.exec('k8s-2', 'microk8s stop')).code).toBe(0);
+  expect((await l.exec('k8s-2', 'sudo -n microk8s stop')).code).toBe(0);
   expect((await l.status()).cluster.available).toBe(false);
   expect(await refusal(l, { lost: ['k8s-2', 'k8s-3'] })).toMatch(/^LostNodeAnswers: k8s-2 still answers over SSH.*--fence/);
   const journalBefore = l.journal().length;

@@ -14,7 +14,7 @@ import { execEach, useLab, waitFor } from '../support/lab';
 const lab = useLab({ controlPlanes: 3 });
 const sh = (node: string, cmd: string) => lab().exec(node, cmd);
 const ip = (node: string) => lab().nodes.find((n) => n.name === node)!.address;
-const mk = (node: string) => nodePaths(lab().inventory.nodes.find((n) => n.name === node)!).microk8s;
+const mk = (node: string) => `sudo -n ${nodePaths(lab().inventory.nodes.find((n) => n.name === node)!).microk8s}`;
 const addNode = async (extra = '') => (await sh('k8s-1', `${mk('k8s-1')} add-node --format token-check ${extra}`)).stdout.trim();
 const join = (node: string, tok: string) => sh(node, `${mk(node)} join ${ip('k8s-1')}:25000/${tok}`);
 
@@ -121,7 +121,7 @@ describe('forming a cluster in the lab', () => {
 
   it('stale-member: the entry lingers in .cluster and refuses the join until remove-node <ip> --force; heal clears it too', async () => {
     const dq = nodePaths(lab().inventory.nodes[0]);
-    const cluster = async () => (await sh('k8s-1', `${dq.dqlite} -s file://${dq.clusterYaml} k8s .cluster`)).stdout;
+    const cluster = async () => (await sh('k8s-1', `sudo -n ${dq.dqlite} -s file://${dq.clusterYaml} k8s .cluster`)).stdout;
     await lab().fault('k8s-3', 'stale-member');
     expect(await cluster()).toMatch(new RegExp(`\\|${ip('k8s-3').replace(/\./g, '\\.')}:19001\\|spare`));
     const refused = await join('k8s-3', await addNode());

@@ -15,10 +15,10 @@ const lab = useLab({ controlPlanes: 4 });
 const sh = (node: string, cmd: string) => lab().exec(node, cmd);
 const ip = (node: string) => lab().nodes.find((n) => n.name === node)!.address;
 const paths = (node: string) => nodePaths(lab().inventory.nodes.find((n) => n.name === node)!);
-const mk = (node: string) => paths(node).microk8s;
+const mk = (node: string) => `sudo -n ${paths(node).microk8s}`;
 const token = async () => (await sh('k8s-1', `${mk('k8s-1')} add-node --format token-check`)).stdout.trim();
 const join = async (node: string) => sh(node, `${mk(node)} join ${ip('k8s-1')}:25000/${await token()}`);
-const cluster = async () => (await sh('k8s-1', `${paths('k8s-1').dqlite} -s file://${paths('k8s-1').clusterYaml} k8s .cluster`)).stdout;
+const cluster = async () => (await sh('k8s-1', `sudo -n ${paths('k8s-1').dqlite} -s file://${paths('k8s-1').clusterYaml} k8s .cluster`)).stdout;
 const TRAPPED = /^Contacting cluster at [\d.]+\nWaiting for this node to finish joining the cluster\. (\.\. ){10}\nSuccessfully joined the cluster\.\n$/;
 
 describe('the join trap: exit 0 without convergence', () => {
@@ -36,7 +36,7 @@ describe('the join trap: exit 0 without convergence', () => {
     expect((await sh('k8s-1', `${mk('k8s-1')} kubectl get nodes`)).stdout).not.toMatch(/\nk8s-4\s+Ready\s/);
     const status = await sh('k8s-4', `${mk('k8s-4')} status`);
     expect([status.code, status.stdout]).toEqual([1, 'microk8s is not running. Use microk8s inspect for a deeper inspection.\n']);
-    const dq = await sh('k8s-4', `${paths('k8s-4').dqlite} -s file://${paths('k8s-4').clusterYaml} k8s .cluster`);
+    const dq = await sh('k8s-4', `sudo -n ${paths('k8s-4').dqlite} -s file://${paths('k8s-4').clusterYaml} k8s .cluster`);
     expect([dq.code, dq.stderr]).toEqual([1, `Error: open servers store: open ${paths('k8s-4').clusterYaml}: no such file or directory\n`]);
     const st = await lab().status();
     const k4 = st.nodes.find((n) => n.name === 'k8s-4')!;

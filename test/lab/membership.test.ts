@@ -9,7 +9,7 @@ import { execEach, useLab, waitFor } from '../support/lab';
 const lab = useLab({ controlPlanes: 3, workers: 1 });
 const sh = (node: string, cmd: string) => lab().exec(node, cmd);
 const ip = (node: string) => lab().nodes.find((n) => n.name === node)!.address;
-const mk = (node: string) => nodePaths(lab().inventory.nodes.find((n) => n.name === node)!).microk8s;
+const mk = (node: string) => `sudo -n ${nodePaths(lab().inventory.nodes.find((n) => n.name === node)!).microk8s}`;
 const HEX32 = '[0-9a-f]{32}';
 const CHECK = '[0-9a-f]{12}';
 
@@ -89,7 +89,7 @@ describe('lab membership commands (fidelity)', () => {
   });
 
   it('add-node pretty prints the join commands with the --worker paragraph (HA lock present)', async () => {
-    const r = await sh('k8s-1', `sudo -n ${mk('k8s-1')} add-node`);
+    const r = await sh('k8s-1', `${mk('k8s-1')} add-node`);
     expect(r.code).toBe(0);
     const url = `${ip('k8s-1').replace(/\./g, '\\.')}:25000/${HEX32}/${CHECK}`;
     const lines = r.stdout.split('\n');
@@ -270,12 +270,12 @@ describe('lab membership commands (fidelity)', () => {
   it('a stopped node: status exits 0 with the stopped text, kubectl and add-node refuse, inspect FAILs, start is silent', async () => {
     const m = mk('k8s-2');
     const [stop, status, kubectl, add, inspect, start] = await execEach(lab(), 'k8s-2', [
-      `sudo -n ${m} stop`,
+      `${m} stop`,
       `${m} status`,
       `${m} kubectl get nodes`,
       `${m} add-node`,
       `${m} inspect`,
-      `sudo -n ${m} start`,
+      `${m} start`,
     ]);
     expect([stop.code, stop.stdout]).toEqual([0, 'Stopped.\nStopped.\n']);
     expect([status.code, status.stdout]).toEqual([0, 'microk8s is not running, try microk8s start\n']);

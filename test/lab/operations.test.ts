@@ -8,7 +8,7 @@ import { execEach, useLab, waitFor } from '../support/lab';
 const lab = useLab({ controlPlanes: 3, workers: 1, formed: true });
 const sh = (node: string, cmd: string) => lab().exec(node, cmd);
 const spec = (node: string) => lab().inventory.nodes.find((n) => n.name === node)!;
-const mk = (node: string) => nodePaths(spec(node)).microk8s;
+const mk = (node: string) => `sudo -n ${nodePaths(spec(node)).microk8s}`;
 const kubectl = (node: string, args: string) => sh(node, `${mk(node)} kubectl ${args}`);
 const nodeStatus = async (name: string) => (await lab().status()).nodes.find((n) => n.name === name)!;
 
@@ -16,8 +16,8 @@ describe('lab operations on a formed cluster', () => {
   it('starts formed: HA with three voters, dqlite .cluster in tabular and json', async () => {
     const st = await lab().status();
     expect(st.cluster).toMatchObject({ voters: ['k8s-1', 'k8s-2', 'k8s-3'], ha: true, quorum: true, leader: 'k8s-1' });
-    const dq = `${nodePaths(spec('k8s-2')).dqlite} -s file://${nodePaths(spec('k8s-2')).clusterYaml} -c ${nodePaths(spec('k8s-2')).clusterCrt} -k ${nodePaths(spec('k8s-2')).clusterKey}`;
-    const tab = await sh('k8s-2', `sudo -n ${dq} k8s .cluster`);
+    const dq = `sudo -n ${nodePaths(spec('k8s-2')).dqlite} -s file://${nodePaths(spec('k8s-2')).clusterYaml} -c ${nodePaths(spec('k8s-2')).clusterCrt} -k ${nodePaths(spec('k8s-2')).clusterKey}`;
+    const tab = await sh('k8s-2', `${dq} k8s .cluster`);
     expect(tab.stdout.trim().split('\n')).toEqual([
       `2dc171858c3155be|${spec('k8s-1').address}:19001|voter`,
       expect.stringMatching(new RegExp(`^[0-9a-f]+\\|${spec('k8s-2').address}:19001\\|voter$`)),
@@ -128,14 +128,27 @@ describe('lab operations on a formed cluster', () => {
     expect(lab().journal().some((e) => e.event === 'refreshed' && e.node === 'k8s-w1' && e.auto === true)).toBe(true);
   });
 
-  it('fail-upgrade keeps the node NotReady after a refresh to that minor until it is reverted', async () => {
+  it('fail-upgrade keeps the node NotReady after a refresh to that minor until it is reverted; kubectl wait', async () => {
     await lab().fault('k8s-w1', 'fail-upgrade', { to: '1.29' });
     await sh('k8s-w1', 'sudo -n snap refresh microk8s --channel 1.29/stable');
     await new Promise((r) => setTimeout(r, lab().timing().restartMs * 2));
     expect((await nodeStatus('k8s-w1')).ready).toBe(false);
     expect((await kubectl('k8s-1', 'get nodes')).stdout).toMatch(/\nk8s-w1\s+NotReady\s/);
+    const timedOut = await kubectl('k8s-1', 'wait --for=condition=Ready node/k8s-w1 --timeout=1s');
+    expect([timedOut.code, timedOut.stdout, timedOut.stderr]).toEqual([1, '', 'error: timed out waiting for the condition on nodes/k8s-w1\n']);
+    // A wait started before the revert returns as the node turns Ready (the revert's restart), with the object.
+    const waiting = kubectl('k8s-1', 'wait --for=condition=Ready node/k8s-w1 --timeout=60s -o json');
+    await new Promise((r) => setTimeout(r, 300));
     await sh('k8s-w1', 'sudo -n snap revert microk8s');
-    await waitFor('k8s-w1 Ready after revert', async () => (await nodeStatus('k8s-w1')).ready);
+    const met = await waiting;
+    expect(met.code).toBe(0);
+    const obj = JSON.parse(met.stdout);
+    expect(obj).toMatchObject({ kind: 'Node', metadata: { name: 'k8s-w1' } });
+    expect(obj.status.conditions.find((c: { type: string }) => c.type === 'Ready').status).toBe('True');
+    expect(obj.status.nodeInfo.kubeletVersion).toMatch(/^v1\.28\./);
+    expect((await nodeStatus('k8s-w1')).ready).toBe(true);
+    expect(await kubectl('k8s-2', 'wait --for=condition=Ready nodes k8s-w1')).toMatchObject({ code: 0, stdout: 'node/k8s-w1 condition met\n' });
+    expect(await kubectl('k8s-2', 'wait --for=condition=Ready node/ghost')).toMatchObject({ code: 1, stderr: 'Error from server (NotFound): nodes "ghost" not found\n' });
   });
 
   it('drop-ssh cuts the connection mid-command; the command still took effect', async () => {
@@ -167,7 +180,7 @@ describe('lab operations on a formed cluster', () => {
     ]);
     const nodes = await kubectl('k8s-1', 'get nodes');
     expect([nodes.code, nodes.stderr]).toEqual([1, 'The connection to the server 127.0.0.1:16443 was refused - did you specify the right host or port?\n']);
-    const dq = await sh('k8s-1', `${nodePaths(spec('k8s-1')).dqlite} -s file://${nodePaths(spec('k8s-1')).clusterYaml} k8s .cluster`);
+    const dq = await sh('k8s-1', `sudo -n ${nodePaths(spec('k8s-1')).dqlite} -s file://${nodePaths(spec('k8s-1')).clusterYaml} k8s .cluster`);
     expect([dq.code, dq.stderr]).toEqual([1, 'Error: no available dqlite leader server found\n']);
     expect(lab().journal().some((e) => e.event === 'quorum-lost')).toBe(true);
     await lab().heal();

@@ -56,7 +56,7 @@ describe('quorum recovery judged from the backend files', () => {
     expect(err('k8s-4')).toMatch(/leftover .* from before the reconfigure/);
     expect(err('k8s-5')).toMatch(/info\.yaml .* does not match any entry of cluster\.yaml/);
     expect(st.cluster).toMatchObject({ quorum: false, available: false });
-    const status = await lab().exec('k8s-1', `${paths('k8s-1').microk8s} status`);
+    const status = await lab().exec('k8s-1', `sudo -n ${paths('k8s-1').microk8s} status`);
     expect(status.code).toBe(1);
   });
 
@@ -74,8 +74,8 @@ describe('quorum recovery judged from the backend files', () => {
     });
     expect(st.cluster.voters.sort()).toEqual(SURVIVORS);
     expect(st.cluster.ha).toBe(true);
-    for (const n of ['k8s-2', 'k8s-3']) expect((await lab().exec('k8s-1', `${paths('k8s-1').microk8s} remove-node ${n}`)).code).toBe(0);
-    const nodes = await sh('k8s-4', `${paths('k8s-4').microk8s} kubectl get nodes`);
+    for (const n of ['k8s-2', 'k8s-3']) expect((await lab().exec('k8s-1', `sudo -n ${paths('k8s-1').microk8s} remove-node ${n}`)).code).toBe(0);
+    const nodes = await sh('k8s-4', `sudo -n ${paths('k8s-4').microk8s} kubectl get nodes`);
     expect(nodes.trim().split('\n').slice(1).map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual(['k8s-1 Ready', 'k8s-4 Ready', 'k8s-5 Ready']);
     const j = lab().journal();
     const tars = j.filter((e) => e.argv?.[0] === 'tar' && String(e.argv[2] ?? '').includes('backup'));

@@ -12,7 +12,7 @@ const SCALE = 0.05;
 const lab = useLab({ controlPlanes: 2, profile: 'realistic', timeScale: SCALE });
 const sh = (node: string, cmd: string) => lab().exec(node, cmd);
 const ip = (node: string) => lab().nodes.find((n) => n.name === node)!.address;
-const mk = (node: string) => nodePaths(lab().inventory.nodes.find((n) => n.name === node)!).microk8s;
+const mk = (node: string) => `sudo -n ${nodePaths(lab().inventory.nodes.find((n) => n.name === node)!).microk8s}`;
 const lastCommand = (node: string, word: string) => [...lab().journal()].reverse().find((e) => e.node === node && e.argv?.includes(word))!;
 
 /** Run over SSH and note when each stream first carried `text` (ms since start). */
@@ -92,7 +92,7 @@ describe('realistic timing profile (scaled)', () => {
     const before = (await lab().status()).nodes.find((n) => n.name === 'k8s-1')!;
     // `exec` keeps the pid: the shell becomes the shim, which becomes the simulator.
     let stderr = '';
-    const child = spawn('ssh', [...lab().sshOptions(), `${lab().inventory.nodes[0].user}@${ip('k8s-1')}`, 'echo pid=$$ >&2; exec snap refresh microk8s --channel=1.29/stable']);
+    const child = spawn('ssh', [...lab().sshOptions(), `${lab().inventory.nodes[0].user}@${ip('k8s-1')}`, 'echo pid=$$ >&2; exec sudo -n snap refresh microk8s --channel=1.29/stable']);
     child.stderr.on('data', (d) => (stderr += d));
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
     await waitFor('the INFO notice', () => stderr.includes('INFO Waiting'), 10_000);

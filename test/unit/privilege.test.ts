@@ -54,7 +54,7 @@ const BUILDERS: Record<string, Record<string, { line: () => string; root: boolea
     joinStateCommand: { line: () => join.joinStateCommand(node), root: true },
     CLOCK_COMMAND: { line: () => join.CLOCK_COMMAND, root: false },
     listLocksCommand: { line: () => join.listLocksCommand(node), root: false },
-    versionCommand: { line: () => join.versionCommand(node), root: false },
+    versionCommand: { line: () => join.versionCommand(node), root: true },
     readFileCommand: { line: () => join.readFileCommand(`${backend}/info.yaml`), root: true },
     writeHaConfCommand: { line: () => join.writeHaConfCommand(node), root: true },
   },
@@ -79,7 +79,7 @@ const BUILDERS: Record<string, Record<string, { line: () => string; root: boolea
     statusCommand: { line: () => status.statusCommand(node, { format: 'yaml' }), root: true },
   },
   version: {
-    versionCommand: { line: () => version.versionCommand(node), root: false },
+    versionCommand: { line: () => version.versionCommand(node), root: true },
   },
 };
 
@@ -112,11 +112,12 @@ describe.each(Object.entries(BUILDERS).flatMap(([mod, b]) => Object.entries(b).m
   });
 });
 
-test('the behaviour reference decides the read-only probes: status and kubectl need root, version and snap queries do not', () => {
+test('the read-only probes: status, kubectl and version need root (the wrappers check permissions), snap queries do not', () => {
   expect(runsAsRoot(status.statusCommand(node))).toBe(true); // "Insufficient permissions to access MicroK8s" otherwise (§0)
   expect(runsAsRoot(kubectl.getNodesCommand(node))).toBe(true);
   expect(runsAsRoot(dqlite.clusterMembersCommand(node))).toBe(true); // cluster.key is 0660 root:microk8s (§7)
-  for (const l of [version.versionCommand(node), snap.snapListCommand(), snap.snapInfoCommand(), join.listLocksCommand(node)]) expect(runsAsRoot(l)).toBe(false);
+  expect(runsAsRoot(version.versionCommand(node))).toBe(true); // microk8s-version.wrapper: exit_if_no_permissions (1.25+)
+  for (const l of [snap.snapListCommand(), snap.snapInfoCommand(), join.listLocksCommand(node)]) expect(runsAsRoot(l)).toBe(false);
 });
 
 test('commands the activities build inline: every program is classified, and the lock directory alone is read as the user', () => {
