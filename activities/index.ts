@@ -3,6 +3,7 @@ import { createBackupActivities } from './backup';
 import { createCheckActivities } from './check';
 import { withCommandAudit } from './command-audit';
 import type { ActivityDeps } from './deps';
+import { withFailureBudget } from './failure-budget';
 import { createFormActivities } from './form';
 import { createRecoveryActivities } from './recovery';
 import { createUpgradeActivities } from './upgrade';
@@ -10,14 +11,17 @@ import { createUpgradeActivities } from './upgrade';
 export type { ActivityDeps } from './deps';
 
 export function createActivities(deps: ActivityDeps) {
-  // Every activity reports the remote commands it ran, in its result or its failure (the audit trail).
-  return withCommandAudit({
-    ...createCheckActivities(deps),
-    ...createFormActivities(deps),
-    ...createUpgradeActivities(deps),
-    ...createBackupActivities(deps),
-    ...createRecoveryActivities(deps),
-  });
+  // Every activity reports the remote commands it ran, in its result or its failure (the audit trail), the tries
+  // a real failure got in place included; a real failure ends the step after a few tries (failure-budget.ts).
+  return withCommandAudit(
+    withFailureBudget({
+      ...createCheckActivities(deps),
+      ...createFormActivities(deps),
+      ...createUpgradeActivities(deps),
+      ...createBackupActivities(deps),
+      ...createRecoveryActivities(deps),
+    }),
+  );
 }
 
 export type Activities = ReturnType<typeof createActivities>;

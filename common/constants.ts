@@ -44,3 +44,22 @@ export const NON_RETRYABLE_TYPES = [
   FailureType.InvalidInput,
   FailureType.PreconditionFailed,
 ];
+
+/**
+ * The node did not answer: no SSH session (refused, timed out, a hung sshd), the connection lost mid-command, or a
+ * command that never returned. A step that ends on one of these at its deadline ends with the node unreachable.
+ */
+export const NODE_UNREACHABLE_TYPES: readonly string[] = [FailureType.SshConnectionFailed, FailureType.CommandTimedOut, 'ConnectionLost'];
+
+/**
+ * Failures time may heal: the node, the network or an API server coming back, snapd finishing a change. Temporal
+ * retries them with no attempt cap until the step's scheduleToCloseTimeout. Every other retryable failure is a real
+ * failure: the activity tries again in place a few times, then ends the step (activities/failure-budget.ts).
+ */
+export const TRANSIENT_TYPES: readonly string[] = [
+  ...NODE_UNREACHABLE_TYPES,
+  'ApiUnavailable',
+  'KubeApiUnavailable',
+  'DqliteUnavailable',
+  'SnapBusy',
+];

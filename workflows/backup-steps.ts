@@ -8,19 +8,18 @@ import type { Activities } from '../activities';
 import type { BackupRecord } from '../activities/backup';
 import { FailureType } from '../common/constants';
 import type { Inventory, NodeSpec } from '../common/inventory';
+import { stepOptions } from './step-options';
 
 /** Quick reads of local files. */
-export const local = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [FailureType.InvalidInput, FailureType.PreconditionFailed] },
-});
+export const local = proxyActivities<Activities>(stepOptions({ startToClose: '1 minute', scheduleToClose: '5 minutes' }));
 
-/** Node operations over SSH: long (a tar stream, microk8s stop/start), heartbeating, retried a few times. */
-export const nodeOps = proxyActivities<Activities>({
-  startToCloseTimeout: '45 minutes',
-  heartbeatTimeout: '15 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '20 seconds', maximumAttempts: 5 },
-});
+/**
+ * Node operations over SSH: long (a tar stream, microk8s stop/start), heartbeating. No attempt cap: a lost worker
+ * or an unreachable node is retried until the step's deadline; real failures end it at once (step-options.ts).
+ */
+export const nodeOps = proxyActivities<Activities>(
+  stepOptions({ startToClose: '45 minutes', scheduleToClose: '90 minutes', heartbeat: '15 seconds', nonRetryable: ['BackupCorrupt'] }),
+);
 
 /**
  * A backup id that is unique per run and stable across replays and retries, sortable by time:

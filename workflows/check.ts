@@ -5,9 +5,9 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { createCheckActivities, ClusterCheck, NodeCheck } from '../activities/check';
-import { FailureType } from '../common/constants';
 import type { RunbookBaseInput } from '../common/messages';
 import { RunbookController } from './runbook-controller';
+import { stepOptions } from './step-options';
 
 export type CheckInput = RunbookBaseInput;
 
@@ -22,16 +22,9 @@ export interface CheckResult {
 
 type CheckActivities = ReturnType<typeof createCheckActivities>;
 
-// Read-only probes: retrying is always safe. SSH findings come back as results, so retries cover worker loss.
-const probes = proxyActivities<CheckActivities>({
-  startToCloseTimeout: '3m',
-  heartbeatTimeout: '60s',
-  retry: {
-    maximumAttempts: 3,
-    initialInterval: '1s',
-    nonRetryableErrorTypes: [FailureType.InvalidInput, FailureType.PreconditionFailed],
-  },
-});
+// Read-only probes: retrying is always safe. SSH findings come back as results, so retries cover worker loss,
+// as often as it happens (no attempt cap), for 10 minutes at most.
+const probes = proxyActivities<CheckActivities>(stepOptions({ startToClose: '3m', scheduleToClose: '10m', heartbeat: '60s' }));
 
 export async function check(input: CheckInput): Promise<CheckResult> {
   const inv = input.inventory;

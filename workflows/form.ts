@@ -7,9 +7,9 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FormOptions, FormSurvey, PlannedJoin, Verification } from '../activities/form';
-import { NON_RETRYABLE_TYPES } from '../common/constants';
 import type { RunbookBaseInput } from '../common/messages';
 import { RunbookController } from './runbook-controller';
+import { stepOptions } from './step-options';
 
 export interface FormInput extends RunbookBaseInput {
   /** Workers joining at once (`--worker-concurrency`, default 5). Control-plane joins are always sequential. */
@@ -64,26 +64,19 @@ function formOptions(input: FormInput): FormOptions {
   };
 }
 
-/** Activity proxies by option profile: quick probes, joins (long, heartbeating), waits. */
+/**
+ * Activity proxies by option profile: quick probes, joins (long, heartbeating), waits. No attempt cap: a lost
+ * worker is retried however often it happens; each step has a deadline (scheduleToClose) that covers its own work
+ * and leaves room for retries, and real failures end it at once (workflows/step-options.ts).
+ */
 function formProxies(timing: FormTiming) {
-  const nonRetryableErrorTypes = [...NON_RETRYABLE_TYPES, 'StaleDqliteMember', 'JoinRefused', 'JoinNotConverged'];
-  const heartbeatTimeout = timing.heartbeatTimeoutMs;
+  const nonRetryable = ['StaleDqliteMember', 'JoinRefused', 'JoinNotConverged'];
+  const heartbeat = timing.heartbeatTimeoutMs;
+  const waitMs = timing.settleTimeoutMs + 120_000;
   return {
-    probe: proxyActivities<Activities>({
-      startToCloseTimeout: '5m',
-      heartbeatTimeout,
-      retry: { maximumAttempts: 5, initialInterval: '1s', nonRetryableErrorTypes },
-    }),
-    change: proxyActivities<Activities>({
-      startToCloseTimeout: '20m',
-      heartbeatTimeout,
-      retry: { maximumAttempts: 4, initialInterval: '2s', maximumInterval: '30s', nonRetryableErrorTypes },
-    }),
-    wait: proxyActivities<Activities>({
-      startToCloseTimeout: timing.settleTimeoutMs + 120_000,
-      heartbeatTimeout,
-      retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes },
-    }),
+    probe: proxyActivities<Activities>(stepOptions({ startToClose: '5m', scheduleToClose: '15m', heartbeat, nonRetryable })),
+    change: proxyActivities<Activities>(stepOptions({ startToClose: '20m', scheduleToClose: '45m', heartbeat, nonRetryable, initialInterval: '2s' })),
+    wait: proxyActivities<Activities>(stepOptions({ startToClose: waitMs, scheduleToClose: waitMs + 15 * 60_000, heartbeat, nonRetryable, initialInterval: '2s' })),
   };
 }
 

@@ -14,28 +14,26 @@ import { FailureType } from '../common/constants';
 import type { RunbookBaseInput } from '../common/messages';
 import { describeBackupResult, invalidInput, nodeOps } from './backup-steps';
 import { RunbookController } from './runbook-controller';
+import { stepOptions } from './step-options';
 
-const probe = proxyActivities<Activities>({
-  startToCloseTimeout: '3 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [FailureType.InvalidInput, FailureType.PreconditionFailed] },
-});
+// No attempt cap anywhere: a lost worker is retried however often it happens, until the step's deadline
+// (scheduleToClose); real failures end the step at once (workflows/step-options.ts).
+const probe = proxyActivities<Activities>(stepOptions({ startToClose: '3 minutes', scheduleToClose: '15 minutes', heartbeat: '30 seconds' }));
 
 /** Raft-file steps: a failure stops the runbook (no blind retries of a destructive step), except transport errors. */
-const raftOps = proxyActivities<Activities>({
-  startToCloseTimeout: '45 minutes',
-  heartbeatTimeout: '15 seconds',
-  retry: {
-    maximumAttempts: 4,
-    nonRetryableErrorTypes: ['ReconfigureFailed', 'ChecksumMismatch', 'InfoYamlMismatch', 'TemplateChanged', FailureType.PreconditionFailed],
-  },
-});
+const raftOps = proxyActivities<Activities>(
+  stepOptions({
+    startToClose: '45 minutes',
+    scheduleToClose: '90 minutes',
+    heartbeat: '15 seconds',
+    nonRetryable: ['ReconfigureFailed', 'ChecksumMismatch', 'InfoYamlMismatch', 'TemplateChanged'],
+  }),
+);
 
-const waits = proxyActivities<Activities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { maximumAttempts: 2 },
-});
+/** Waits for the API, a leader and Ready nodes: they give up themselves (`waitTimeoutMs`, QuorumNotRestored). */
+const waits = proxyActivities<Activities>(
+  stepOptions({ startToClose: '30 minutes', scheduleToClose: '60 minutes', heartbeat: '30 seconds', nonRetryable: ['QuorumNotRestored', 'RecoveryNotVerified'] }),
+);
 
 export interface RecoverQuorumInput extends RunbookBaseInput {
   /** The control-plane nodes lost for good (`--lost`). */

@@ -7,9 +7,9 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RemovalSurvey } from '../activities/form';
-import { NON_RETRYABLE_TYPES } from '../common/constants';
 import type { RunbookBaseInput } from '../common/messages';
 import { RunbookController } from './runbook-controller';
+import { stepOptions } from './step-options';
 
 export interface RemoveNodeInput extends RunbookBaseInput {
   node: string;
@@ -34,18 +34,13 @@ export async function removeNode(input: RemoveNodeInput): Promise<RemoveNodeResu
   const rb = new RunbookController('remove-node', inventory.cluster, [node]);
   const pollMs = input.timing?.pollMs ?? 3_000;
   const settleTimeoutMs = input.timing?.settleTimeoutMs ?? 5 * 60_000;
-  const nonRetryableErrorTypes = [...NON_RETRYABLE_TYPES, 'StillDqliteMember', 'OnlyVoter', 'DrainFailed', 'RemovalNotConverged'];
-  const heartbeatTimeout = input.timing?.heartbeatTimeoutMs ?? 60_000;
-  const probe = proxyActivities<Activities>({
-    startToCloseTimeout: '5m',
-    heartbeatTimeout,
-    retry: { maximumAttempts: 3, initialInterval: '1s', nonRetryableErrorTypes },
-  });
-  const change = proxyActivities<Activities>({
-    startToCloseTimeout: '20m',
-    heartbeatTimeout,
-    retry: { maximumAttempts: 4, initialInterval: '2s', maximumInterval: '30s', nonRetryableErrorTypes },
-  });
+  const nonRetryable = ['StillDqliteMember', 'OnlyVoter', 'DrainFailed', 'RemovalNotConverged'];
+  const heartbeat = input.timing?.heartbeatTimeoutMs ?? 60_000;
+  // No attempt cap (a lost worker is retried however often); a deadline per step; real failures end it at once.
+  const probe = proxyActivities<Activities>(stepOptions({ startToClose: '5m', scheduleToClose: '15m', heartbeat, nonRetryable }));
+  const change = proxyActivities<Activities>(
+    stepOptions({ startToClose: '20m', scheduleToClose: '45m', heartbeat, nonRetryable, initialInterval: '2s' }),
+  );
   const forceLost = input.forceLost ?? false;
 
   rb.step(`survey ${node} and the cluster`);

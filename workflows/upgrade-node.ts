@@ -1,6 +1,7 @@
 /**
  * One node's turn in the rolling upgrade, as child workflows so each node has its own page in the UI:
- * `upgradeNode` (the manual procedure's steps 1-5: drain, refresh, wait Ready, verify, uncordon) and
+ * `upgradeNode` (the manual procedure's steps 1-5: drain, refresh, wait Ready, verify, uncordon; the last two are one
+ * activity, the uncordon gated on the verification) and
  * `rollbackNode` (drain again if needed, `snap revert`, wait Ready on the old version, uncordon).
  * A failed step throws `NodeUpgradeFailed` with a NodeFailure in its details; the parent decides what follows.
  */
@@ -14,10 +15,10 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PdbBlock } from '../activities/microk8s/drain';
-import type { SnapState } from '../activities/upgrade';
-import { NON_RETRYABLE_TYPES } from '../common/constants';
+import type { HealthGateInput, SnapState } from '../activities/upgrade';
 import type { Inventory } from '../common/inventory';
 import { RunbookController } from './runbook-controller';
+import { failedAtDeadline, failedUnreachable, mayBeUnreachable, stepOptions } from './step-options';
 
 export const NodeUpgradeFailed = 'NodeUpgradeFailed';
 export const NodeRollbackFailed = 'NodeRollbackFailed';
@@ -27,7 +28,12 @@ export interface NodeTimeouts {
   readyTimeoutSeconds: number;
   readyPollMs: number;
   heartbeatTimeoutSeconds: number;
+  /** `--step-timeout`: each step's deadline, retries included (absent in runs started before it existed). */
+  stepTimeoutSeconds?: number;
 }
+
+/** `--step-timeout`'s default: 30 minutes, the snap command's own timeout. */
+export const DEFAULT_STEP_TIMEOUT_SECONDS = 1800;
 
 export interface UpgradeNodeInput extends NodeTimeouts {
   /** The node and the control planes kubectl can run on: never the whole inventory (history size). */
@@ -65,6 +71,13 @@ export interface NodeFailure {
   pdbBlocked?: PdbBlock[];
   /** Whether the snap was touched: decides between a revert and a plain uncordon. */
   refreshed: boolean;
+  /**
+   * The step ran out of its deadline (`--step-timeout`) or lost its node over SSH: before any rollback, the node is
+   * asked whether it answers at all.
+   */
+  mayBeUnreachable?: boolean;
+  /** Asked again after such a failure, the node did not answer: no rollback can run on it. Set by the parent. */
+  unreachable?: boolean;
 }
 
 export interface RollbackNodeInput extends NodeTimeouts {
@@ -89,17 +102,21 @@ export interface RollbackNodeResult {
   actions: string[];
 }
 
+/**
+ * No attempt cap: a lost worker is retried however often it happens. Every step ends by its deadline
+ * (scheduleToClose): `--step-timeout` (T), plus the drain's or the Ready wait's own timeout for those two; a snap
+ * refresh or revert must fit in T. A node that never answers again fails its step after that, and the parent's
+ * `--on-failure` policy applies. Real failures end a step at once (workflows/step-options.ts).
+ */
 function activityProfiles(t: NodeTimeouts) {
-  const base: ActivityOptions = {
-    startToCloseTimeout: '3m',
-    heartbeatTimeout: t.heartbeatTimeoutSeconds * 1000,
-    retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] },
-  };
+  const stepMs = (t.stepTimeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS) * 1000;
+  const base: ActivityOptions = stepOptions({ startToClose: '3m', scheduleToClose: stepMs, heartbeat: t.heartbeatTimeoutSeconds * 1000 });
+  const own = (ms: number): ActivityOptions => ({ startToCloseTimeout: ms, scheduleToCloseTimeout: ms + stepMs });
   return {
     act: proxyActivities<Activities>(base),
-    drainTimeout: { startToCloseTimeout: (t.drainTimeoutSeconds + 180) * 1000 },
-    readyTimeout: { startToCloseTimeout: (t.readyTimeoutSeconds + 120) * 1000 },
-    snapTimeout: { startToCloseTimeout: 45 * 60_000 },
+    drainTimeout: own((t.drainTimeoutSeconds + 180) * 1000),
+    readyTimeout: own((t.readyTimeoutSeconds + 120) * 1000),
+    snapTimeout: { startToCloseTimeout: Math.min(45 * 60_000, stepMs), scheduleToCloseTimeout: stepMs },
   };
 }
 
@@ -152,7 +169,9 @@ export async function upgradeNode(input: UpgradeNodeInput): Promise<UpgradeNodeR
         .executeWithOptions({ summary: `snap refresh ${node} --channel=${input.channel}`, ...snapTimeout }, [
           { ...target, channel: input.channel, minor: input.minor },
         ])
-        .catch((err) => nodeFailed({ node, step: 'refreshSnap', message: causeOf(err), refreshed: true })),
+        .catch((err) =>
+          nodeFailed({ node, step: 'refreshSnap', message: stepFailureMessage(err, input), refreshed: true, ...(mayBeUnreachable(err) ? { mayBeUnreachable: true } : {}) }),
+        ),
     );
 
     rb.step(`waitNodeReady ${node} on ${input.minor}`);
@@ -162,19 +181,28 @@ export async function upgradeNode(input: UpgradeNodeInput): Promise<UpgradeNodeR
     ]);
     if (!ready.ready) nodeFailed({ node, step: 'waitNodeReady', message: ready.message ?? 'not Ready', refreshed: true });
 
-    await healthGate(act, input, 'checkNodeHealth');
+    // Health gates, then uncordon. Right after waitNodeReady the gates take its Ready as seen; after a soak they look again.
+    let gateStep = 'checkNodeHealth';
     if (input.soakSeconds > 0) {
+      await healthGate(act, input, gateStep, true);
       rb.step(`soak ${node} for ${input.soakSeconds}s`);
       rb.node(node, 'soaking', move);
       await sleep(input.soakSeconds * 1000, { summary: `soak ${node} ${input.soakSeconds}s` });
-      await healthGate(act, input, 'checkNodeHealth after soak');
+      gateStep = 'checkNodeHealth after soak';
     }
+    const readyVerified = input.soakSeconds === 0;
 
     let uncordoned = false;
     if (cordonedByUs) {
-      rb.step(`uncordonNode ${node}`);
-      await act.uncordonNode.executeWithOptions({ summary: `uncordon ${node}` }, [target]);
+      // One step: the gates, and the uncordon only when they pass (a failed gate leaves the node cordoned).
+      rb.step(`${gateStep}, uncordonNode ${node}`);
+      const u = await act.uncordonNode.executeWithOptions({ summary: `health gates, then uncordon ${node}` }, [
+        { ...target, gate: gateOf(input, readyVerified) },
+      ]);
+      if (!u.uncordoned) nodeFailed({ node, step: gateStep, message: u.problems.join('; '), refreshed: true });
       uncordoned = true;
+    } else {
+      await healthGate(act, input, gateStep, readyVerified);
     }
     rb.node(node, 'done', `${refresh.after.version} (${input.channel})`);
     rb.step('done');
@@ -210,9 +238,13 @@ export async function upgradeNode(input: UpgradeNodeInput): Promise<UpgradeNodeR
   }
 }
 
-async function healthGate(act: ReturnType<typeof activityProfiles>['act'], input: UpgradeNodeInput, step: string): Promise<void> {
+function gateOf(input: UpgradeNodeInput, readyVerified: boolean): HealthGateInput {
+  return { controlPlane: input.controlPlane, expect: input.expect, baseline: input.baseline, readyVerified };
+}
+
+async function healthGate(act: ReturnType<typeof activityProfiles>['act'], input: UpgradeNodeInput, step: string, readyVerified: boolean): Promise<void> {
   const health = await act.checkNodeHealth.executeWithOptions({ summary: `health gates ${input.node}` }, [
-    { inventory: input.inventory, node: input.node, controlPlane: input.controlPlane, expect: input.expect, baseline: input.baseline },
+    { inventory: input.inventory, node: input.node, ...gateOf(input, readyVerified) },
   ]);
   if (!health.ok) nodeFailed({ node: input.node, step, message: health.problems.join('; '), refreshed: true });
 }
@@ -221,6 +253,13 @@ async function healthGate(act: ReturnType<typeof activityProfiles>['act'], input
 function describeBlock(node: string, blocks: PdbBlock[]): string {
   const parts = blocks.map((b) => `pod ${b.pod} (PodDisruptionBudget ${b.budget ?? '<not found: kubectl get pdb -A>'})`);
   return `drain of ${node} blocked by a PodDisruptionBudget: ${parts.join(', ')}; scale the workload up or relax the budget, then retry`;
+}
+
+/** What a failed step says: its innermost message, and the deadline when it ran out of it. */
+export function stepFailureMessage(err: unknown, t: Pick<NodeTimeouts, 'stepTimeoutSeconds'>): string {
+  if (!failedAtDeadline(err)) return causeOf(err);
+  const deadline = `not done within its deadline (--step-timeout ${t.stepTimeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS}s, retries included)`;
+  return failedUnreachable(err) ? `${deadline}; last: ${causeOf(err)}` : deadline;
 }
 
 /** The innermost message of an activity failure. */

@@ -37,6 +37,12 @@ export const UpgradeOptions = z.strictObject({
   readyPollMs: z.number().int().min(100).max(60_000).default(1000),
   /** How soon a lost worker's activity is retried elsewhere (the SSH layer heartbeats while commands run). */
   heartbeatTimeoutSeconds: seconds(5, 600).default(30),
+  /**
+   * `--step-timeout`: the most one step may take, every retry included (lost workers, dropped connections, a node
+   * that does not answer). Then the step fails and `onFailure` applies. A drain and the wait for Ready get their own
+   * timeouts on top; a snap refresh or revert must fit in it.
+   */
+  stepTimeoutSeconds: seconds(10, 86_400).default(1800),
 });
 export type UpgradeOptions = z.output<typeof UpgradeOptions>;
 

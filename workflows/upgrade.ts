@@ -19,11 +19,12 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { BackupNodeResult } from '../activities/backup';
-import { NON_RETRYABLE_TYPES, nodeWorkflowId } from '../common/constants';
+import { nodeWorkflowId } from '../common/constants';
 import type { Inventory } from '../common/inventory';
 import type { RunbookBaseInput } from '../common/messages';
 import { minorOf } from '../common/versions';
 import { RunbookController } from './runbook-controller';
+import { failedAtDeadline, mayBeUnreachable, stepOptions } from './step-options';
 import {
   type NodeFailure,
   NodeUpgradeFailed,
@@ -37,6 +38,9 @@ import { type ClusterObservation, type Hop, type NodeStep, planHop, planUpgrade,
 export { rollbackNode, upgradeNode } from './upgrade-node';
 
 export const UpgradeFailed = 'UpgradeFailed';
+
+/** How long a node whose step ran out of its deadline (or lost it) is given to answer before its rollback is skipped. */
+const REACH_TIMEOUT_MS = 2 * 60_000;
 
 export type RollingUpgradeInput = RunbookBaseInput & import('zod').input<typeof UpgradeOptions>;
 
@@ -67,11 +71,14 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
     rb.fail('InvalidInput', `${issue.path.join('.') || 'input'}: ${issue.message}`);
   }
   const opts = parsed.data;
-  const act = proxyActivities<Activities>({
-    startToCloseTimeout: '5m',
-    heartbeatTimeout: opts.heartbeatTimeoutSeconds * 1000,
-    retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] },
-  });
+  // No attempt cap: a lost worker is retried however often it happens; each step ends by --step-timeout at the
+  // latest, and real failures end it at once (workflows/step-options.ts).
+  const stepMs = opts.stepTimeoutSeconds * 1000;
+  const act = proxyActivities<Activities>(stepOptions({ startToClose: '5m', scheduleToClose: stepMs, heartbeat: opts.heartbeatTimeoutSeconds * 1000 }));
+  // "Does the node answer?", asked of a node whose step ran out of its deadline: a short deadline, not a full step's.
+  const reach = proxyActivities<Activities>(
+    stepOptions({ startToClose: '1m', scheduleToClose: Math.min(stepMs, REACH_TIMEOUT_MS), heartbeat: opts.heartbeatTimeoutSeconds * 1000 }),
+  );
   const parentId = workflowInfo().workflowId;
   const compensations: string[] = [];
   const compensate = (line: string) => {
@@ -109,7 +116,7 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
   rb.step('backupDatastore');
   const voter = obs.nodes.find((n) => n.dqliteRole === 'voter' && !n.leader) ?? obs.nodes.find((n) => n.controlPlane)!;
   const backup: BackupNodeResult = await act.backupNode.executeWithOptions(
-    { summary: `back up dqlite on ${voter.name}`, startToCloseTimeout: '30m' },
+    { summary: `back up dqlite on ${voter.name}`, startToCloseTimeout: '30m', scheduleToCloseTimeout: 30 * 60_000 + stepMs },
     [{ inventory, node: voter.name, id: `pre-upgrade-${workflowInfo().runId.slice(0, 8)}`, label: `before upgrade to ${plan.target}` }],
   );
   rb.note(`backup ${backup.id} of ${voter.name}: ${backup.path} (${backup.size} bytes, sha256 ${backup.sha256})`);
@@ -151,6 +158,7 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
     readyTimeoutSeconds: opts.readyTimeoutSeconds,
     readyPollMs: opts.readyPollMs,
     heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds,
+    stepTimeoutSeconds: opts.stepTimeoutSeconds,
   };
 
   /** Ask a human; a timeout pauses (never proceeds) and asks again after `runbook resume`. */
@@ -215,20 +223,74 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
       return r;
     } catch (err) {
       const message = causeMessage(err);
+      if (mayBeUnreachable(err)) doubtful.add(node);
       compensate(`rollback of ${node} FAILED: ${message}`);
       rb.node(node, 'failed', `rollback failed: ${message}`);
       return undefined;
     }
   };
 
+  /** Nodes whose step or rollback ran out of its deadline or lost the node: asked briefly, never for a full step. */
+  const doubtful = new Set<string>();
+  /** Nodes asked whether they answer that did not. */
+  const unreachable = new Set<string>();
+  /** Whether a node answers: one short read of its state (`reach`); any failure counts as no. */
+  const answers = async (node: string): Promise<boolean> => {
+    rb.step(`is ${node} reachable?`);
+    try {
+      await reach.readNodeState.executeWithOptions({ summary: `is ${node} reachable?` }, [{ inventory: childInventory(node), node }]);
+      unreachable.delete(node);
+      doubtful.delete(node);
+      return true;
+    } catch {
+      unreachable.add(node);
+      return false;
+    }
+  };
+
+  /**
+   * Roll the failed node back, if that is possible. A step that ran out of its deadline (--step-timeout) or lost its
+   * node first asks whether the node answers; if it does not, no revert can run on it, and it is left as it is
+   * (cordoned and drained, its snap as the failed step left it) for the operator. Returns whether it was rolled back.
+   */
+  const rollbackFailed = async (node: string, f: NodeFailure): Promise<boolean> => {
+    if (f.mayBeUnreachable && !(await answers(node))) {
+      f.unreachable = true;
+      compensate(`rollback of ${node} not possible: it does not answer over SSH (${f.step}: ${f.message}); left as it is: cordoned, snap not reverted`);
+      rb.node(node, 'failed', `does not answer since ${f.step}: not rolled back`);
+      return false;
+    }
+    await runRollback(node, `${f.step} failed`);
+    return true;
+  };
+
   /** Stop the runbook: a failure naming the node, what was compensated, and what is left cordoned and why. */
   const stop = async (failure: NodeFailure, why: string): Promise<never> => {
     await CancellationScope.nonCancellable(releaseHolds);
-    const state = await CancellationScope.nonCancellable(() =>
-      act.readNodeState.executeWithOptions({ summary: `read ${failure.node} after the failure` }, [{ inventory: childInventory(failure.node), node: failure.node }]),
-    );
-    const leftCordoned = state.unschedulable && !wasCordoned[failure.node] ? [failure.node] : [];
-    const left = leftCordoned.length ? ` ${failure.node} is left cordoned (on ${state.snap.version}) for inspection; uncordon it when fixed.` : '';
+    // A node that just did not answer is not asked again, a doubtful one only briefly; a read that fails leaves its
+    // state unknown, never the run hung.
+    let readError = 'it does not answer over SSH';
+    const read = doubtful.has(failure.node) ? reach : act;
+    const state = unreachable.has(failure.node)
+      ? undefined
+      : await CancellationScope.nonCancellable(() =>
+          read.readNodeState.executeWithOptions({ summary: `read ${failure.node} after the failure` }, [{ inventory: childInventory(failure.node), node: failure.node }]),
+        ).catch((err: unknown) => {
+          readError = causeMessage(err);
+          return undefined;
+        });
+    let left = '';
+    let leftCordoned: string[] = [];
+    if (state) {
+      leftCordoned = state.unschedulable && !wasCordoned[failure.node] ? [failure.node] : [];
+      if (leftCordoned.length) left = ` ${failure.node} is left cordoned (on ${state.snap.version}) for inspection; uncordon it when fixed.`;
+    } else {
+      leftCordoned = !wasCordoned[failure.node] && failure.step !== 'checkQuorum' ? [failure.node] : [];
+      left =
+        ` ${failure.node}'s state is unknown (${readError})` +
+        (leftCordoned.length ? '; it was cordoned and drained by this run and is left so' : '') +
+        `; once it is back, check its snap (snap list microk8s), revert or finish it, then uncordon it.`;
+    }
     const details: UpgradeFailureDetails = { failure, compensations, leftCordoned, upgraded: [...upgradedAll] };
     rb.note(`stopped: ${why}.${left}`);
     throw ApplicationFailure.create({ type: UpgradeFailed, message: `upgrade stopped at ${failure.node} (${failure.step}): ${failure.message}. ${why}.${left}`, details: [details], nonRetryable: true });
@@ -249,16 +311,22 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
       const others = opts.rollback === 'all' && opts.onFailure === 'rollback' ? [...upgradedThisHop].reverse() : [];
       const what = `roll back ${step.node}${others.length ? `, then ${others.join(', ')}` : ''} (${current.step} failed)`;
       const go = opts.approve === 'on-failure' ? await approval(what) : 'approved';
-      if (go === 'approved') await runRollback(step.node, `${current.step} failed`);
+      let rolledBack = false;
+      if (go === 'approved') rolledBack = await rollbackFailed(step.node, current);
       else compensate(`rollback of ${step.node} rejected by the operator: left as it is`);
       if (opts.onFailure === 'rollback') {
         if (others.length && go === 'approved') await rollbackUpgraded();
         if (go !== 'approved') return stop(current, 'the rollback was rejected; nodes left as they are');
+        if (!rolledBack) {
+          return stop(current, `${step.node} did not answer, so it could not be rolled back${others.length ? `; rolled back ${others.join(', ')} (--rollback all)` : ''}`);
+        }
         return stop(current, opts.rollback === 'all' ? 'rolled back this pass (--rollback all)' : 'rolled back the failed node (--rollback node)');
       }
       const d = await rb.awaitDecision(`${step.node}: ${current.step} failed: ${current.message}`);
       rb.note(`decision by ${d.by}: ${d.decision}${d.reason ? ` (${d.reason})` : ''}`);
       if (d.decision === 'rollback') {
+        // The failed node itself first, if it could not be rolled back before (it did not answer): it may now.
+        if (go === 'approved' && !rolledBack) await rollbackFailed(step.node, current);
         await rollbackUpgraded();
         return stop(current, `rolled back on ${d.by}'s decision`);
       }
@@ -356,7 +424,17 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
   /** The node(s) in flight finished their own compensation (child workflows); say how each one ended. */
   async function reportAfterCancel(): Promise<void> {
     for (const node of inFlight) {
-      const s = await act.readNodeState.executeWithOptions({ summary: `read ${node} after cancel` }, [{ inventory: childInventory(node), node }]);
+      let readError = '';
+      const s = await act.readNodeState
+        .executeWithOptions({ summary: `read ${node} after cancel` }, [{ inventory: childInventory(node), node }])
+        .catch((err: unknown) => {
+          readError = causeMessage(err);
+          return undefined;
+        });
+      if (!s) {
+        compensate(`cancel: ${node}: state unknown (${readError})`);
+        continue;
+      }
       const start = hopStart[node];
       const how = start && s.snap.revision !== start.revision ? `completed on ${s.snap.version}` : `reverted: still on ${s.snap.version}`;
       compensate(`cancel: ${node} ${how}, ${s.ready ? 'Ready' : 'NOT Ready'}, ${s.unschedulable ? 'cordoned' : 'uncordoned'}`);
@@ -383,8 +461,9 @@ function nodeFailureOf(err: unknown, node: string): NodeFailure | undefined {
   if (!(err instanceof ChildWorkflowFailure) || isCancellation(err)) return undefined;
   const cause = err.cause;
   if (cause instanceof ApplicationFailure && cause.type === NodeUpgradeFailed && cause.details?.[0]) return cause.details[0] as NodeFailure;
-  // Any other child failure (an activity out of retries, a bug) is still a failed node: handle it the same way.
-  return { node, step: 'upgradeNode', message: causeMessage(err), refreshed: true };
+  // Any other child failure (a step past its deadline, a bug) is still a failed node: handle it the same way.
+  const message = failedAtDeadline(err) ? `${causeMessage(err)} (a step ran out of its deadline, --step-timeout, retries included)` : causeMessage(err);
+  return { node, step: 'upgradeNode', message, refreshed: true, ...(mayBeUnreachable(err) ? { mayBeUnreachable: true } : {}) };
 }
 
 function causeMessage(err: unknown): string {

@@ -50,6 +50,7 @@ const UpgradeFlags = z.strictObject({
   soak: duration('10m').pipe(z.number().max(86_400, { error: 'must be at most 24h' })),
   approvalTimeout: duration('1h').pipe(z.number().min(1, { error: 'must be at least 1s' }).max(604_800, { error: 'must be at most 168h' })),
   readyTimeout: duration('10m').pipe(z.number().min(5, { error: 'must be at least 5s' }).max(86_400, { error: 'must be at most 24h' })),
+  stepTimeout: duration('30m').pipe(z.number().min(10, { error: 'must be at least 10s' }).max(86_400, { error: 'must be at most 24h' })).optional(),
 });
 
 const FLAG_NAMES: Record<string, string> = {
@@ -63,6 +64,7 @@ const FLAG_NAMES: Record<string, string> = {
   soak: '--soak',
   approvalTimeout: '--approval-timeout',
   readyTimeout: '--ready-timeout',
+  stepTimeout: '--step-timeout',
 };
 
 export type UpgradeFlags = z.output<typeof UpgradeFlags>;
@@ -88,6 +90,7 @@ export function upgradeInput(flags: UpgradeFlags): z.input<typeof UpgradeOptions
     soakSeconds: flags.soak,
     approvalTimeoutSeconds: flags.approvalTimeout,
     readyTimeoutSeconds: flags.readyTimeout,
+    ...(flags.stepTimeout !== undefined ? { stepTimeoutSeconds: flags.stepTimeout } : {}),
   });
 }
 
@@ -111,6 +114,11 @@ export const registerUpgradeCommands: RegisterCommands = (program: Command, ctx:
     .option('--soak <duration>', 'wait after a node passes its health gates, then check again', '0s')
     .option('--approval-timeout <duration>', 'an unanswered approval pauses the runbook after this', '1h')
     .option('--ready-timeout <duration>', 'how long a refreshed node may take to be Ready on the new version', '10m')
+    .option(
+      '--step-timeout <duration>',
+      'the most one step may take, retries included (lost workers, a node that does not answer); then it fails and --on-failure applies. Drain and Ready waits get their own timeout on top; a snap refresh must fit in it',
+      '30m',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {
       const parsed = parseUpgradeFlags(opts);
@@ -131,7 +139,7 @@ export const registerUpgradeCommands: RegisterCommands = (program: Command, ctx:
           `**rolling upgrade** of \`${inventory.cluster}\` to \`${input.to}\``,
           '',
           `approve: ${flags.approve}, worker batch: ${flags.workerBatch}, rollback: ${flags.rollback}, on failure: ${flags.onFailure}, ` +
-            `drain timeout: ${flags.drainTimeout}s, soak: ${flags.soak}s`,
+            `drain timeout: ${flags.drainTimeout}s, soak: ${flags.soak}s, step timeout: ${flags.stepTimeout ?? 1800}s`,
           '',
           '| node | role |',
           '|---|---|',

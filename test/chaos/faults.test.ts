@@ -1,6 +1,7 @@
 /**
  * SSH and node faults (issue 8 §2), each on a lab of its own (fast profile) through the real worker and SSH layer:
- * a connection dropped mid-command, a hung node (sshd SIGSTOPped) healed later, nodes crashing during an upgrade's
+ * a connection dropped mid-command, a hung node (sshd SIGSTOPped) healed later, a hung node never healed (its step
+ * ends at --step-timeout and --on-failure applies: stop, or wait for a decision), nodes crashing during an upgrade's
  * drain and during a refresh, and a worker shut down gracefully mid-command within its shutdownGraceTime.
  * Not part of `npm test`: `npx jest --runInBand --testPathIgnorePatterns=/node_modules/ test/chaos`.
  */
@@ -13,7 +14,8 @@ import { Lab } from '../../lab';
 import { ensureLabBuilt, tempStateDir, waitFor } from '../support/lab';
 import { startRunbook, startTemporal, startWorker, type TestWorker } from '../support/temporal';
 import { FAST_TIMING } from '../e2e/form-support';
-import { formedLab, journalInvariants, refreshes, settle, startUpgrade } from '../e2e/upgrade-support';
+import { formedLab, journalInvariants, refreshes, settle, startUpgrade, waitProgress } from '../e2e/upgrade-support';
+import { decideUpdate } from '../../common/messages';
 
 let env: TestWorkflowEnvironment;
 const stateDir = tempStateDir('chaos-faults-');
@@ -138,6 +140,88 @@ describe('a formed lab of 3 control planes and a worker', () => {
       await worker.stop();
     }
   }, 180_000);
+});
+
+describe('a node hangs mid-upgrade and never comes back: its step ends at --step-timeout, then --on-failure applies', () => {
+  const STEP_TIMEOUT_S = 30;
+  const hungNode = async (lab: Lab): Promise<string> => {
+    // The first node the upgrade takes out of service hangs the moment it is cordoned: its drain runs on another
+    // control plane and completes; the refresh, on the node itself, never gets an SSH session.
+    const first = await waitFor('the first node cordoned', () => events(lab, 'cordoned')[0]?.node, 120_000, 10);
+    await lab.fault(first, 'hang');
+    return first;
+  };
+  /**
+   * The lab's truth: every other node as before the run (1.28, uncordoned, Ready), quorum kept. Auto-refresh stays
+   * held while the runbook waits for a decision (`held`), and is released once it ends.
+   */
+  const othersUntouched = async (lab: Lab, hung: string, held = false) => {
+    const st = await lab.status();
+    for (const n of st.nodes.filter((x) => x.name !== hung)) {
+      expect(n).toMatchObject({ channel: '1.28/stable', cordoned: false, held, ready: true });
+      expect(n.version).toMatch(/^v1\.28\./);
+    }
+    expect(st.cluster.voters.sort()).toEqual(['k8s-1', 'k8s-2', 'k8s-3']);
+    expect(st.cluster).toMatchObject({ quorum: true, available: true });
+    const hungStatus = st.nodes.find((x) => x.name === hung)!;
+    // Drained and cordoned by the run, never refreshed, never reverted: left for the operator.
+    expect(hungStatus).toMatchObject({ power: 'hung', cordoned: true, channel: '1.28/stable' });
+    expect(refreshes(lab.journal())).toEqual([]);
+    expect(events(lab, 'reverted')).toEqual([]);
+    expect(journalInvariants(lab.journal(), ['k8s-1', 'k8s-2', 'k8s-3'], [hung])).toEqual([]);
+  };
+
+  test('--on-failure rollback (the default): the node cannot be rolled back, the run stops naming it; nothing else touched', async () => {
+    const { lab, done } = await formedLab(3, 1);
+    const worker = await startWorker(env, { stateDir });
+    try {
+      const h = await startUpgrade(env, lab, worker.taskQueue, { to: '1.29', heartbeatTimeoutSeconds: 5, stepTimeoutSeconds: STEP_TIMEOUT_S });
+      const hung = await hungNode(lab);
+      const hungAt = Date.now();
+      const { error } = await settle(h);
+      const endedAfter = (Date.now() - hungAt) / 1000;
+      expect(error).toBeDefined();
+      const cause = error.cause as { type?: string; message: string; details?: Array<{ failure: { unreachable?: boolean }; leftCordoned: string[]; compensations: string[] }> };
+      expect(cause.type).toBe('UpgradeFailed');
+      expect(cause.message).toContain(`upgrade stopped at ${hung} (refreshSnap)`);
+      expect(cause.message).toContain(`(refreshSnap): not done within its deadline (--step-timeout ${STEP_TIMEOUT_S}s, retries included)`);
+      expect(cause.message).toContain(`${hung} did not answer, so it could not be rolled back`);
+      expect(cause.message).toContain(`${hung}'s state is unknown (it does not answer over SSH); it was cordoned and drained by this run and is left so`);
+      expect(cause.details?.[0]).toMatchObject({ failure: { unreachable: true }, leftCordoned: [hung] });
+      expect(cause.details?.[0].compensations.join('\n')).toMatch(new RegExp(`rollback of ${hung} not possible: it does not answer over SSH`));
+      expect(cause.details?.[0].compensations.join('\n')).toMatch(new RegExp(`refresh holds NOT released on: ${hung}`));
+      // Bounded: the step's deadline, one more short try to reach it (at most the same), the holds released.
+      console.log(`hang, never healed, --on-failure rollback: the run ended ${endedAfter.toFixed(1)} s after the hang (--step-timeout ${STEP_TIMEOUT_S}s)`);
+      expect(endedAfter).toBeGreaterThan(STEP_TIMEOUT_S - 5);
+      expect(endedAfter).toBeLessThan(2 * STEP_TIMEOUT_S + 60);
+      await othersUntouched(lab, hung);
+      expect((await lab.status()).nodes.find((n) => n.name === hung)!.held).toBe(true); // its hold could not be released
+    } finally {
+      await worker.stop();
+      await done();
+    }
+  }, 300_000);
+
+  test('--on-failure pause: it waits for an operator decision, the cluster safe meanwhile; abort ends it', async () => {
+    const { lab, done } = await formedLab(3, 1);
+    const worker = await startWorker(env, { stateDir });
+    try {
+      const h = await startUpgrade(env, lab, worker.taskQueue, { to: '1.29', heartbeatTimeoutSeconds: 5, stepTimeoutSeconds: STEP_TIMEOUT_S, onFailure: 'pause' });
+      const hung = await hungNode(lab);
+      const p = await waitProgress(h, (x) => /waiting for an operator decision/.test(x.step), 180_000);
+      expect(p.step).toContain(`${hung}: refreshSnap failed:`);
+      expect(p.notes.join('\n')).toContain(`rollback of ${hung} not possible: it does not answer over SSH`);
+      expect((await h.describe()).status.name).toBe('RUNNING');
+      await othersUntouched(lab, hung, true);
+      await h.executeUpdate(decideUpdate, { args: [{ decision: 'abort', by: 'tester@jest', reason: 'node gone' }] });
+      const { error } = await settle(h);
+      expect(error?.cause?.message).toMatch(/aborted by tester@jest/);
+      await othersUntouched(lab, hung);
+    } finally {
+      await worker.stop();
+      await done();
+    }
+  }, 300_000);
 });
 
 test('nodes crash during the upgrade: k8s-2 mid-drain, k8s-3 mid-refresh; each is healed and the upgrade completes, nothing refreshed twice', async () => {

@@ -33,6 +33,7 @@ test.each([
   [['--to', '1.29', '--on-failure', 'retry'], /--on-failure: must be rollback or pause/],
   [['--to', '1.29', '--drain-timeout', 'soon'], /--drain-timeout: "soon" is not a duration; use e\.g\. 5m/],
   [['--to', '1.29', '--soak', '2d'], /--soak: "2d" is not a duration/],
+  [['--to', '1.29', '--step-timeout', '5s'], /--step-timeout: must be at least 10s/],
 ])('bad input %j exits 2 naming the flag, and starts nothing', async (args, message) => {
   const r = await runCli(env, ['upgrade', '-i', lab.inventoryPath, ...args], { taskQueue: worker.taskQueue });
   expect(r.code).toBe(2);

@@ -2,6 +2,7 @@
  * An in-memory MicroK8s cluster behind the upgrade activities' signatures, for workflow-logic tests on a real
  * dev server. It journals cordons, refreshes and reverts so tests assert the same invariants as on the lab.
  */
+import { commandFailed, connectionFailed } from '../../activities/ssh/failures';
 import type { UpgradeActivities } from '../../activities/upgrade';
 import type { ObservedNode } from '../../workflows/upgrade-plan';
 
@@ -19,6 +20,10 @@ export interface FakeNode {
   broken: boolean;
   /** Drains are refused by a PodDisruptionBudget. */
   pdbBlocked: boolean;
+  /** The node does not answer over SSH (lab `hang`): every command on the node itself fails to connect. */
+  hung: boolean;
+  /** Each drain of the node fails with this (a command's non-zero exit: a real failure, not a transient one). */
+  drainError?: string;
   previous: Array<{ minor: number; patch: number; tracking: string }>;
 }
 
@@ -38,6 +43,10 @@ export class FakeCluster {
   readonly journal: JournalEntry[] = [];
   /** Milliseconds each drain takes (cancel-mid-drain tests make it long). */
   drainMs = 0;
+  /** This node hangs (stops answering over SSH) the moment its drain has cordoned it, as the lab's `hang` fault. */
+  hangOnDrain?: string;
+  /** Calls per activity and node (`drainNode k8s-2`): how often each step ran, tries in place included. */
+  readonly calls = new Map<string, number>();
   private seq = 0;
 
   constructor(cps: number, workers: number, minor = 28, patch = LATEST_PATCH) {
@@ -52,6 +61,7 @@ export class FakeCluster {
       held: false,
       broken: false,
       pdbBlocked: false,
+      hung: false,
       previous: [],
     });
     this.nodes = [
@@ -87,6 +97,18 @@ export class FakeCluster {
     };
   }
 
+  callsOf(activity: string, node: string): number {
+    return this.calls.get(`${activity} ${node}`) ?? 0;
+  }
+
+  /** Count the call; a hung node's own commands fail as the SSH layer fails them (SshConnectionFailed). */
+  private touch(activity: string, node: string, onNode: boolean): FakeNode {
+    this.calls.set(`${activity} ${node}`, this.callsOf(activity, node) + 1);
+    const n = this.node(node);
+    if (onNode && n.hung) throw connectionFailed(`${node} (10.0.0.9:22): no SSH session within 15000 ms (Timed out while waiting for handshake)`);
+    return n;
+  }
+
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- stand-ins for activities of several input shapes
   activities(): Partial<Record<keyof UpgradeActivities | 'backupNode', (...args: any[]) => Promise<any>>> {
     const channels: Record<string, string> = {};
@@ -107,15 +129,21 @@ export class FakeCluster {
         return { id: input.id, node: input.node, path: `/tmp/${input.id}.tar`, sha256: 'ab'.repeat(32), size: 1234, files: [], entries: [], commands: [] };
       },
       holdRefreshes: async (input: { nodes: string[]; release: boolean }) => {
+        const failed: string[] = [];
         for (const name of input.nodes) {
+          if (this.node(name).hung) {
+            if (!input.release) throw connectionFailed(`${name}: no SSH session within 15000 ms`);
+            failed.push(`${name}: no SSH session within 15000 ms`);
+            continue;
+          }
           this.node(name).held = !input.release;
           this.log(name, input.release ? 'unhold' : 'hold');
         }
-        return { commands: [], failed: [] };
+        return { commands: [], failed };
       },
       checkQuorum: async () => ({ ok: true, problems: [], commands: [] }),
       readNodeState: async (input: { node: string }) => {
-        const n = this.node(input.node);
+        const n = this.touch('readNodeState', input.node, true);
         return {
           snap: { version: versionOf(n), revision: revisionOf(n.minor, n.patch), tracking: n.tracking, held: n.held },
           ready: !n.broken,
@@ -125,9 +153,11 @@ export class FakeCluster {
         };
       },
       drainNode: async (input: { node: string }) => {
-        const n = this.node(input.node);
+        const n = this.touch('drainNode', input.node, false);
+        if (n.drainError) throw commandFailed(n.drainError);
         if (!n.unschedulable) this.log(n.name, 'cordon');
         n.unschedulable = true;
+        if (this.hangOnDrain === n.name) n.hung = true;
         if (this.drainMs) await sleep(this.drainMs);
         if (n.pdbBlocked) {
           return {
@@ -142,7 +172,7 @@ export class FakeCluster {
         return { drained: true, evicted: [], pdbBlocked: [], leftOver: [], commands: [] };
       },
       refreshSnap: async (input: { node: string; channel: string; minor: string }) => {
-        const n = this.node(input.node);
+        const n = this.touch('refreshSnap', input.node, true);
         const before = { version: versionOf(n), revision: revisionOf(n.minor, n.patch), tracking: n.tracking, held: n.held };
         const minor = Number(input.minor.split('.')[1]);
         if (n.tracking === input.channel && n.minor === minor && n.patch === LATEST_PATCH) {
@@ -170,10 +200,10 @@ export class FakeCluster {
         const changed = n.unschedulable;
         if (changed) this.log(n.name, 'uncordon');
         n.unschedulable = false;
-        return { changed, commands: [] };
+        return { changed, uncordoned: true, problems: [], commands: [] };
       },
       revertSnap: async (input: { node: string; revision: string }) => {
-        const n = this.node(input.node);
+        const n = this.touch('revertSnap', input.node, true);
         const before = { version: versionOf(n), revision: revisionOf(n.minor, n.patch), tracking: n.tracking, held: n.held };
         if (before.revision === input.revision) return { skipped: true, before, after: before, commands: [] };
         const prev = n.previous.shift();

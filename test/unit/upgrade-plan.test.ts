@@ -1,3 +1,4 @@
+import { parseUpgradeFlags, upgradeInput } from '../../cli/commands/upgrade';
 import { ClusterObservation, normaliseChannel, ObservedNode, olderThan, planUpgrade, UpgradeOptions } from '../../workflows/upgrade-plan';
 
 function node(name: string, over: Partial<ObservedNode> = {}): ObservedNode {
@@ -127,6 +128,15 @@ describe('options and versions', () => {
     expect(JSON.stringify(r.error!.issues[0].path)).toBe('["workerBatch"]');
     expect(UpgradeOptions.safeParse({ to: 'v1.29' }).success).toBe(false);
     expect(UpgradeOptions.parse({ to: '1.29' })).toMatchObject({ approve: 'none', rollback: 'node', onFailure: 'rollback', workerBatch: 1 });
+  });
+  test('--step-timeout: each step\'s deadline, retries included; 30 minutes unless given, at least 10 s', () => {
+    expect(UpgradeOptions.parse({ to: '1.29' }).stepTimeoutSeconds).toBe(1800);
+    const base = { inventory: 'i.yaml', to: '1.29', drainTimeout: '5m', soak: '0s', approvalTimeout: '1h', readyTimeout: '10m' };
+    const given = parseUpgradeFlags({ ...base, stepTimeout: '90s' });
+    expect('flags' in given && UpgradeOptions.parse(upgradeInput(given.flags)).stepTimeoutSeconds).toBe(90);
+    const omitted = parseUpgradeFlags(base); // callers that predate the flag (the chaos scenario) get the default
+    expect('flags' in omitted && UpgradeOptions.parse(upgradeInput(omitted.flags)).stepTimeoutSeconds).toBe(1800);
+    expect(parseUpgradeFlags({ ...base, stepTimeout: '5s' })).toEqual({ error: '--step-timeout: must be at least 10s' });
   });
   test('olderThan compares patch numbers numerically', () => {
     expect(olderThan('v1.28.3', 'v1.28.10')).toBe(true);

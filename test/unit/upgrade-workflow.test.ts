@@ -10,6 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { resolveInventory, type Inventory } from '../../common/inventory';
 import { approveUpdate, decideUpdate, pauseUpdate, progressQuery, rejectUpdate, resumeUpdate, type RunbookProgress } from '../../common/messages';
 import { startRunbook, startTemporal, startWorker, type TestWorker } from '../support/temporal';
+import { withFailureBudget, REAL_FAILURE_TRIES } from '../../activities/failure-budget';
 import { checkInvariants, FakeCluster } from './upgrade-fake-cluster';
 
 let env: TestWorkflowEnvironment;
@@ -32,8 +33,15 @@ function inventoryFor(fake: FakeCluster, cluster: string): Inventory {
 }
 
 let clusterSeq = 0;
-async function run(fake: FakeCluster, input: Record<string, unknown>, body?: (h: WorkflowHandle, w: TestWorker) => Promise<void>) {
-  const worker = await startWorker(env, { stateDir, activities: fake.activities() });
+async function run(
+  fake: FakeCluster,
+  input: Record<string, unknown>,
+  body?: (h: WorkflowHandle, w: TestWorker) => Promise<void>,
+  opts: { budget?: boolean } = {},
+) {
+  // `budget`: the activities wrapped as the worker wraps the real ones (a real failure is tried in place, then final).
+  const activities = opts.budget ? withFailureBudget(fake.activities() as Record<string, () => Promise<unknown>>, { backoffMs: [20] }) : fake.activities();
+  const worker = await startWorker(env, { stateDir, activities });
   const inventory = inventoryFor(fake, `wf-${process.pid}-${++clusterSeq}`);
   try {
     const handle = await startRunbook(
@@ -234,3 +242,65 @@ test('cancel mid-drain: the node in flight is restored and uncordoned, holds rel
   expect(memo.compensations).toEqual(['cancel: k8s-2 reverted: still on v1.28.10, Ready, uncordoned']);
   expect(checkInvariants(fake.journal, fake.nodes)).toEqual([]);
 });
+
+// No step has an attempt cap (a lost worker must not use up a step); real failures must still end a step at once,
+// and a node that never answers must end its step by --step-timeout, then follow --on-failure.
+
+test('a drain that fails every time (a real failure) ends the step within seconds: tried in place, never retried until --step-timeout', async () => {
+  const fake = new FakeCluster(3, 1);
+  fake.node('k8s-2').drainError = 'k8s-1: command exited with 1: microk8s kubectl drain k8s-2 ... error: unable to drain';
+  const t0 = Date.now();
+  const { error } = await run(fake, { to: '1.29', stepTimeoutSeconds: 600 }, undefined, { budget: true });
+  const took = Date.now() - t0;
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  const cause = (error as WorkflowFailedError).cause as { type?: string; message: string };
+  expect(cause.type).toBe('UpgradeFailed');
+  expect(cause.message).toMatch(/upgrade stopped at k8s-2 .*unable to drain/);
+  // One Temporal attempt, REAL_FAILURE_TRIES tries in it; the 600 s deadline played no part.
+  expect(fake.callsOf('drainNode', 'k8s-2')).toBe(REAL_FAILURE_TRIES);
+  expect(took).toBeLessThan(30_000);
+  expect(fake.events('refresh')).toEqual([]);
+  expect(fake.nodes.every((n) => n.minor === 28 && !n.held)).toBe(true);
+});
+
+test('a node that never answers: its refresh fails at --step-timeout, it cannot be rolled back, the run stops; the others are untouched', async () => {
+  const fake = new FakeCluster(3, 1);
+  fake.hangOnDrain = 'k8s-2';
+  const { error, progress } = await run(fake, { to: '1.29', stepTimeoutSeconds: 10 });
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  const cause = (error as WorkflowFailedError).cause as { type?: string; message: string; details?: unknown[] };
+  expect(cause.type).toBe('UpgradeFailed');
+  expect(cause.message).toMatch(/upgrade stopped at k8s-2 \(refreshSnap\): .*no SSH session/);
+  expect(cause.message).toMatch(/k8s-2 did not answer, so it could not be rolled back/);
+  expect(cause.message).toMatch(/k8s-2's state is unknown \(it does not answer over SSH\); it was cordoned and drained by this run and is left so/);
+  expect(cause.details?.[0]).toMatchObject({ failure: { node: 'k8s-2', step: 'refreshSnap', unreachable: true }, leftCordoned: ['k8s-2'], upgraded: [] });
+  expect(progress.notes.join('\n')).toMatch(/compensation: rollback of k8s-2 not possible: it does not answer over SSH/);
+  expect(progress.notes.join('\n')).toMatch(/refresh holds NOT released on: k8s-2/);
+  // Retried (no attempt cap) until the deadline; then asked once more; no rollback child ran a command on it.
+  expect(fake.callsOf('refreshSnap', 'k8s-2')).toBeGreaterThanOrEqual(3);
+  expect(fake.callsOf('readNodeState', 'k8s-2')).toBeGreaterThanOrEqual(1);
+  expect(fake.callsOf('revertSnap', 'k8s-2')).toBe(0);
+  // Nothing else was touched, and every other node's hold was released.
+  expect(fake.events('refresh')).toEqual([]);
+  for (const n of fake.nodes.filter((x) => x.name !== 'k8s-2')) expect(n).toMatchObject({ minor: 28, unschedulable: false, held: false });
+  expect(fake.node('k8s-2')).toMatchObject({ minor: 28, unschedulable: true });
+  expect(checkInvariants(fake.journal, fake.nodes, ['k8s-2'])).toEqual([]);
+}, 90_000);
+
+test('--on-failure pause with a node that never answers: it waits for a decision; once the node is back, rollback reverts it', async () => {
+  const fake = new FakeCluster(3, 1);
+  fake.hangOnDrain = 'k8s-2';
+  const { error } = await run(fake, { to: '1.29', stepTimeoutSeconds: 10, onFailure: 'pause' }, async (h) => {
+    const p = await until(h, (x) => /waiting for an operator decision/.test(x.step), 60_000);
+    expect(p.step).toMatch(/k8s-2: refreshSnap failed: .*no SSH session/);
+    expect(p.notes.join('\n')).toMatch(/rollback of k8s-2 not possible: it does not answer over SSH/);
+    expect(fake.node('k8s-2').unschedulable).toBe(true);
+    fake.node('k8s-2').hung = false;
+    await h.executeUpdate(decideUpdate, { args: [{ decision: 'rollback', by: 'ops@host', reason: 'node is back' }] });
+  });
+  expect(((error as WorkflowFailedError).cause as Error).message).toMatch(/rolled back on ops@host's decision/);
+  // The rollback found it never refreshed: nothing to revert; Ready on 1.28 and uncordoned.
+  expect(fake.node('k8s-2')).toMatchObject({ minor: 28, unschedulable: false, held: false });
+  expect(fake.events('revert')).toEqual([]);
+  expect(checkInvariants(fake.journal, fake.nodes)).toEqual([]);
+}, 90_000);
