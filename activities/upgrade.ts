@@ -8,7 +8,7 @@ import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import type { CommandRecord } from '../common/audit';
 import { FailureType } from '../common/constants';
 import type { Inventory, NodeSpec } from '../common/inventory';
-import { compareVersions, sameMinor, tryParseKubeVersion } from '../common/versions';
+import { sameMinor } from '../common/versions';
 import type { ClusterObservation, DqliteRole, ObservedNode } from '../workflows/upgrade-plan';
 import type { ActivityDeps } from './deps';
 import {
@@ -33,7 +33,9 @@ import {
   parseDrainOutput,
   parseNodes,
   parsePods,
+  parseWaitOutput,
   uncordonCommand,
+  waitNodeReadyCommand,
 } from './microk8s/kubectl';
 import {
   parseRefreshOutput,
@@ -67,6 +69,28 @@ export interface ObservedCluster extends ClusterObservation {
 
 export interface HealthReport {
   ok: boolean;
+  problems: string[];
+  commands: CommandRecord[];
+}
+
+/** What the health gates after a refresh compare against. */
+export interface HealthGateInput {
+  controlPlane: boolean;
+  expect: { ha: boolean; voters: number };
+  baseline: string[];
+  /**
+   * waitNodeReady has just seen the node Ready on the target minor: the gate does not ask again (one kubectl less).
+   * Honoured on the activity's first attempt only; a retry, later, looks again.
+   */
+  readyVerified?: boolean;
+}
+
+export interface UncordonReport {
+  /** False for `already uncordoned`. */
+  changed: boolean;
+  /** False when the health gate failed: the node was left cordoned (nothing changed). */
+  uncordoned: boolean;
+  /** The gate's problems (empty without a gate or when it passed). */
   problems: string[];
   commands: CommandRecord[];
 }
@@ -113,9 +137,23 @@ export interface NodeStateReport {
 
 const SNAP_TIMEOUT_MS = 30 * 60_000;
 const POLL_MS = 1000;
+/**
+ * The longest single `kubectl wait`: one that runs on a control plane whose API server went away (its watch then
+ * only retries) is given up after this and issued again, on the next control plane that answers.
+ */
+const WAIT_CHUNK_S = 30;
 
 function failure(type: string, message: string, nonRetryable = false): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable });
+}
+
+/** The activity's first Temporal attempt (true outside an activity). */
+function firstAttempt(): boolean {
+  try {
+    return Context.current().info.attempt <= 1;
+  } catch {
+    return true;
+  }
 }
 
 function nodeOf(inventory: Inventory, name: string): NodeSpec {
@@ -192,7 +230,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
 
   /** kubectl that must succeed: API-down errors and non-zero exits throw (retryable), so the next CP is tried. */
   async function kubectl(sh: NodeSession, line: string, quiet = false): Promise<string> {
-    const r = await sh.run(line, { sudo: true, quiet });
+    const r = await sh.run(line, { quiet });
     if (r.exitCode !== 0) {
       const down = parseApiUnavailable(r.stderr);
       throw failure(
@@ -239,9 +277,9 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       heartbeat();
       const { nodes, pods } = await nodesAndPods(inventory, undefined, records);
       const dq = await onControlPlane(inventory, undefined, records, async (sh) => {
-        const status = parseStatus((await sh.run(statusCommand(sh.node), { sudo: true })).stdout, 0);
-        const members = parseDqliteCluster((await sh.check(clusterMembersCommand(sh.node), { sudo: true })).stdout);
-        const leader = parseLeader((await sh.check(dqliteCommand(sh.node, '.leader', { format: 'tabular' }), { sudo: true })).stdout);
+        const status = parseStatus((await sh.run(statusCommand(sh.node))).stdout, 0);
+        const members = parseDqliteCluster((await sh.check(clusterMembersCommand(sh.node))).stdout);
+        const leader = parseLeader((await sh.check(dqliteCommand(sh.node, '.leader', { format: 'tabular' }))).stdout);
         return { status, members, leader };
       });
       const info = await onControlPlane(inventory, undefined, records, async (sh) =>
@@ -290,7 +328,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       await eachLimited(input.nodes, async (name) => {
         const sh = session(input.inventory, nodeOf(input.inventory, name));
         try {
-          const r = await sh.run(input.release ? unholdCommand() : holdCommand(), { sudo: true });
+          const r = await sh.run(input.release ? unholdCommand() : holdCommand());
           if (r.exitCode !== 0) failed.push(`${name}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`);
         } catch (err) {
           if (!input.release) throw err;
@@ -309,7 +347,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       const records: CommandRecord[] = [];
       const problems: string[] = [];
       const status = await onControlPlane(input.inventory, input.node, records, async (sh) => {
-        const r = await sh.run(statusCommand(sh.node), { sudo: true });
+        const r = await sh.run(statusCommand(sh.node));
         const st = parseStatus(r.stdout, r.exitCode ?? 1, r.stderr);
         if (!st.running) throw failure('ApiUnavailable', `${sh.node.name}: microk8s not running (${st.message ?? st.notRunningReason})`);
         return st;
@@ -346,9 +384,10 @@ export function createUpgradeActivities(deps: ActivityDeps) {
      */
     async drainNode(input: NodeActivityInput & { timeoutSeconds: number }): Promise<DrainReport> {
       const records: CommandRecord[] = [];
+      // The drain runs on a control plane; the node's own SSH connection (refreshSnap next) opens meanwhile.
+      deps.ssh.warm(nodeOf(input.inventory, input.node), { knownHosts: input.inventory.knownHosts, hostKeyPolicy: input.inventory.hostKeyPolicy });
       const out = await onControlPlane(input.inventory, input.node, records, async (sh) => {
         const r = await sh.run(drainCommand(sh.node, input.node, { timeoutS: input.timeoutSeconds }), {
-          sudo: true,
           timeoutMs: (input.timeoutSeconds + 60) * 1000,
         });
         const down = r.exitCode !== 0 ? parseApiUnavailable(r.stderr) : undefined;
@@ -372,19 +411,21 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       };
     },
 
-    /** `snap refresh microk8s --channel X`, unless the node already runs the target (no second refresh). */
+    /**
+     * `snap refresh microk8s --channel X`, unless the node already runs the target (no second refresh). On the
+     * target channel already, snapd itself says whether the track has a newer patch (a patch pass refreshes) or
+     * not (`has no updates available`: nothing changes, as on a rerun after a crash), so the store is not asked first.
+     */
     async refreshSnap(input: NodeActivityInput & { channel: string; minor: string }): Promise<RefreshReport> {
       const sh = session(input.inventory, nodeOf(input.inventory, input.node));
       const before = await snapState(sh);
       const onTarget = (s: SnapState) => s.tracking === input.channel && sameMinor(s.version, input.minor);
-      if (onTarget(before) && !(await behindOnTrack(sh, before, input.channel))) {
-        return { skipped: true, before, after: before, commands: sh.records };
-      }
-      const r = await sh.run(refreshCommand(input.channel), { sudo: true, timeoutMs: SNAP_TIMEOUT_MS });
+      const r = await sh.run(refreshCommand(input.channel), { timeoutMs: SNAP_TIMEOUT_MS });
       const outcome = parseRefreshOutput(r.stdout, r.stderr, r.exitCode ?? 1);
       if (outcome.outcome === 'change-in-progress') {
         throw failure('SnapBusy', `${input.node}: snap has a "${outcome.change}" change in progress; retrying`);
       }
+      if (outcome.outcome === 'no-updates' && onTarget(before)) return { skipped: true, before, after: before, commands: sh.records };
       const after = await snapState(sh);
       if (outcome.outcome === 'failed' || !onTarget(after)) {
         const why = outcome.outcome === 'failed' ? outcome.message : `now ${after.version} on ${after.tracking}`;
@@ -393,7 +434,12 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       return { skipped: false, before, after, commands: sh.records };
     },
 
-    /** Wait for Ready with a kubeletVersion of the expected minor; returns ready=false at the deadline. */
+    /**
+     * Wait for Ready with a kubeletVersion of the expected minor; returns ready=false at the deadline. The waiting
+     * is `kubectl wait` (a watch on a control plane other than the node): it returns as the node turns Ready, with
+     * the Node object, so there is no poll interval to wait out. `pollMs` paces only what a watch cannot answer:
+     * Ready but still reporting the old minor (kubelet's status not updated yet), a node not listed, no API server.
+     */
     async waitNodeReady(input: NodeActivityInput & { minor: string; timeoutSeconds: number; pollMs?: number }): Promise<ReadyReport> {
       const started = Date.now();
       const deadline = started + input.timeoutSeconds * 1000;
@@ -401,11 +447,24 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       let message: string | undefined;
       for (;;) {
         const records: CommandRecord[] = [];
+        const chunkS = Math.min(WAIT_CHUNK_S, Math.max(1, Math.ceil((deadline - Date.now()) / 1000)));
+        let pause = true;
         try {
-          last = await findKubeNode(input.inventory, input.node, records, true);
-          message = last ? undefined : `node ${input.node} not listed by kubectl`;
-          if (last?.ready === 'True' && sameMinor(last.kubeletVersion, input.minor)) {
-            return { ready: true, kubeletVersion: last.kubeletVersion, waitedMs: Date.now() - started };
+          const w = await onControlPlane(input.inventory, input.node, records, async (sh) => {
+            const r = await sh.run(waitNodeReadyCommand(sh.node, input.node, chunkS), { quiet: true, timeoutMs: (chunkS + 60) * 1000 });
+            const down = r.exitCode !== 0 ? parseApiUnavailable(r.stderr) : undefined;
+            if (down) throw failure('ApiUnavailable', `${sh.node.name}: API server not answering (${down.line})`);
+            return parseWaitOutput(r.stdout, r.stderr, r.exitCode ?? 1);
+          });
+          if (w.met) {
+            last = w.node;
+            if (sameMinor(last.kubeletVersion, input.minor)) {
+              return { ready: true, kubeletVersion: last.kubeletVersion, waitedMs: Date.now() - started };
+            }
+            message = `Ready, but the kubelet still reports ${last.kubeletVersion}`;
+          } else {
+            message = w.timedOut ? undefined : w.message;
+            pause = !w.timedOut; // a wait that ran out waited already
           }
         } catch (err) {
           if (err instanceof ApplicationFailure && err.nonRetryable) throw err;
@@ -413,7 +472,13 @@ export function createUpgradeActivities(deps: ActivityDeps) {
         }
         heartbeat({ node: input.node, waiting: 'Ready', kubeletVersion: last?.kubeletVersion });
         if (Date.now() >= deadline) break;
-        await Context.current().sleep(input.pollMs ?? POLL_MS);
+        if (pause) await Context.current().sleep(Math.min(input.pollMs ?? POLL_MS, Math.max(0, deadline - Date.now())));
+      }
+      // What the node reports now, for the message.
+      try {
+        last = (await findKubeNode(input.inventory, input.node, [], true)) ?? last;
+      } catch {
+        // the message below says what was last seen
       }
       const seen = last ? `${last.ready === 'True' ? 'Ready' : 'NotReady'} on ${last.kubeletVersion}` : 'not seen';
       return {
@@ -428,38 +493,27 @@ export function createUpgradeActivities(deps: ActivityDeps) {
      * Health gates after a refresh: the node Ready, its kube-system pods running, HA and voters as before (control
      * planes), and no failing workload beyond the baseline taken at the start.
      */
-    async checkNodeHealth(
-      input: NodeActivityInput & { controlPlane: boolean; expect: { ha: boolean; voters: number }; baseline: string[] },
-    ): Promise<HealthReport> {
+    async checkNodeHealth(input: NodeActivityInput & HealthGateInput): Promise<HealthReport> {
       const records: CommandRecord[] = [];
-      const problems: string[] = [];
-      const { nodes, pods } = await nodesAndPods(input.inventory, input.node, records);
-      const k = nodes.find((n) => n.name === input.node);
-      if (k?.ready !== 'True') problems.push(`${input.node} is not Ready`);
-      const system = failingPods(pods.filter((p) => p.namespace === 'kube-system' && p.node === input.node));
-      if (system.length) problems.push(`kube-system pods not running on ${input.node}: ${system.map((p) => p.name).join(', ')}`);
-      const beyond = [...new Set(failingPods(pods.filter((p) => p.namespace !== 'kube-system')).map(workloadOf))].filter(
-        (w) => !input.baseline.includes(w),
-      );
-      if (beyond.length) problems.push(`workload pods failing beyond the baseline: ${beyond.join(', ')}`);
-      if (input.controlPlane) {
-        const st = await onControlPlane(input.inventory, undefined, records, async (sh) => {
-          const r = await sh.run(statusCommand(sh.node), { sudo: true });
-          return parseStatus(r.stdout, r.exitCode ?? 1, r.stderr);
-        });
-        if (input.expect.ha && !st.ha) problems.push('high availability is off after the upgrade');
-        if (st.voters.length < input.expect.voters) problems.push(`${st.voters.length} voter(s) after the upgrade, ${input.expect.voters} before`);
-      }
+      const problems = await healthProblems(input, records);
       return { ok: problems.length === 0, problems, commands: records };
     },
 
-    /** `kubectl uncordon`: "already uncordoned" is success. */
-    async uncordonNode(input: NodeActivityInput): Promise<{ changed: boolean; commands: CommandRecord[] }> {
+    /**
+     * `kubectl uncordon`: "already uncordoned" is success. With `gate`, the health gates run first (the same as
+     * checkNodeHealth) and the node is uncordoned only when they pass: one step instead of two, and a rerun does
+     * both again (the gate reads, the uncordon is idempotent).
+     */
+    async uncordonNode(input: NodeActivityInput & { gate?: HealthGateInput }): Promise<UncordonReport> {
       const records: CommandRecord[] = [];
+      if (input.gate) {
+        const problems = await healthProblems({ inventory: input.inventory, node: input.node, ...input.gate }, records);
+        if (problems.length) return { changed: false, uncordoned: false, problems, commands: records };
+      }
       const res = await onControlPlane(input.inventory, input.node, records, async (sh) =>
         parseCordonOutput(await kubectl(sh, uncordonCommand(sh.node, input.node))),
       );
-      return { changed: res.changed, commands: records };
+      return { changed: res.changed, uncordoned: true, problems: [], commands: records };
     },
 
     /** `snap revert microk8s --revision=N` to the revision seen before the upgrade; skipped when already there. */
@@ -467,7 +521,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       const sh = session(input.inventory, nodeOf(input.inventory, input.node));
       const before = await snapState(sh);
       if (before.revision === input.revision) return { skipped: true, before, after: before, commands: sh.records };
-      const r = await sh.run(revertCommand({ revision: input.revision }), { sudo: true, timeoutMs: SNAP_TIMEOUT_MS });
+      const r = await sh.run(revertCommand({ revision: input.revision }), { timeoutMs: SNAP_TIMEOUT_MS });
       const outcome = parseRevertOutput(r.stdout, r.stderr, r.exitCode ?? 1);
       if (outcome.outcome === 'change-in-progress') {
         throw failure('SnapBusy', `${input.node}: snap has a "${outcome.change}" change in progress; retrying`);
@@ -481,19 +535,39 @@ export function createUpgradeActivities(deps: ActivityDeps) {
     },
   };
 
-  /** The tracked channel may have a newer patch than the node runs (patch pass): then it is not on target yet. */
-  async function behindOnTrack(sh: NodeSession, state: SnapState, channel: string): Promise<boolean> {
-    const r = await sh.run(snapInfoCommand(), { quiet: true });
-    if (r.exitCode !== 0) return false;
-    const rel = parseSnapInfo(r.stdout).channels[channel];
-    if (!rel || rel === 'closed') return false;
-    const [have, published] = [tryParseKubeVersion(state.version), tryParseKubeVersion(rel.version)];
-    return !!have && !!published && compareVersions(have, published) < 0;
+  /**
+   * The health gates after a refresh: the node Ready (unless waitNodeReady has just seen it, on a first attempt),
+   * its kube-system pods running, HA and voters as before (control planes), and no failing workload beyond the
+   * baseline taken at the start.
+   */
+  async function healthProblems(input: NodeActivityInput & HealthGateInput, records: CommandRecord[]): Promise<string[]> {
+    const problems: string[] = [];
+    const askReady = !(input.readyVerified && firstAttempt());
+    const { nodes, pods } = await onControlPlane(input.inventory, input.node, records, async (sh) => ({
+      nodes: askReady ? parseNodes(await kubectl(sh, getNodesCommand(sh.node))) : undefined,
+      pods: parsePods(await kubectl(sh, getPodsCommand(sh.node))),
+    }));
+    if (nodes && nodes.find((n) => n.name === input.node)?.ready !== 'True') problems.push(`${input.node} is not Ready`);
+    const system = failingPods(pods.filter((p) => p.namespace === 'kube-system' && p.node === input.node));
+    if (system.length) problems.push(`kube-system pods not running on ${input.node}: ${system.map((p) => p.name).join(', ')}`);
+    const beyond = [...new Set(failingPods(pods.filter((p) => p.namespace !== 'kube-system')).map(workloadOf))].filter(
+      (w) => !input.baseline.includes(w),
+    );
+    if (beyond.length) problems.push(`workload pods failing beyond the baseline: ${beyond.join(', ')}`);
+    if (input.controlPlane) {
+      const st = await onControlPlane(input.inventory, undefined, records, async (sh) => {
+        const r = await sh.run(statusCommand(sh.node));
+        return parseStatus(r.stdout, r.exitCode ?? 1, r.stderr);
+      });
+      if (input.expect.ha && !st.ha) problems.push('high availability is off after the upgrade');
+      if (st.voters.length < input.expect.voters) problems.push(`${st.voters.length} voter(s) after the upgrade, ${input.expect.voters} before`);
+    }
+    return problems;
   }
 
   /** kubectl never names the budget: match each blocked pod's labels against the PodDisruptionBudgets. */
   async function nameBudgets(sh: NodeSession, blocks: PdbBlock[]): Promise<PdbBlock[]> {
-    const [pdbOut, podOut] = [await sh.run(listPdbsCommand(sh.node), { sudo: true }), await sh.run(getPodsCommand(sh.node), { sudo: true, quiet: true })];
+    const [pdbOut, podOut] = [await sh.run(listPdbsCommand(sh.node)), await sh.run(getPodsCommand(sh.node), { quiet: true })];
     if (pdbOut.exitCode !== 0 || podOut.exitCode !== 0) return blocks;
     const pdbs = parsePdbs(pdbOut.stdout);
     const labels = parsePodLabels(podOut.stdout);

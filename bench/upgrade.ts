@@ -3,12 +3,17 @@
  * pass) in the realistic lab profile, with worker batches of 1 and 5. Prints:
  *  - wall time against the simulated time: the union of every command's run time and of each node's restart
  *    after a refresh (what the cluster itself costs), and against the plain sum of command durations;
- *  - engine overhead = wall − simulated union, as a share of the wall time (goal: < 2%);
+ *  - engine overhead = wall − simulated union, as a share of the wall time (goal: < 2%); and the same without the
+ *    lab simulator's own process start-up before each command (journal `bootMs`), which is the lab's cost;
  *  - history events per node in the parent and in each child, and the largest cluster the parent could upgrade
- *    before Temporal's 51,200-event limit (goal: ≥ 1,000 nodes).
+ *    before Temporal's 51,200-event limit (goal: ≥ 1,000 nodes);
+ *  - with --breakdown, where the wall time goes per node and pass (bench/upgrade-breakdown.ts: commands, restarts,
+ *    the lab's start-up, time inside activities between commands, dispatch, workflow tasks), and per activity type.
  *
- * Run: npm run build && node dist/bench/upgrade.js [--workers 27] [--batches 1,5] [--time-scale 0.05]
- * (--time-scale shrinks every lab duration; the Ready poll interval is scaled with it, so the ratios hold.)
+ * Run: npm run build && node dist/bench/upgrade.js [--workers 27] [--batches 1,5] [--time-scale 0.05] [--breakdown]
+ * (--time-scale shrinks every lab duration, not the engine's fixed costs: the overhead's share is only meaningful at
+ * 1. The Ready poll interval is scaled with it; waitNodeReady polls only when `kubectl wait` cannot answer.
+ * BENCH_DUMP=prefix with --breakdown writes each run's journal and histories to <prefix>-b<batch>.json.)
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -21,6 +26,7 @@ import { findTemporalCli } from '../cli/temporal-cli';
 import { Lab } from '../lab';
 import { createWorker } from '../worker/create-worker';
 import { installRuntime } from '../worker/runtime';
+import { activityStats, breakdown } from './upgrade-breakdown';
 
 const HISTORY_LIMIT = 51_200;
 
@@ -42,10 +48,6 @@ export function unionMs(intervals: Array<[number, number]>): number {
   }
   if (ce > cs) total += ce - cs;
   return total;
-}
-
-async function historyLength(env: TestWorkflowEnvironment, workflowId: string): Promise<number> {
-  return (await env.client.workflow.getHandle(workflowId).fetchHistory()).events?.length ?? 0;
 }
 
 async function measure(env: TestWorkflowEnvironment, taskQueue: string, workers: number, batch: number, timeScale: number): Promise<string> {
@@ -73,6 +75,8 @@ async function measure(env: TestWorkflowEnvironment, taskQueue: string, workers:
       .filter((e) => e.argv![0] === 'snap' && e.argv![1] === 'refresh' && e.argv!.some((a) => a.startsWith('--channel')))
       .map((e) => [Date.parse(e.t) + (e.ms as number), Date.parse(e.t) + (e.ms as number) + timing.restartMs]);
     const simulatedMs = unionMs([...commands, ...restarts]);
+    const boots: Array<[number, number]> = journal.filter((e) => typeof e.bootMs === 'number').map((e) => [Date.parse(e.t) - (e.bootMs as number), Date.parse(e.t)]);
+    const withBootsMs = unionMs([...commands, ...restarts, ...boots]);
     const sumMs = journal.reduce((acc, e) => acc + (e.ms as number), 0);
     const overheadMs = wallMs - simulatedMs;
 
@@ -81,18 +85,39 @@ async function measure(env: TestWorkflowEnvironment, taskQueue: string, workers:
     const childIds = (history.events ?? [])
       .map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId)
       .filter((id): id is string => !!id);
-    const childEvents = await Promise.all(childIds.map((id) => historyLength(env, id)));
+    const childHistories = await Promise.all(childIds.map(async (id) => (await env.client.workflow.getHandle(id).fetchHistory()).events ?? []));
+    const childEvents = childHistories.map((h) => h.length);
     const nodes = workers + 3;
     const passes = 2; // patch pass + 1.29
     const perNodePass = parentEvents / (nodes * passes); // fixed events included: conservative
     const maxNodesOneHop = Math.floor(HISTORY_LIMIT / (perNodePass * passes));
     const avgChild = childEvents.reduce((a, b) => a + b, 0) / Math.max(1, childEvents.length);
+    const simSumMs = journal.reduce((acc, e) => acc + ((e.simMs as number | undefined) ?? 0), 0);
+    const nodePasses = childHistories.length;
+    const detail: string[] = [];
+    if (process.argv.includes('--breakdown')) {
+      const parts = breakdown({ from: t0, to: t1, commands, restarts, boots, parent: history.events ?? [], children: childHistories });
+      detail.push(`  where the wall time goes (ms per node per pass, over ${nodePasses} node passes):`);
+      for (const [label, ms] of [...parts.entries()].sort((a, b) => b[1] - a[1])) {
+        detail.push(`    ${(ms / nodePasses).toFixed(0).padStart(6)}  ${label}`);
+      }
+      detail.push('  activities (count, mean scheduled→started, mean started→closed, ms):');
+      for (const [type, st] of activityStats([history.events ?? [], ...childHistories])) {
+        detail.push(`    ${type.padEnd(22)} ${String(st.n).padStart(4)} ${(st.dispatch / st.n).toFixed(0).padStart(6)} ${(st.exec / st.n).toFixed(0).padStart(7)}`);
+      }
+      if (process.env.BENCH_DUMP) {
+        fs.writeFileSync(`${process.env.BENCH_DUMP}-b${batch}.json`, JSON.stringify({ t0, t1, journal, parent: history.events, children: childHistories }));
+      }
+    }
     return [
       `3 CP + ${workers} workers, batch ${batch}, time scale ${timeScale}:`,
-      `  wall ${(wallMs / 1000).toFixed(1)} s; simulated (union of ${journal.length} commands + ${restarts.length} restarts) ${(simulatedMs / 1000).toFixed(1)} s; sum of command durations ${(sumMs / 1000).toFixed(1)} s`,
+      `  wall ${(wallMs / 1000).toFixed(1)} s; simulated (union of ${journal.length} commands + ${restarts.length} restarts) ${(simulatedMs / 1000).toFixed(1)} s; sum of command durations ${(sumMs / 1000).toFixed(1)} s (simulated waiting alone ${(simSumMs / 1000).toFixed(1)} s)`,
+      `  overhead per node per pass ${(overheadMs / nodePasses).toFixed(0)} ms (${nodePasses} node passes)`,
+      `  without the lab simulator's process start-up (${((withBootsMs - simulatedMs) / 1000).toFixed(1)} s on the critical path): overhead ${((wallMs - withBootsMs) / 1000).toFixed(1)} s = ${((100 * (wallMs - withBootsMs)) / wallMs).toFixed(2)}% of wall, ${((wallMs - withBootsMs) / nodePasses).toFixed(0)} ms per node per pass`,
       `  engine overhead ${(overheadMs / 1000).toFixed(1)} s = ${((100 * overheadMs) / wallMs).toFixed(2)}% of wall (goal < 2%)`,
       `  history: parent ${parentEvents} events = ${perNodePass.toFixed(1)} per node per pass; children ${childEvents.length}, avg ${avgChild.toFixed(1)} events (max ${Math.max(...childEvents)})`,
       `  projected largest cluster for the parent's ${HISTORY_LIMIT} events: ~${maxNodesOneHop} nodes (patch pass + one minor), ~${Math.floor(HISTORY_LIMIT / perNodePass)} (one pass) (goal ≥ 1,000)`,
+      ...detail,
     ].join('\n');
   } finally {
     await lab.down();

@@ -217,6 +217,33 @@ export function isNodeNotFound(stderr: string): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// wait
+
+/**
+ * `kubectl wait --for=condition=Ready node/<n> --timeout=<s>s -o json`: blocks in kubectl (a watch) until the node
+ * is Ready, then prints the Node object; no polling, so no interval to wait out after the node turned Ready.
+ */
+export function waitNodeReadyCommand(node: NodeSpec, target: string, timeoutSeconds: number): string {
+  const seconds = Math.max(1, Math.ceil(timeoutSeconds));
+  return kubectl(node, 'wait', '--for=condition=Ready', `node/${checkNodeName(target)}`, `--timeout=${seconds}s`, '-o', 'json');
+}
+
+export type WaitOutcome =
+  | { met: true; node: KubeNode }
+  /** `timedOut`: `error: timed out waiting for the condition on nodes/<n>`; otherwise the first error line. */
+  | { met: false; timedOut: boolean; message: string };
+
+export function parseWaitOutput(stdout: string, stderr: string, exitCode: number): WaitOutcome {
+  if (exitCode === 0) {
+    const [node] = parseNodes(stdout);
+    if (!node) throw new UnexpectedOutputError('kubectl wait', stdout, 'no node');
+    return { met: true, node };
+  }
+  const first = nonBlankLines(stderr)[0]?.trim() ?? nonBlankLines(stdout)[0]?.trim() ?? `exit ${exitCode}`;
+  return { met: false, timedOut: /timed out waiting for the condition/.test(stderr), message: first };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // drain
 
 export interface DrainOptions {

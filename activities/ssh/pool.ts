@@ -130,6 +130,15 @@ export class SshPool {
     return session;
   }
 
+  /**
+   * Open the node's pooled connection in the background, if it is not open yet, so that the next command on it
+   * does not wait for the handshake (an activity about to need the node calls this while it works elsewhere).
+   * A failure here is dropped: the command that needs the connection reconnects and reports it.
+   */
+  warm(node: NodeSpec, trust: TrustSettings): void {
+    this.connection(node, trust).catch(() => undefined);
+  }
+
   /** An exec channel on a live connection to the node, reconnecting once if the pooled one turns out dead. */
   async openChannel(node: NodeSpec, trust: TrustSettings, line: string): Promise<{ conn: PooledConnection; channel: ClientChannel }> {
     for (let attempt = 1; ; attempt++) {

@@ -1,4 +1,4 @@
-/** `microk8s kubectl`: get nodes/pods, cordon, uncordon, drain (upstream kubectl texts), delete node. */
+/** `microk8s kubectl`: get nodes/pods, cordon, uncordon, drain, wait (upstream kubectl texts), delete node. */
 import { type Sim } from './context';
 import { REFUSED, apiUp, exitIfStopped } from './guards';
 import { type Cluster, type LabState, type Pod, newPod, nodeReady, podHealthy, schedulePending, servicesUp } from './model';
@@ -8,7 +8,7 @@ interface Parsed {
   flags: Map<string, string | true>;
 }
 
-const VALUE_FLAGS = new Set(['-o', '--output', '-n', '--namespace', '--timeout', '--grace-period', '--field-selector', '-l', '--selector', '--pod-selector']);
+const VALUE_FLAGS = new Set(['-o', '--output', '-n', '--namespace', '--timeout', '--grace-period', '--field-selector', '-l', '--selector', '--pod-selector', '--for']);
 
 function parse(args: string[]): Parsed {
   const positional: string[] = [];
@@ -362,6 +362,80 @@ async function drain(sim: Sim, p: Parsed): Promise<number> {
   return 0;
 }
 
+/** A node-wide state change that time alone brings (a restart ending) is seen this soon; others within RECHECK_MS. */
+const RECHECK_MS = 100;
+
+/**
+ * `kubectl wait --for=condition=Ready node/NAME [--timeout=D] [-o json|name]` (upstream kubectl; added for the
+ * upgrade runbook, like `get pdb`): a watch, so it returns as soon as the node is Ready. The lab re-reads its
+ * state when a restart is due to end (exactly) and every RECHECK_MS otherwise (faults healed, reverts).
+ * Prints `node/NAME condition met` (or the object with `-o json`); at the deadline
+ * `error: timed out waiting for the condition on nodes/NAME`, exit 1. Default timeout 30s, as in kubectl.
+ */
+async function waitFor(sim: Sim, p: Parsed): Promise<number> {
+  const target = p.positional.slice(1);
+  let name: string | undefined;
+  const slash = /^(?:nodes?|no)\/(.+)$/.exec(target[0] ?? '');
+  if (slash && target.length === 1) name = slash[1];
+  else if (['node', 'nodes', 'no'].includes(target[0] ?? '') && target.length === 2) name = target[1];
+  if (!name) {
+    // The lab's surface: one node by name (kubectl itself takes any resource, selectors and files).
+    sim.err(`error: the lab's kubectl wait takes one node: node/NAME (got ${JSON.stringify(target.join(' '))})`);
+    return 1;
+  }
+  const forText = flag(p, '--for');
+  const cond = typeof forText === 'string' ? /^condition=([A-Za-z]+)(?:=(true|false))?$/i.exec(forText) : null;
+  if (!cond || cond[1].toLowerCase() !== 'ready') {
+    sim.err(`error: the lab's kubectl wait supports --for=condition=Ready[=true|false] only (got ${JSON.stringify(forText === true ? '' : (forText ?? ''))})`);
+    return 1;
+  }
+  const want = (cond[2] ?? 'true').toLowerCase() === 'true';
+  const timeoutText = flag(p, '--timeout');
+  let timeoutMs = 30_000;
+  if (typeof timeoutText === 'string') {
+    const parsed = parseGoDuration(timeoutText);
+    if (parsed === undefined) {
+      sim.err(`error: invalid argument "${timeoutText}" for "--timeout" flag: time: ${/^\d+$/.test(timeoutText) ? `missing unit in duration "${timeoutText}"` : `invalid duration "${timeoutText}"`}`);
+      return 1;
+    }
+    timeoutMs = parsed;
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // A read (no lock): readiness depends only on the state and the clock (restarts end at restartUntil).
+    const s = sim.peek();
+    const now = Date.now();
+    const self = s.nodes[sim.node];
+    const c = self ? apiUp(s, self, now) : undefined;
+    if (!c) return refused(sim);
+    if (!c.k8sNodes.some((k) => k.name === name)) {
+      sim.err(`Error from server (NotFound): nodes "${name}" not found`);
+      return 1;
+    }
+    if (nodeReady(s, c, name, now) === want) {
+      // Answer from the settled state under the lock, as `get` does (and journal a restart that just ended).
+      const view = sim.state((st, t, me) => ({ st, t, c: apiUp(st, me, t) }));
+      if (view.c && nodeReady(view.st, view.c, name, view.t) === want) {
+        const out = flag(p, '-o', '--output');
+        if (out === 'json') sim.out(JSON.stringify(nodeObject(view.st, view.c, name, view.t), null, 4));
+        else if (out === 'name') sim.out(`node/${name}`);
+        else sim.out(`node/${name} condition met`);
+        return 0;
+      }
+    }
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      sim.err(`error: timed out waiting for the condition on nodes/${name}`);
+      return 1;
+    }
+    const ends = Object.values(s.nodes)
+      .map((n) => n.restartUntil)
+      .filter((t) => t > now);
+    const nextEnd = ends.length ? Math.min(...ends) - now + 1 : Infinity;
+    await sim.sleep(Math.min(remaining, nextEnd, RECHECK_MS));
+  }
+}
+
 function deleteNode(sim: Sim, name: string): number {
   const r = sim.state((s, now, self) => {
     const c = apiUp(s, self, now);
@@ -394,6 +468,7 @@ export async function kubectl(sim: Sim, args: string[]): Promise<number> {
     return setCordon(sim, kind, verb === 'cordon');
   }
   if (verb === 'drain') return drain(sim, p);
+  if (verb === 'wait') return waitFor(sim, p);
   if (verb === 'delete' && ['node', 'nodes', 'no'].includes(kind)) return deleteNode(sim, p.positional[2]);
   if (verb === 'get') {
     const view = sim.state((s, now, self) => ({ s, now, c: apiUp(s, self, now) }));

@@ -20,6 +20,8 @@ export interface FakeNode {
   broken: boolean;
   /** Drains are refused by a PodDisruptionBudget. */
   pdbBlocked: boolean;
+  /** The health gates after its refresh find this problem (e.g. a kube-system pod not running). */
+  unhealthy?: string;
   /** The node does not answer over SSH (lab `hang`): every command on the node itself fails to connect. */
   hung: boolean;
   /** Each drain of the node fails with this (a command's non-zero exit: a real failure, not a transient one). */
@@ -194,9 +196,14 @@ export class FakeCluster {
           ? { ready: true, kubeletVersion: versionOf(n), waitedMs: 1 }
           : { ready: false, kubeletVersion: versionOf(n), waitedMs: 1, message: `${n.name} not Ready on ${input.minor}` };
       },
-      checkNodeHealth: async () => ({ ok: true, problems: [], commands: [] }),
-      uncordonNode: async (input: { node: string }) => {
+      checkNodeHealth: async (input: { node: string }) => {
+        const problem = this.node(input.node).unhealthy;
+        return { ok: !problem, problems: problem ? [problem] : [], commands: [] };
+      },
+      uncordonNode: async (input: { node: string; gate?: unknown }) => {
         const n = this.node(input.node);
+        // With a gate, a failing health gate leaves the node cordoned (activities/upgrade.ts uncordonNode).
+        if (input.gate && n.unhealthy) return { changed: false, uncordoned: false, problems: [n.unhealthy], commands: [] };
         const changed = n.unschedulable;
         if (changed) this.log(n.name, 'uncordon');
         n.unschedulable = false;

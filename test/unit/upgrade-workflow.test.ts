@@ -125,6 +125,18 @@ test('injected failure, --rollback node: the node is reverted, Ready, uncordoned
   expect(JSON.stringify(cause.details)).toMatch(/snap revert k8s-3: revision 6170 \(v1\.29\.10\) → 6130 \(v1\.28\.10\)/);
 });
 
+test('a failed health gate leaves the node cordoned (no uncordon before it), then it is rolled back', async () => {
+  const fake = new FakeCluster(3, 1);
+  fake.node('w-1').unhealthy = 'kube-system pods not running on w-1: calico-node-abcde';
+  const { error } = await run(fake, { to: '1.29' });
+  const cause = (error as WorkflowFailedError).cause as { message: string };
+  expect(cause.message).toMatch(/upgrade stopped at w-1 \(checkNodeHealth\): kube-system pods not running on w-1/);
+  const w1 = fake.journal.filter((e) => e.node === 'w-1' && e.event !== 'hold' && e.event !== 'unhold').map((e) => e.event);
+  expect(w1).toEqual(['cordon', 'refresh', 'revert', 'uncordon']);
+  expect(fake.node('w-1')).toMatchObject({ minor: 28, unschedulable: false });
+  expect(checkInvariants(fake.journal, fake.nodes)).toEqual([]);
+});
+
 test('--rollback all: every node this pass upgraded is reverted too, newest first', async () => {
   const fake = new FakeCluster(3, 2);
   fake.node('w-2').failUpgradeTo = 29;

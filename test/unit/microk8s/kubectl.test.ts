@@ -9,7 +9,9 @@ import {
   parseDrainOutput,
   parseNodes,
   parsePods,
+  parseWaitOutput,
   uncordonCommand,
+  waitNodeReadyCommand,
 } from '../../../activities/microk8s/kubectl';
 import { node } from './node-fixture';
 
@@ -125,6 +127,27 @@ describe('pods', () => {
       { namespace: 'default', name: 'hr-app', phase: 'Pending', ready: false, restarts: 0, terminating: false },
       { namespace: 'kube-system', name: 'coredns-7f9c69c78c-nfd4b', node: 'k8s-1', phase: 'Running', ready: true, restarts: 0, ownerKind: 'ReplicaSet', ownerName: 'coredns-7f9c69c78c', terminating: false },
     ]);
+  });
+});
+
+describe('wait for Ready', () => {
+  test('builder: one node, whole seconds (at least 1), the object back as JSON', () => {
+    expect(waitNodeReadyCommand(node, 'k8s-w1', 29.2)).toBe('/snap/bin/microk8s kubectl wait --for=condition=Ready node/k8s-w1 --timeout=30s -o json');
+    expect(waitNodeReadyCommand(node, 'k8s-w1', 0)).toMatch(/--timeout=1s /);
+    expect(() => waitNodeReadyCommand(node, 'k8s-1 --all', 5)).toThrow(/is not a Kubernetes node name/);
+  });
+  test('condition met: the Node object, read like get nodes', () => {
+    const out = parseWaitOutput(JSON.stringify(kubeNode('k8s-w1', { worker: true, version: 'v1.29.4' }), null, 4), '', 0);
+    expect(out).toMatchObject({ met: true, node: { name: 'k8s-w1', ready: 'True', kubeletVersion: 'v1.29.4', role: 'worker' } });
+  });
+  test('timed out, not found, anything else', () => {
+    expect(parseWaitOutput('', 'error: timed out waiting for the condition on nodes/k8s-w1\n', 1)).toEqual({
+      met: false,
+      timedOut: true,
+      message: 'error: timed out waiting for the condition on nodes/k8s-w1',
+    });
+    expect(parseWaitOutput('', 'Error from server (NotFound): nodes "k8s-9" not found\n', 1)).toMatchObject({ met: false, timedOut: false });
+    expect(() => parseWaitOutput('node/k8s-w1 condition met\n', '', 0)).toThrow(/unexpected output/);
   });
 });
 
