@@ -68,12 +68,21 @@ async function measure(env: TestWorkflowEnvironment, taskQueue: string, workers:
     await handle.result();
     const t1 = Date.now();
     const wallMs = t1 - t0;
-    const journal = lab.journal().filter((e) => e.argv && typeof e.ms === 'number' && Date.parse(e.t) >= t0 && Date.parse(e.t) <= t1);
+    const all = lab.journal().filter((e) => Date.parse(e.t) >= t0 && Date.parse(e.t) <= t1);
+    const journal = all.filter((e) => e.argv && typeof e.ms === 'number');
     const commands: Array<[number, number]> = journal.map((e) => [Date.parse(e.t), Date.parse(e.t) + (e.ms as number)]);
-    // After a refresh returns, the node restarts (NotReady, its voter down) for restartMs: simulated time too.
+    // After a refresh returns, the node restarts (NotReady, its voter down): simulated time too. It ends at the lab's
+    // `in-service` event for the node, journalled at the exact end (restartUntil); without one, restartMs later.
+    const at = (e: { t: string }) => Date.parse(e.t);
     const restarts: Array<[number, number]> = journal
       .filter((e) => e.argv![0] === 'snap' && e.argv![1] === 'refresh' && e.argv!.some((a) => a.startsWith('--channel')))
-      .map((e) => [Date.parse(e.t) + (e.ms as number), Date.parse(e.t) + (e.ms as number) + timing.restartMs]);
+      .filter((e) => all.some((x) => x.event === 'refreshed' && x.node === e.node && at(x) >= at(e) && at(x) <= at(e) + (e.ms as number)))
+      .map((e): [number, number] => {
+        const end = at(e) + (e.ms as number);
+        const back = all.find((x) => x.event === 'in-service' && x.node === e.node && at(x) >= at(e));
+        return [end, back ? at(back) : end + timing.restartMs];
+      })
+      .filter(([s, e]) => e > s);
     const simulatedMs = unionMs([...commands, ...restarts]);
     const boots: Array<[number, number]> = journal.filter((e) => typeof e.bootMs === 'number').map((e) => [Date.parse(e.t) - (e.bootMs as number), Date.parse(e.t)]);
     const withBootsMs = unionMs([...commands, ...restarts, ...boots]);
@@ -106,7 +115,7 @@ async function measure(env: TestWorkflowEnvironment, taskQueue: string, workers:
         detail.push(`    ${type.padEnd(22)} ${String(st.n).padStart(4)} ${(st.dispatch / st.n).toFixed(0).padStart(6)} ${(st.exec / st.n).toFixed(0).padStart(7)}`);
       }
       if (process.env.BENCH_DUMP) {
-        fs.writeFileSync(`${process.env.BENCH_DUMP}-b${batch}.json`, JSON.stringify({ t0, t1, journal, parent: history.events, children: childHistories }));
+        fs.writeFileSync(`${process.env.BENCH_DUMP}-b${batch}.json`, JSON.stringify({ t0, t1, journal: all, parent: history.events, children: childHistories }));
       }
     }
     return [

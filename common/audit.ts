@@ -28,6 +28,13 @@ export interface FileChange {
   sha256: string;
 }
 
+/**
+ * The last `max` characters, cut at a line start when the window holds one: a line cut in half misleads an audit
+ * (half a sha256 reads as another value) and half a hash looks like a join token to the history scan.
+ */
 export function tail(text: string, max = OUTPUT_TAIL_BYTES): string {
-  return text.length <= max ? text : `…${text.slice(text.length - max)}`;
+  if (text.length <= max) return text;
+  const window = text.slice(text.length - max);
+  const firstBreak = text[text.length - max - 1] === '\n' ? -1 : window.indexOf('\n');
+  return `…${firstBreak >= 0 && firstBreak < window.length - 1 ? window.slice(firstBreak + 1) : window}`;
 }
