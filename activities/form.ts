@@ -49,9 +49,9 @@ import {
   portProbeCommand,
   readFileCommand,
   removeNodeCommand,
-  versionCommand,
   writeHaConfCommand,
 } from './microk8s/join';
+import { versionCommand } from './microk8s/version';
 import { drainCommand, getNodesCommand, isNodeNotFound, type KubeNode, parseDrainOutput, parseNodes } from './microk8s/kubectl';
 import type { ExecResult, NodeSession, RunOptions } from './ssh';
 

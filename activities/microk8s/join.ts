@@ -228,11 +228,7 @@ export function parseLocks(stdout: string): string[] {
     .filter(Boolean);
 }
 
-/** `MicroK8s v1.32.8 revision 8355` (§5 version). */
-export function versionCommand(node: NodeSpec): string {
-  return command(nodePaths(node).microk8s, 'version');
-}
-
+/** Parses `microk8s version` (`MicroK8s v1.32.8 revision 8355`, §5), as `versionCommand` in ./version prints it. */
 export function parseMicrok8sVersion(stdout: string): { version: string; revision?: string } | undefined {
   const m = /MicroK8s\s+(v\d+\.\d+\.\d+\S*)(?:\s+revision\s+(\S+))?/.exec(stdout);
   return m ? { version: m[1], revision: m[2] } : undefined;

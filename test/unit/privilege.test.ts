@@ -54,7 +54,6 @@ const BUILDERS: Record<string, Record<string, { line: () => string; root: boolea
     joinStateCommand: { line: () => join.joinStateCommand(node), root: true },
     CLOCK_COMMAND: { line: () => join.CLOCK_COMMAND, root: false },
     listLocksCommand: { line: () => join.listLocksCommand(node), root: false },
-    versionCommand: { line: () => join.versionCommand(node), root: true },
     readFileCommand: { line: () => join.readFileCommand(`${backend}/info.yaml`), root: true },
     writeHaConfCommand: { line: () => join.writeHaConfCommand(node), root: true },
   },
