@@ -166,6 +166,10 @@ test('on a terminal the view redraws in place: nodes with time in state, the app
   const second = await screenShows('tty', /waiting for approval \(approval-2, \d\d:\d\d\): upgrade k8s-2/);
   expect(second).toMatch(/^k8s-1\s+done\s+1\.29\s+\d\d:\d\d$/m);
   expect(second).toMatch(/notes:\n\s+k8s-1 is on 1\.29/);
+  // As for the plan: the watchers poll, so answer only once each has seen the question (else a fast answer falls
+  // between two polls and the JSON stream shows it answered, never pending).
+  await waitFor('the JSON watcher to see the approval for k8s-2', () => /"type":"approval-pending"[^\n]*"id":"approval-2"|"id":"approval-2"[^\n]*"type":"approval-pending"/.test(jsonWatch.output()));
+  await waitFor('the plain watcher to see the approval for k8s-2', () => plainWatch.output().includes('waiting for approval: upgrade k8s-2'));
   await approve(h);
   (await gateOpen(h, 'k8s-2')).resolve('ok');
 
