@@ -46,16 +46,29 @@ export class ChaosSchedule {
   constructor(private readonly o: ChaosOptions) {
     this.quota = o.phases.map(() => 0);
     for (let i = 0; i < o.kills; i++) this.quota[o.rng.int(0, o.phases.length - 1)]++;
-    const phase = o.rng.int(0, o.phases.length - 1);
+    // The server restart needs a runbook after it to prove the resumption, and the last one may be over in 2 s:
+    // it goes to any runbook but the last (a draw of the last moves it to the first).
+    const drawnPhase = o.rng.int(0, o.phases.length - 1);
+    const phase = drawnPhase === o.phases.length - 1 ? 0 : drawnPhase;
     this.server = { phase, afterKills: o.rng.int(0, this.quota[phase]) };
     this.done = this.loop();
+  }
+
+  /** Whether, in phase `idx`, a kill or the server restart meant for an earlier phase is still to come. */
+  private overdue(idx: number): boolean {
+    if (idx <= 0) return false;
+    const owed = this.quota.slice(0, idx).reduce((a, b) => a + b, 0) - this.o.worker.kills > 0;
+    return owed || (this.o.server.restarts < 1 && idx > this.server.phase);
   }
 
   private async loop(): Promise<void> {
     const killsIn = this.o.phases.map(() => 0);
     let n = 0;
     while (!this.stopped && (this.o.worker.kills < this.o.kills || this.o.server.restarts < 1)) {
-      const gap = this.o.minGapMs + Math.floor(this.o.rng.next() * (this.o.maxGapMs - this.o.minGapMs));
+      const drawn = this.o.minGapMs + Math.floor(this.o.rng.next() * (this.o.maxGapMs - this.o.minGapMs));
+      // What an earlier runbook ended owing is overdue: the shortest gap, so short runbooks (2–5 s) still take it
+      // (the seeded sequence of gaps is drawn all the same).
+      const gap = this.overdue(this.o.phases.indexOf(this.o.phase() ?? '')) ? this.o.minGapMs : drawn;
       await new Promise((r) => setTimeout(r, gap));
       const phase = this.o.phase();
       const idx = phase === undefined ? -1 : this.o.phases.indexOf(phase);
@@ -64,7 +77,7 @@ export class ChaosSchedule {
       const killsDue = this.quota.slice(0, idx + 1).reduce((a, b) => a + b, 0) - this.o.worker.kills;
       if (!serverDue && killsDue <= 0) continue;
       n++;
-      const step = await Promise.race([this.o.step().catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), 1500))]);
+      const step = await Promise.race([this.o.step().catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), 700))]);
       const t0 = Date.now();
       const t = new Date(t0).toISOString();
       if (serverDue) {
