@@ -68,12 +68,12 @@ async function measure(env: TestWorkflowEnvironment, taskQueue: string, workers:
     await handle.result();
     const t1 = Date.now();
     const wallMs = t1 - t0;
-    const all = lab.journal().filter((e) => Date.parse(e.t) >= t0 && Date.parse(e.t) <= t1);
+    const at = (e: { t: string }) => Date.parse(e.t);
+    const all = lab.journal().filter((e) => at(e) >= t0 && at(e) <= t1);
     const journal = all.filter((e) => e.argv && typeof e.ms === 'number');
-    const commands: Array<[number, number]> = journal.map((e) => [Date.parse(e.t), Date.parse(e.t) + (e.ms as number)]);
+    const commands: Array<[number, number]> = journal.map((e) => [at(e), at(e) + (e.ms as number)]);
     // After a refresh returns, the node restarts (NotReady, its voter down): simulated time too. It ends at the lab's
     // `in-service` event for the node, journalled at the exact end (restartUntil); without one, restartMs later.
-    const at = (e: { t: string }) => Date.parse(e.t);
     const restarts: Array<[number, number]> = journal
       .filter((e) => e.argv![0] === 'snap' && e.argv![1] === 'refresh' && e.argv!.some((a) => a.startsWith('--channel')))
       .filter((e) => all.some((x) => x.event === 'refreshed' && x.node === e.node && at(x) >= at(e) && at(x) <= at(e) + (e.ms as number)))
@@ -84,7 +84,7 @@ async function measure(env: TestWorkflowEnvironment, taskQueue: string, workers:
       })
       .filter(([s, e]) => e > s);
     const simulatedMs = unionMs([...commands, ...restarts]);
-    const boots: Array<[number, number]> = journal.filter((e) => typeof e.bootMs === 'number').map((e) => [Date.parse(e.t) - (e.bootMs as number), Date.parse(e.t)]);
+    const boots: Array<[number, number]> = journal.filter((e) => typeof e.bootMs === 'number').map((e) => [at(e) - (e.bootMs as number), at(e)]);
     const withBootsMs = unionMs([...commands, ...restarts, ...boots]);
     const sumMs = journal.reduce((acc, e) => acc + (e.ms as number), 0);
     const overheadMs = wallMs - simulatedMs;

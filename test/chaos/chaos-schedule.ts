@@ -54,11 +54,15 @@ export class ChaosSchedule {
     this.done = this.loop();
   }
 
+  /** Kills assigned to the phases before `end` that have not happened yet. */
+  private killsOwedBefore(end: number): number {
+    return this.quota.slice(0, end).reduce((a, b) => a + b, 0) - this.o.worker.kills;
+  }
+
   /** Whether, in phase `idx`, a kill or the server restart meant for an earlier phase is still to come. */
   private overdue(idx: number): boolean {
     if (idx <= 0) return false;
-    const owed = this.quota.slice(0, idx).reduce((a, b) => a + b, 0) - this.o.worker.kills > 0;
-    return owed || (this.o.server.restarts < 1 && idx > this.server.phase);
+    return this.killsOwedBefore(idx) > 0 || (this.o.server.restarts < 1 && idx > this.server.phase);
   }
 
   private async loop(): Promise<void> {
@@ -74,7 +78,7 @@ export class ChaosSchedule {
       const idx = phase === undefined ? -1 : this.o.phases.indexOf(phase);
       if (this.stopped || phase === undefined || idx < 0) continue;
       const serverDue = this.o.server.restarts < 1 && (idx > this.server.phase || (idx === this.server.phase && killsIn[idx] >= this.server.afterKills));
-      const killsDue = this.quota.slice(0, idx + 1).reduce((a, b) => a + b, 0) - this.o.worker.kills;
+      const killsDue = this.killsOwedBefore(idx + 1);
       if (!serverDue && killsDue <= 0) continue;
       n++;
       const step = await Promise.race([this.o.step().catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), 700))]);
