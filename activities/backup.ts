@@ -152,6 +152,17 @@ function readRecord(file: string): BackupRecord | undefined {
 }
 
 /** Every backup of a cluster, newest first. */
+/** The clusters with a backups directory, by name (only names the engine could have written). */
+export function listBackupClusters(stateDir: string): string[] {
+  const root = path.join(stateDir, 'backups');
+  if (!fs.existsSync(root)) return [];
+  return fs
+    .readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(d.name))
+    .map((d) => d.name)
+    .sort();
+}
+
 export function listBackupRecords(stateDir: string, cluster: string): BackupRecord[] {
   const dir = backupDir(stateDir, cluster);
   if (!fs.existsSync(dir)) return [];

@@ -2,14 +2,14 @@
  * Where Temporal is, resolved like the Temporal CLI does: flags over environment (TEMPORAL_ADDRESS,
  * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*...) over the `temporal.toml` profile, via @temporalio/envconfig.
  */
-import * as fs from 'fs';
+import { LocalFileError, readLocalFileSync } from '../local/files';
 import { Connection } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 // Type-only: the worker SDK (~0.4 s to load) is required only by the commands that open a native connection.
 import type { NativeConnection, NativeConnectionOptions } from '@temporalio/worker';
 import { ExitCode } from '../common/constants';
-import { badInput, CliExit } from './exit';
+import { badInput, CliExit, connectionReason } from './exit';
 
 export interface ConnectionFlags {
   address?: string;
@@ -31,16 +31,22 @@ export interface ConnectConfig {
 
 function readFlagFile(flag: string, file: string): Buffer {
   try {
-    return fs.readFileSync(file);
+    return readLocalFileSync(file, 'TLS file').data;
   } catch (e) {
-    return badInput(`${flag}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); pass a readable PEM file`);
+    if (!(e instanceof LocalFileError)) throw e;
+    return badInput(`${flag}: ${e.message}; pass a readable PEM file`);
   }
 }
 
 export function resolveConnectConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): ConnectConfig {
   // envconfig silently ignores a missing file, even one named explicitly: refuse it here instead.
-  if (flags.configFile && !fs.existsSync(flags.configFile)) {
-    badInput(`--config-file: ${flags.configFile} does not exist; pass an existing temporal.toml or drop the flag`);
+  if (flags.configFile) {
+    try {
+      readLocalFileSync(flags.configFile, 'config file');
+    } catch (e) {
+      if (!(e instanceof LocalFileError)) throw e;
+      badInput(`--config-file: ${e.message}; pass an existing temporal.toml or drop the flag`);
+    }
   }
   let loaded;
   try {
@@ -73,7 +79,7 @@ export function resolveConnectConfig(flags: ConnectionFlags, env: NodeJS.Process
 function unreachable(address: string | undefined, e: unknown): CliExit {
   return new CliExit(
     ExitCode.TEMPORAL_UNREACHABLE,
-    `cannot reach Temporal at ${address}: ${(e as Error).message}\n` +
+    `cannot reach Temporal at ${address}: ${connectionReason(e)}\n` +
       'Start a local one with "runbook dev", or point at yours with --address / TEMPORAL_ADDRESS (or a temporal.toml profile).',
   );
 }
@@ -91,20 +97,44 @@ export async function connectClient(cfg: ConnectConfig): Promise<Connection> {
     });
     // Connection.connect is lazy about some failures: one cheap call proves the server answers.
     await connection.workflowService.getSystemInfo({});
+    await checkNamespace(cfg, (req) => connection.workflowService.describeNamespace(req));
     return connection;
   } catch (e) {
+    if (e instanceof CliExit) throw e;
     throw unreachable(o.address, e);
+  }
+}
+
+/** A namespace that does not exist is a typo (exit 2), said before any command fails on it with a stack trace. */
+async function checkNamespace(cfg: ConnectConfig, describe: (req: { namespace: string }) => Promise<unknown>): Promise<void> {
+  try {
+    await describe({ namespace: cfg.namespace });
+  } catch (e) {
+    if ((e as { code?: number }).code === 5 /* NOT_FOUND */) {
+      badInput(
+        `--namespace: "${cfg.namespace}" does not exist on ${cfg.connectionOptions.address}; fix --namespace (or TEMPORAL_NAMESPACE), or create it: temporal operator namespace create -n ${cfg.namespace}`,
+      );
+    }
+    throw e;
   }
 }
 
 /** A worker connection; exit 3 when nothing answers. */
 export async function connectNative(cfg: ConnectConfig): Promise<NativeConnection> {
   const { NativeConnection } = await import('@temporalio/worker');
+  let connection: NativeConnection;
   try {
-    return await NativeConnection.connect(cfg.connectionOptions);
+    connection = await NativeConnection.connect(cfg.connectionOptions);
   } catch (e) {
     throw unreachable(cfg.connectionOptions.address, e);
   }
+  try {
+    await checkNamespace(cfg, (req) => connection.workflowService.describeNamespace(req));
+  } catch (e) {
+    await connection.close();
+    throw e instanceof CliExit ? e : unreachable(cfg.connectionOptions.address, e);
+  }
+  return connection;
 }
 
 /** Commander options shared by every command that talks to Temporal (`program` level). */

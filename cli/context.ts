@@ -30,7 +30,7 @@ export interface StartSpec {
 
 export interface CliContext {
   /** Load and validate an inventory file. On error: prints file, path and fix to stderr and exits 2. */
-  loadInventory(file: string): Inventory;
+  loadInventory(file: string): Promise<Inventory>;
   /** Exit 2 with a message that names the flag and the fix. Nothing is started. */
   badInput(message: string): never;
   /**

@@ -6,10 +6,13 @@
 import * as readline from 'readline';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ExitCode } from '../common/constants';
+import { printable, printableDeep } from '../common/text';
 import { approveUpdate, progressQuery, rejectUpdate, type RunbookProgress } from '../common/messages';
 import { diffProgress, eventLines, finalStatusOf, type WatchEvent } from './watch/events';
 import type { Ending } from './watch/summary';
 import type { WatchView } from './watch/views';
+import { CliExit } from './exit';
+import { isConnectionLoss, Outage, withReconnect } from './reconnect';
 
 export interface FollowOptions {
   view: WatchView;
@@ -58,20 +61,22 @@ export class ProgressPrinter {
   }
 }
 
-type Polled = { progress: RunbookProgress } | { silent: string };
+type Polled = { progress: RunbookProgress } | { silent: string; lost?: unknown };
 
 async function queryProgress(handle: WorkflowHandle, timeoutMs: number): Promise<Polled> {
   try {
-    return { progress: await handle.client.withDeadline(Date.now() + timeoutMs, () => handle.query(progressQuery)) };
+    // Stored text (notes, reasons, node output) is another operator's input: escape control characters once, here.
+    return { progress: printableDeep(await handle.client.withDeadline(Date.now() + timeoutMs, () => handle.query(progressQuery))) };
   } catch (e) {
-    return { silent: shortReason(e) };
+    // A query timeout is a silent worker; a refused connection is the server gone.
+    return isConnectionLoss(e) && !/deadline/i.test(String((e as Error).message)) ? { silent: shortReason(e), lost: e } : { silent: shortReason(e) };
   }
 }
 
 function shortReason(e: unknown): string {
   const msg = (e as Error).message ?? String(e);
   if (/deadline/i.test(msg)) return 'no answer within the query timeout';
-  return msg.split('\n')[0].slice(0, 160);
+  return printable(msg.split('\n')[0].slice(0, 160));
 }
 
 async function answerPlan(handle: WorkflowHandle, p: RunbookProgress, o: FollowOptions, asked: Set<string>): Promise<void> {
@@ -89,27 +94,65 @@ async function answerPlan(handle: WorkflowHandle, p: RunbookProgress, o: FollowO
   }
 }
 
+/**
+ * Why the runbook cannot make progress although it runs: its workflow task keeps failing on the worker (a codec key
+ * the worker lacks, a workflow bundle that does not match). Undefined while it is healthy or only retried once.
+ */
+export async function workflowTaskTrouble(handle: WorkflowHandle, minAttempts = 3): Promise<string | undefined> {
+  const desc = await handle.describe();
+  const attempt = desc.raw.pendingWorkflowTask?.attempt ?? 0;
+  if (attempt < minAttempts) return undefined;
+  // The server records the first failure of a series; later attempts are transient and not in history.
+  const page = await handle.client.workflowService.getWorkflowExecutionHistoryReverse({
+    namespace: handle.client.options.namespace,
+    execution: { workflowId: handle.workflowId, runId: desc.runId },
+    maximumPageSize: 100,
+  });
+  const failed = page.history?.events?.find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes;
+  const reason = failed?.failure?.message ? printable(failed.failure.message.split('\n')[0]).slice(0, 300) : 'no reason recorded';
+  return `its workflow task has failed ${attempt} times on the worker: ${reason}`;
+}
+
+const TROUBLE_CHECK_MS = 5000;
+
 export async function followRunbook(handle: WorkflowHandle, o: FollowOptions): Promise<FollowOutcome> {
   const workflowId = handle.workflowId;
   const queryTimeoutMs = o.queryTimeoutMs ?? 5000;
+  const outage = new Outage((line) => o.view.message(line));
   let finished: { ok: true; result: unknown } | { ok: false; error: unknown } | undefined;
-  const done = handle.result().then(
-    (result) => (finished = { ok: true, result }),
-    (error) => (finished = { ok: false, error }),
+  // result() long-polls the server: a restart or a dropped connection rejects it without the runbook ending.
+  let lost: unknown;
+  let done!: Promise<unknown>;
+  const awaitResult = () => {
+    done = handle.result().then(
+      (result) => (finished = { ok: true, result }),
+      (error) => (isConnectionLoss(error) ? (lost = error) : (finished = { ok: false, error })),
+    );
+  };
+  awaitResult();
+  const taskQueue = await withReconnect(() => handle.describe(), (l) => o.view.message(l)).then(
+    (d) => d.taskQueue,
+    (e) => {
+      if (e instanceof CliExit) throw e;
+      return undefined;
+    },
   );
-  const taskQueue = await handle.describe().then((d) => d.taskQueue, () => undefined);
   let last: RunbookProgress | undefined;
   let silent: string | undefined;
+  let troubleCheckedAt = 0;
   const asked = new Set<string>();
 
   const poll = async (final: boolean) => {
     const polled = await queryProgress(handle, queryTimeoutMs);
     const events: WatchEvent[] = [];
     if ('progress' in polled) {
+      outage.back();
       if (silent !== undefined) events.push({ type: 'worker-answering' });
       silent = undefined;
       events.push(...diffProgress(last, polled.progress, workflowId));
       last = polled.progress;
+    } else if (polled.lost) {
+      outage.lost(polled.lost);
     } else if (!final && !finished) {
       // A closed run no longer needs its worker: only a silence while running is worth saying.
       if (silent === undefined) events.push({ type: 'worker-silent', message: polled.silent });
@@ -120,16 +163,37 @@ export async function followRunbook(handle: WorkflowHandle, o: FollowOptions): P
   };
 
   while (!finished) {
+    if (lost !== undefined) {
+      outage.lost(lost);
+      lost = undefined;
+      awaitResult();
+    }
     await poll(false);
+    if (silent !== undefined && !outage.active && Date.now() - troubleCheckedAt > TROUBLE_CHECK_MS) {
+      troubleCheckedAt = Date.now();
+      const trouble = await workflowTaskTrouble(handle).catch(() => undefined);
+      if (trouble) {
+        o.view.release();
+        throw new CliExit(
+          ExitCode.RUNBOOK_FAILED,
+          `${workflowId} cannot make progress: ${trouble}.\n` +
+            '  It still holds the cluster. Fix the worker (e.g. give it the codec key the CLI uses: RUNBOOK_CODEC_KEY_FILE) and it resumes by itself,\n' +
+            `  or end it: temporal workflow terminate -w ${workflowId} --reason "worker cannot run it"`,
+        );
+      }
+    }
     if (last && !finished) {
-      await answerPlan(handle, last, o, asked).catch((e) => o.view.message(`could not answer the approval: ${(e as Error).message}`));
+      await answerPlan(handle, last, o, asked).catch((e) => o.view.message(`could not answer the approval: ${printable((e as Error).message)}`));
     }
     await Promise.race([done, sleep(o.pollMs ?? 1000)]);
   }
   await poll(true);
 
   const end = finished as { ok: true; result: unknown } | { ok: false; error: unknown };
-  const desc = await handle.describe().catch(() => undefined);
+  const desc = await withReconnect(() => handle.describe(), (l) => o.view.message(l)).catch((e) => {
+    if (e instanceof CliExit) throw e;
+    return undefined;
+  });
   const status = desc ? finalStatusOf(desc.status.name) : end.ok ? 'completed' : 'failed';
   const ok = end.ok && status === 'completed' && (o.resultOk?.(end.result) ?? true);
   const ending: Ending = {
@@ -148,7 +212,7 @@ export function failureMessage(e: unknown): string {
   if (e instanceof WorkflowFailedError) {
     let cause: Error | undefined = e.cause;
     while (cause && (cause as { cause?: Error }).cause) cause = (cause as { cause?: Error }).cause;
-    return cause?.message ?? e.message;
+    return printable(cause?.message ?? e.message);
   }
-  return (e as Error).message;
+  return printable((e as Error).message);
 }

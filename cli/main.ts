@@ -1,7 +1,15 @@
-/** Entry point of `runbook`: run the program, turn CliExit into an exit code. */
+/** Entry point of `runbook`: run the program, turn every error into one clear line and its documented exit code. */
 import { ExitCode } from '../common/constants';
-import { CliExit } from './exit';
+import { CliExit, exitFor } from './exit';
 import { buildProgram } from './program';
+
+// `runbook --help | head`: the reader went away; that is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK);
+    throw e;
+  });
+}
 
 async function main(): Promise<number> {
   const { program } = buildProgram();
@@ -12,11 +20,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e) => {
-    if (e instanceof CliExit) {
-      if (e.message) process.stderr.write(`${e.message}\n`);
-      process.exit(e.code);
-    }
-    process.stderr.write(`${(e as Error).stack ?? e}\n`);
-    process.exit(ExitCode.RUNBOOK_FAILED);
+    const exit = e instanceof CliExit ? e : exitFor(e);
+    if (exit.message) process.stderr.write(`${exit.message}\n`);
+    if (process.env.RUNBOOK_DEBUG === '1' && !(e instanceof CliExit)) process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exit(exit.code);
   },
 );

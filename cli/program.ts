@@ -8,6 +8,7 @@ import { loadDataConverter } from '../codec/data-converter';
 import { CodecConfigError } from '../codec/keys';
 import { DEFAULT_TASK_QUEUE, ExitCode } from '../common/constants';
 import { InventoryError, type Inventory } from '../common/inventory';
+import { plainTextProblem, printable } from '../common/text';
 import { describeHolder, lockMessage } from './cluster-lock';
 import { connectClient, CONNECTION_OPTIONS, resolveConnectConfig, type ConnectConfig, type ConnectionFlags } from './connection';
 import type { CliContext, StartSpec } from './context';
@@ -69,9 +70,9 @@ export class RunbookCli implements CliContext {
     return this.connectConfig().namespace;
   }
 
-  loadInventory(file: string): Inventory {
+  async loadInventory(file: string): Promise<Inventory> {
     try {
-      return readInventoryFile(file);
+      return await readInventoryFile(file);
     } catch (e) {
       if (e instanceof InventoryError) throw new CliExit(ExitCode.BAD_INPUT, e.message);
       throw e;
@@ -236,6 +237,13 @@ export function buildProgram(): { program: Command; ctx: RunbookCli } {
     'task queue of the runbook workers (env RUNBOOK_TASK_QUEUE)',
     process.env.RUNBOOK_TASK_QUEUE || DEFAULT_TASK_QUEUE,
   );
+  // Global flags are checked before any command runs: a bad one is exit 2 whatever the command.
+  program.hook('preAction', () => {
+    const queue = program.opts<GlobalFlags>().taskQueue;
+    if (!queue || queue.length > 200 || plainTextProblem(queue) || /\s/.test(queue)) {
+      badInput(`--task-queue: ${JSON.stringify(printable(queue ?? ''))} is not a task queue name; give the workers' queue, e.g. --task-queue ${DEFAULT_TASK_QUEUE} (or unset RUNBOOK_TASK_QUEUE)`);
+    }
+  });
   const ctx = new RunbookCli(program);
   registerCheckCommand(program, ctx);
   registerFormCommands(program, ctx);

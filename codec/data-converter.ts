@@ -3,7 +3,7 @@
  * loadDataConverter returns undefined and Temporal's default (plain JSON) converter applies.
  */
 import type { DataConverter } from '@temporalio/common';
-import { AesGcmPayloadCodec } from './encryption';
+import { AesGcmPayloadCodec, KeylessPayloadCodec, type MissingKeyListener } from './encryption';
 import { loadKeyring, type Keyring } from './keys';
 
 // Re-exported so the converter module is compiled into dist/ beside this file (it is otherwise only loaded by path).
@@ -23,4 +23,18 @@ export function createDataConverter(keyring: Keyring): DataConverter {
 export async function loadDataConverter(env: Record<string, string | undefined> = process.env): Promise<DataConverter | undefined> {
   const keyring = loadKeyring(env);
   return keyring ? createDataConverter(keyring) : undefined;
+}
+
+/**
+ * The worker's data converter: always a codec, so that a payload encrypted under a key the worker lacks (or any
+ * key, when it has none) names that key id in the worker's log instead of failing its workflow task in a loop
+ * with "unknown encoding". Plain payloads are untouched without a key.
+ */
+export async function loadWorkerDataConverter(
+  onMissingKey: MissingKeyListener,
+  env: Record<string, string | undefined> = process.env,
+): Promise<DataConverter> {
+  const keyring = loadKeyring(env);
+  if (!keyring) return { payloadCodecs: [new KeylessPayloadCodec(onMissingKey)] };
+  return { payloadCodecs: [new AesGcmPayloadCodec(keyring, onMissingKey)], failureConverterPath };
 }

@@ -17,8 +17,44 @@ const TAG_BYTES = 16;
 
 const ProtoPayload = temporal.api.common.v1.Payload;
 
+/** Told the id of a key a payload needs and this process lacks (the worker logs it in clear text). */
+export type MissingKeyListener = (keyId: string) => void;
+
+function keyIdOf(payload: Payload): string {
+  const keyIdBytes = payload.metadata?.[METADATA_KEY_ID];
+  if (!keyIdBytes) throw new ValueError('Encrypted payload has no encryption-key-id metadata');
+  return Buffer.from(keyIdBytes).toString('utf8');
+}
+
+/**
+ * The worker's codec when no key is configured: plain payloads pass through both ways, and an encrypted one (a CLI
+ * with a key, a worker without) fails with the key id it needs instead of "unknown encoding".
+ */
+export class KeylessPayloadCodec implements PayloadCodec {
+  constructor(private readonly onMissingKey?: MissingKeyListener) {}
+
+  async encode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads;
+  }
+
+  async decode(payloads: Payload[]): Promise<Payload[]> {
+    for (const payload of payloads) {
+      if (!isEncrypted(payload)) continue;
+      const keyId = keyIdOf(payload);
+      this.onMissingKey?.(keyId);
+      throw new ValueError(
+        `Payload was encrypted with key id "${keyId}", but this worker has no codec key; start it with RUNBOOK_CODEC_KEY_FILE set to the key the CLI uses`,
+      );
+    }
+    return payloads;
+  }
+}
+
 export class AesGcmPayloadCodec implements PayloadCodec {
-  constructor(private readonly keyring: Keyring) {}
+  constructor(
+    private readonly keyring: Keyring,
+    private readonly onMissingKey?: MissingKeyListener,
+  ) {}
 
   /** Id of the key new payloads are encrypted with. */
   get currentKeyId(): string {
@@ -39,11 +75,10 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((payload) => {
       if (!isEncrypted(payload)) return payload;
-      const keyIdBytes = payload.metadata?.[METADATA_KEY_ID];
-      if (!keyIdBytes) throw new ValueError('Encrypted payload has no encryption-key-id metadata');
-      const keyId = Buffer.from(keyIdBytes).toString('utf8');
+      const keyId = keyIdOf(payload);
       const entry = this.keyring.byId.get(keyId);
       if (!entry) {
+        this.onMissingKey?.(keyId);
         throw new ValueError(`Payload was encrypted with key id "${keyId}", which is not in the keyring; add that key to RUNBOOK_CODEC_OLD_KEYS`);
       }
       if (!payload.data) throw new ValueError('Encrypted payload has no data');

@@ -10,7 +10,7 @@
  * Error messages name the variable and the fix, and never include key material.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { LocalFileError, readableByOthers, readLocalFileSync } from '../local/files';
 
 export const KEY_BYTES = 32;
 const KEY_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
@@ -67,6 +67,8 @@ export function loadKeyring(env: Env = process.env): Keyring | undefined {
   const key = env.RUNBOOK_CODEC_KEY_FILE
     ? readKeyFile(env.RUNBOOK_CODEC_KEY_FILE, 'RUNBOOK_CODEC_KEY_FILE')
     : parseBase64Key(env.RUNBOOK_CODEC_KEY ?? '', 'RUNBOOK_CODEC_KEY');
+  // Only the key that encrypts from now on must be real; an old weak key may still be needed to read old histories.
+  checkKeyStrength(key, env.RUNBOOK_CODEC_KEY_FILE ? 'RUNBOOK_CODEC_KEY_FILE' : 'RUNBOOK_CODEC_KEY');
   const id = env.RUNBOOK_CODEC_KEY_ID ? checkKeyId(env.RUNBOOK_CODEC_KEY_ID, 'RUNBOOK_CODEC_KEY_ID') : deriveKeyId(key);
   return keyringOf({ id, key }, parseOldKeys(env.RUNBOOK_CODEC_OLD_KEYS));
 }
@@ -108,16 +110,31 @@ function readKeyFile(file: string, variable: string): Buffer {
     throw new CodecConfigError(variable, 'holds what looks like a key, not a file path; put the key in a file and name the file');
   }
   let raw: Buffer;
+  let mode: number;
   try {
-    raw = readFileSync(file);
+    ({ data: raw, mode } = readLocalFileSync(file, 'codec key file'));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new CodecConfigError(variable, `cannot read key file ${file} (${code}); create it with: openssl rand -base64 32 > ${file}`);
+    if (!(err instanceof LocalFileError)) throw err;
+    const fix = err.code === 'ENOENT' ? `create it with: (umask 077; openssl rand -base64 32 > ${file})` : 'name a regular file holding the key';
+    throw new CodecConfigError(variable, `${err.message}; ${fix}`);
   }
   const text = raw.toString('latin1').trim();
-  if (BASE64_KEY_PATTERN.test(text)) return Buffer.from(text, 'base64');
-  if (raw.length === KEY_BYTES) return raw;
-  throw new CodecConfigError(variable, `key file ${file} must hold base64 of ${KEY_BYTES} bytes (openssl rand -base64 32) or ${KEY_BYTES} raw bytes`);
+  let key: Buffer;
+  if (BASE64_KEY_PATTERN.test(text)) key = Buffer.from(text, 'base64');
+  else if (raw.length === KEY_BYTES) key = raw;
+  else throw new CodecConfigError(variable, `key file ${file} must hold base64 of ${KEY_BYTES} bytes (openssl rand -base64 32) or ${KEY_BYTES} raw bytes`);
+  // Like OpenSSH with a private key: a key others can read protects nothing.
+  if (readableByOthers(mode)) {
+    throw new CodecConfigError(variable, `key file ${file} has mode 0${mode.toString(8)}: others can read it; run chmod 600 ${file}`);
+  }
+  return key;
+}
+
+/** A key of one repeated byte (all zeros, say) is a placeholder, not a key. */
+function checkKeyStrength(key: Buffer, variable: string): void {
+  if (key.every((b) => b === key[0])) {
+    throw new CodecConfigError(variable, `the key is ${KEY_BYTES} copies of one byte, a placeholder; generate a real one with: openssl rand -base64 32`);
+  }
 }
 
 function parseBase64Key(text: string, variable: string): Buffer {

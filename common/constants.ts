@@ -21,10 +21,22 @@ export function clusterWorkflowId(cluster: string): string {
   return `runbook-${cluster}`;
 }
 
-/** Per-node child workflows get their own page in the UI. */
+/**
+ * Per-node child workflows get their own page in the UI. Their IDs join parts with ".", which cluster and node
+ * names (DNS labels) cannot contain: no cluster's lock ID (`runbook-<cluster>`) can ever equal another cluster's
+ * child ID, as it could when the separator was "-" (a cluster named `prod-hop1-upgrade-k8s-2`).
+ */
 export function nodeWorkflowId(parentId: string, step: string, node: string): string {
+  return `${parentId}.${step}.${node}`;
+}
+
+/** The child ID before the "." separator, for histories recorded before it (see CHILD_ID_PATCH). */
+export function legacyNodeWorkflowId(parentId: string, step: string, node: string): string {
   return `${parentId}-${step}-${node}`;
 }
+
+/** `patched()` ID guarding the "." child IDs, so runs started before it replay with their old child IDs. */
+export const CHILD_ID_PATCH = 'child-id-dot-separator';
 
 /** Failure types raised by activities. The first group never retries. */
 export const FailureType = {

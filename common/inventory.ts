@@ -6,6 +6,8 @@
 import { z } from 'zod';
 import { SHELL_META } from './shell';
 
+/** The most nodes one inventory may list: one runbook's history and the payload limit stay bounded. */
+export const MAX_NODES = 1000;
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const ABS_PATH = /^\/[A-Za-z0-9._/+-]*$/;
@@ -19,9 +21,23 @@ export function isIPv4(s: string): boolean {
 const nodeName = z
   .string()
   .regex(NAME, { error: 'must be a lowercase DNS label (a-z, 0-9, "-"), as Kubernetes node names are' });
-const ipv4 = z.string().refine(isIPv4, {
-  error: (iss) => `${JSON.stringify(iss.input)} is not an IPv4 address (microk8s join needs an IP literal)`,
-});
+/** Why an IPv4 address cannot be a node's: "this network", broadcast, multicast and reserved addresses reach no one host. */
+export function unusableIPv4(s: string): string | undefined {
+  const first = Number(s.split('.')[0]);
+  if (first === 0) return 'is a "this network" address (0.x.x.x), not a host; give the node\'s own IP';
+  if (s === '255.255.255.255') return 'is the broadcast address, not a host; give the node\'s own IP';
+  if (first >= 224 && first <= 239) return 'is a multicast address, not a host; give the node\'s own IP';
+  if (first >= 240) return 'is a reserved address (240.0.0.0/4), not a host; give the node\'s own IP';
+  return undefined;
+}
+
+const ipv4 = z
+  .string()
+  .refine(isIPv4, { error: (iss) => `${JSON.stringify(iss.input)} is not an IPv4 address (microk8s join needs an IP literal)` })
+  .superRefine((s, ctx) => {
+    const why = unusableIPv4(s);
+    if (why) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s)} ${why}` });
+  });
 const port = z.number().int().min(1).max(65535);
 const user = z.string().regex(USER, { error: 'must be a plain POSIX user name (a-z, 0-9, "_", "-")' });
 const absPath = z
@@ -83,7 +99,10 @@ export const InventoryInput = z
     knownHosts: localPath.optional(),
     hostKeyPolicy: HostKeyPolicy.default('strict'),
     defaults: Defaults.optional(),
-    nodes: z.array(NodeInput).min(1, { error: 'must list at least one node' }),
+    nodes: z
+      .array(NodeInput)
+      .min(1, { error: 'must list at least one node' })
+      .max(MAX_NODES, { error: `lists more than ${MAX_NODES} nodes, the most one runbook drives; split the cluster's inventory or run a fleet` }),
   })
   .superRefine((inv, ctx) => {
     const seen = new Map<string, number>();

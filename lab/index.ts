@@ -196,7 +196,7 @@ export class Lab {
     if (!fs.existsSync(dir)) return [];
     return fs
       .readdirSync(dir)
-      .filter((n) => fs.existsSync(path.join(dir, n, 'lab.json')))
+      .filter((n) => NAME.test(n) && fs.existsSync(path.join(dir, n, 'lab.json')))
       .map((n) => {
         const m = JSON.parse(fs.readFileSync(path.join(dir, n, 'lab.json'), 'utf8')) as LabMeta;
         return { name: m.name, dir: m.dir, nodes: m.nodes.length, slot: m.slot, createdAt: m.createdAt };
@@ -204,9 +204,22 @@ export class Lab {
   }
 
   static open(name: string, stateDir = defaultStateDir()): Lab {
-    const file = path.join(Lab.labsDir(path.resolve(stateDir)), name, 'lab.json');
+    // The name becomes a path: only a plain label, as `lab up` requires, so `--name ../../x` reaches nothing.
+    if (!NAME.test(name)) throw new LabInputError('--name', `${JSON.stringify(name)} is not a lab name: a lowercase DNS label (a-z, 0-9, "-"), e.g. --name demo`);
+    const dir = path.join(Lab.labsDir(path.resolve(stateDir)), name);
+    const file = path.join(dir, 'lab.json');
     if (!fs.existsSync(file)) throw new LabInputError('--name', `no lab "${name}" in ${Lab.labsDir(stateDir)}; see \`runbook lab list\``);
-    return new Lab(JSON.parse(fs.readFileSync(file, 'utf8')) as LabMeta);
+    let meta: LabMeta;
+    try {
+      meta = JSON.parse(fs.readFileSync(file, 'utf8')) as LabMeta;
+    } catch {
+      throw new LabInputError('--name', `${file} is not a lab's lab.json; remove the directory ${dir} by hand if it is left over`);
+    }
+    // Teardown deletes meta.dir: it must be this very directory, whatever the file says.
+    if (meta?.name !== name || typeof meta.dir !== 'string' || path.resolve(meta.dir) !== dir) {
+      throw new LabInputError('--name', `${file} names another lab or directory; not touching it (remove ${dir} by hand if it is left over)`);
+    }
+    return new Lab(meta);
   }
 
   static async up(options: LabOptions): Promise<Lab> {

@@ -127,12 +127,29 @@ export async function startSshd(o: SshdOptions): Promise<SshdHandle> {
   return { pid: child.pid, pidFile, configFile };
 }
 
+/**
+ * The pid of the sshd this pid file belongs to, or undefined. A pid file is only a claim: the process must be an sshd
+ * started with this directory's sshd_config (`-f`), so a crafted or stale file never makes the lab signal a
+ * process it did not start.
+ */
 export function readPid(pidFile: string): number | undefined {
+  let pid: number;
   try {
-    const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
   } catch {
     return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return undefined;
+  return startedWith(pid, path.join(path.dirname(path.resolve(pidFile)), 'sshd_config')) ? pid : undefined;
+}
+
+function startedWith(pid: number, configFile: string): boolean {
+  try {
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const f = argv.indexOf('-f');
+    return f >= 0 && argv[f + 1] === configFile;
+  } catch {
+    return false;
   }
 }
 

@@ -5,7 +5,7 @@
 import * as os from 'os';
 import type { Duration } from '@temporalio/common';
 import { Runtime, type NativeConnection } from '@temporalio/worker';
-import { loadDataConverter } from '../codec/data-converter';
+import { loadWorkerDataConverter } from '../codec/data-converter';
 import { createWorker, DEFAULT_SHUTDOWN_GRACE_TIME, type RunbookWorker } from './create-worker';
 import { registerSearchAttributes } from './search-attributes';
 
@@ -40,7 +40,7 @@ export async function runWorker(o: RunWorkerOptions): Promise<void> {
     stateDir: o.stateDir,
     shutdownGraceTime: o.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,
     identity: `${process.pid}@${os.hostname()} runbook-worker`,
-    dataConverter: await loadDataConverter(),
+    dataConverter: await loadWorkerDataConverter(missingKeyLogger(log)),
   });
   for (const s of signals) process.removeListener(s, onSignal);
   log.info('worker started', { taskQueue: o.taskQueue, namespace: o.namespace, stateDir: o.stateDir });
@@ -49,4 +49,18 @@ export async function runWorker(o: RunWorkerOptions): Promise<void> {
   else await o.onReady?.(w);
   await running;
   log.info('worker stopped');
+}
+
+/** One clear log line per key id the worker lacks: the runbooks that need it cannot run until it is given. */
+function missingKeyLogger(log: { error: (message: string, meta?: Record<string, unknown>) => void }): (keyId: string) => void {
+  const said = new Set<string>();
+  return (keyId) => {
+    if (said.has(keyId)) return;
+    said.add(keyId);
+    log.error(
+      `codec key missing: a runbook's payloads are encrypted with key id "${keyId}", which this worker does not have; ` +
+        'its workflow tasks fail until the worker is restarted with that key (RUNBOOK_CODEC_KEY_FILE, or RUNBOOK_CODEC_OLD_KEYS for an old one)',
+      { keyId },
+    );
+  };
 }

@@ -13,6 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { RunbookClusterKey, RunbookKindKey, RunbookNodeKey } from '../common/constants';
+import { plainTextProblem } from '../common/text';
 import {
   ApprovalInput,
   ApprovalRecord,
@@ -67,7 +68,10 @@ export class RunbookController {
         this.publish();
         return true;
       },
-      { description: 'Pause between steps (between nodes for upgrades).' },
+      {
+        validator: (input) => checkTypedText(input),
+        description: 'Pause between steps (between nodes for upgrades).',
+      },
     );
     setHandler(
       resumeUpdate,
@@ -77,7 +81,13 @@ export class RunbookController {
         this.publish();
         return was;
       },
-      { description: 'Resume a paused runbook.' },
+      {
+        validator: (input) => {
+          checkTypedText(input);
+          if (!this.progress.paused) throw new Error('it is not paused; nothing to resume');
+        },
+        description: 'Resume a paused runbook.',
+      },
     );
     setHandler(
       decideUpdate,
@@ -86,7 +96,8 @@ export class RunbookController {
         return input.decision;
       },
       {
-        validator: (_input) => {
+        validator: (input) => {
+          checkTypedText(input);
           if (!this.awaitingDecision) throw new Error('no failure is waiting for an operator decision');
         },
         description: 'After a failure with --on-failure pause: retry, rollback or abort.',
@@ -196,6 +207,7 @@ export class RunbookController {
   }
 
   private validateAnswer(input: ApprovalInput): void {
+    checkTypedText(input);
     const pending = this.progress.pendingApproval;
     if (!pending) throw new Error('nothing is waiting for approval');
     if (input.id && input.id !== pending.id) {
@@ -237,5 +249,14 @@ export class RunbookController {
       ...rows,
     ];
     setCurrentDetails(lines.join('\n'));
+  }
+}
+
+/** Who and why end up on other operators' screens (watch, history): one printable line each, at most 1,000 characters. */
+function checkTypedText(input: { by?: string; reason?: string }): void {
+  for (const [field, text] of [['reason', input.reason], ['by', input.by]] as const) {
+    if (text === undefined) continue;
+    const problem = plainTextProblem(text) ?? (text.length > 1000 ? 'must be at most 1,000 characters' : undefined);
+    if (problem) throw new Error(`--${field}: ${problem}`);
   }
 }

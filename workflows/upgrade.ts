@@ -13,13 +13,14 @@ import {
   ChildWorkflowFailure,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { BackupNodeResult } from '../activities/backup';
-import { nodeWorkflowId } from '../common/constants';
+import { CHILD_ID_PATCH, legacyNodeWorkflowId, nodeWorkflowId } from '../common/constants';
 import type { Inventory } from '../common/inventory';
 import type { RunbookBaseInput } from '../common/messages';
 import { minorOf } from '../common/versions';
@@ -151,7 +152,8 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
     const key = `${what}-${node}`;
     const n = (attempts.get(key) ?? 0) + 1;
     attempts.set(key, n);
-    return nodeWorkflowId(parentId, n > 1 ? `${what}-${n}` : what, node);
+    const step = n > 1 ? `${what}-${n}` : what;
+    return patched(CHILD_ID_PATCH) ? nodeWorkflowId(parentId, step, node) : legacyNodeWorkflowId(parentId, step, node);
   };
   const timeouts = {
     drainTimeoutSeconds: opts.drainTimeoutSeconds,

@@ -3,14 +3,13 @@
  * `forwardOut`), with both hops' host keys verified. Errors come out typed (see failures.ts).
  */
 import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { Client, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
 import type { Duplex } from 'stream';
 import { ApplicationFailure } from '@temporalio/common';
 import type { NodeSpec } from '../../common/inventory';
 import { authFailed, connectionFailed, invalidInput } from './failures';
-import { HostKeyVerifier } from './host-key';
+import { expandHome, LocalFileError, readLocalFile } from '../../local/files';
+import { HostKeyVerifier, readKnownHosts } from './host-key';
 import type { TrustSettings } from './types';
 
 export const DEFAULT_KNOWN_HOSTS = '~/.ssh/known_hosts';
@@ -37,12 +36,8 @@ interface Hop {
   hostKey?: string;
 }
 
-export function expandHome(p: string): string {
-  return p === '~' ? os.homedir() : p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p;
-}
-
 /** Credentials for one hop: the identity file (read here, never an input), the agent, or OpenSSH's defaults. */
-function credentials(hop: Hop): Pick<ConnectConfig, 'privateKey' | 'agent'> {
+async function credentials(hop: Hop): Promise<Pick<ConnectConfig, 'privateKey' | 'agent'>> {
   const agentSock = process.env.SSH_AUTH_SOCK;
   if (hop.agent && !agentSock) {
     throw invalidInput(`${hop.label}: agent: true but SSH_AUTH_SOCK is not set; start ssh-agent (eval "$(ssh-agent)"; ssh-add) or set identityFile`);
@@ -57,10 +52,14 @@ function credentials(hop: Hop): Pick<ConnectConfig, 'privateKey' | 'agent'> {
   }
   let privateKey: Buffer | undefined;
   if (keyFile) {
+    if (!keyFile.startsWith('/')) {
+      throw invalidInput(`${hop.label}: identityFile ${JSON.stringify(keyFile)} is relative; the CLI resolves it against the inventory's directory, so start runbooks with the runbook CLI or give an absolute path`);
+    }
     try {
-      privateKey = fs.readFileSync(keyFile);
+      privateKey = await readLocalFile(keyFile, 'identity file');
     } catch (e) {
-      throw invalidInput(`${hop.label}: identityFile ${keyFile} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); fix the path in the inventory`);
+      if (!(e instanceof LocalFileError)) throw e;
+      throw invalidInput(`${hop.label}: identityFile: ${e.message}; fix the path in the inventory`);
     }
   }
   return { privateKey, agent };
@@ -85,15 +84,15 @@ function classify(err: Error & { level?: string; code?: string }, hop: Hop, veri
 }
 
 /** Connect and authenticate one hop, over `sock` when it runs through a jump host. */
-function connectHop(hop: Hop, trust: Required<TrustSettings>, opts: ConnectOptions, sock?: Duplex): Promise<Client> {
-  const verifier = new HostKeyVerifier({
-    label: hop.label,
-    address: hop.address,
-    port: hop.port,
-    pinned: hop.hostKey,
-    knownHostsFile: expandHome(trust.knownHosts),
-    policy: trust.hostKeyPolicy,
-  });
+async function connectHop(hop: Hop, trust: Required<TrustSettings>, opts: ConnectOptions, sock?: Duplex): Promise<Client> {
+  const knownHostsFile = expandHome(trust.knownHosts);
+  // Read before the handshake, asynchronously: ssh2 calls the verifier from inside its protocol handler.
+  const knownHostsText = hop.hostKey ? '' : await readKnownHosts(knownHostsFile);
+  const creds = await credentials(hop);
+  const verifier = new HostKeyVerifier(
+    { label: hop.label, address: hop.address, port: hop.port, pinned: hop.hostKey, knownHostsFile, policy: trust.hostKeyPolicy },
+    knownHostsText,
+  );
   return new Promise<Client>((resolve, reject) => {
     const client = new Client();
     let settled = false;
@@ -116,7 +115,7 @@ function connectHop(hop: Hop, trust: Required<TrustSettings>, opts: ConnectOptio
         port: hop.port,
         username: hop.user,
         sock,
-        ...credentials(hop),
+        ...creds,
         hostVerifier: verifier.verify,
         algorithms: { serverHostKey: verifier.algorithms() as ServerHostKeyAlgorithm[] },
         readyTimeout: opts.connectTimeoutMs,

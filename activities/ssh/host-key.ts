@@ -7,11 +7,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ApplicationFailure } from '@temporalio/common';
+import { command, shellQuote } from '../../common/shell';
+import { LocalFileError, readLocalText } from '../../local/files';
 import type { HostKeyPolicy } from '../../common/inventory';
 import { hostKeyMismatch, hostKeyUnknown, invalidInput } from './failures';
 import {
   checkKnownHosts,
   fingerprint,
+  firstMalformedLine,
   hostName,
   knownHostLine,
   knownKeyTypes,
@@ -29,12 +32,37 @@ export interface HopTrust {
   policy: HostKeyPolicy;
 }
 
-function readKnownHosts(file: string): string {
+/** The known_hosts text, '' when the file does not exist; read asynchronously, a regular file within its cap. */
+export async function readKnownHosts(file: string): Promise<string> {
   try {
-    return fs.readFileSync(file, 'utf8');
+    return await readLocalText(file, 'known_hosts file');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw invalidInput(`cannot read known_hosts file ${file}: ${(e as Error).message}; fix its permissions or set knownHosts in the inventory`);
+    if (e instanceof LocalFileError && e.code === 'ENOENT') return '';
+    if (e instanceof LocalFileError) throw invalidInput(`knownHosts: ${e.message}; fix knownHosts in the inventory`);
+    throw e;
+  }
+}
+
+/**
+ * Where accept-new may write: a file that parses as known_hosts, or a new file in a directory that exists. Never
+ * another kind of file (a config file named by mistake), never a directory created on the way.
+ */
+export async function acceptNewProblem(file: string, current: string): Promise<string | undefined> {
+  if (current) {
+    const bad = firstMalformedLine(current);
+    return bad ? `line ${bad} is not a known_hosts entry, so it is not a known_hosts file; accept-new appends only to one` : undefined;
+  }
+  try {
+    const st = await fs.promises.stat(file);
+    if (!st.isFile()) return 'is not a regular file';
+    return undefined; // an existing empty file
+  } catch {
+    try {
+      if (!(await fs.promises.stat(path.dirname(file))).isDirectory()) return `${path.dirname(file)} is not a directory`;
+    } catch {
+      return `its directory ${path.dirname(file)} does not exist; create it (mkdir -m 700 ${path.dirname(file)}) or fix knownHosts`;
+    }
+    return undefined;
   }
 }
 
@@ -44,7 +72,11 @@ export class HostKeyVerifier {
   /** The presented key's fingerprint, once seen. */
   presented?: string;
 
-  constructor(readonly hop: HopTrust) {}
+  /** `knownHostsText`: the file as read before the handshake (the verifier runs inside ssh2's callback). */
+  constructor(
+    readonly hop: HopTrust,
+    private readonly knownHostsText: string,
+  ) {}
 
   private get host(): string {
     return hostName(this.hop.address, this.hop.port);
@@ -53,20 +85,30 @@ export class HostKeyVerifier {
   /** The host key algorithm order for this hop: recorded key types first. */
   algorithms(): string[] {
     if (this.hop.pinned) return preferredHostKeyAlgorithms([]);
-    return preferredHostKeyAlgorithms(knownKeyTypes(parseKnownHosts(readKnownHosts(this.hop.knownHostsFile)), this.host));
+    return preferredHostKeyAlgorithms(knownKeyTypes(parseKnownHosts(this.knownHostsText), this.host));
   }
 
-  /** ssh2 `hostVerifier` (raw key blob). Returns whether to continue the handshake. */
-  readonly verify = (key: Buffer): boolean => {
+  /** ssh2 `hostVerifier` (raw key blob), asynchronous form: `done(true)` continues the handshake. */
+  readonly verify = (key: Buffer, done: (ok: boolean) => void): void => {
+    let pending: Promise<void> | undefined;
     try {
-      this.failure = this.judge(key);
+      const verdict = this.judge(key);
+      if (verdict === 'record') pending = this.record(key);
+      else this.failure = verdict;
     } catch (e) {
       this.failure = e as ApplicationFailure;
     }
-    return this.failure === undefined;
+    if (!pending) return done(this.failure === undefined);
+    pending.then(
+      () => done(true),
+      (e) => {
+        this.failure = e as ApplicationFailure;
+        done(false);
+      },
+    );
   };
 
-  private judge(key: Buffer): ApplicationFailure | undefined {
+  private judge(key: Buffer): ApplicationFailure | 'record' | undefined {
     const presented = (this.presented = fingerprint(key));
     const { label, pinned, knownHostsFile, policy } = this.hop;
     if (pinned) {
@@ -76,7 +118,7 @@ export class HostKeyVerifier {
           'If the host was reinstalled, verify the new key out of band and update hostKey in the inventory; otherwise someone may be intercepting the connection.',
       );
     }
-    const entries = parseKnownHosts(readKnownHosts(knownHostsFile));
+    const entries = parseKnownHosts(this.knownHostsText);
     const verdict = checkKnownHosts(entries, this.host, key);
     switch (verdict.status) {
       case 'known':
@@ -89,28 +131,26 @@ export class HostKeyVerifier {
         return hostKeyMismatch(
           `host key mismatch for ${label}: ${knownHostsFile} expects ${verdict.expected.join(' or ')} (line ${verdict.lines.join(', ')}) ` +
             `but the host presented ${presented}. If the host was reinstalled, verify the new key out of band and replace the line ` +
-            `(ssh-keygen -R ${this.host} -f ${knownHostsFile}); otherwise someone may be intercepting the connection.`,
+            `(${command('ssh-keygen', '-R', this.host, '-f', knownHostsFile)}); otherwise someone may be intercepting the connection.`,
         );
       case 'unknown':
-        if (policy === 'accept-new') {
-          this.record(key);
-          return undefined;
-        }
+        if (policy === 'accept-new') return 'record';
         return hostKeyUnknown(
           `unknown host key for ${label}: ${presented} is not in ${knownHostsFile} and hostKeyPolicy is strict. ` +
-            `Add it after checking the fingerprint out of band (ssh-keyscan -p ${this.hop.port} ${this.hop.address} >> ${knownHostsFile}), ` +
+            `Add it after checking the fingerprint out of band (${command('ssh-keyscan', '-p', String(this.hop.port), this.hop.address)} >> ${shellQuote(knownHostsFile)}), ` +
             'pin it as hostKey in the inventory, or set hostKeyPolicy: accept-new to trust on first use.',
         );
     }
   }
 
   /** Trust on first use: append the key unless a concurrent connection recorded it meanwhile. */
-  private record(key: Buffer): void {
+  private async record(key: Buffer): Promise<void> {
     const file = this.hop.knownHostsFile;
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const current = readKnownHosts(file);
+    const current = await readKnownHosts(file);
+    const problem = await acceptNewProblem(file, current);
+    if (problem) throw invalidInput(`knownHosts ${file}: ${problem}; hostKeyPolicy accept-new records new host keys there`);
     if (checkKnownHosts(parseKnownHosts(current), this.host, key).status === 'known') return;
     const sep = current && !current.endsWith('\n') ? '\n' : '';
-    fs.appendFileSync(file, `${sep}${knownHostLine(this.host, key)}\n`, { mode: 0o600 });
+    await fs.promises.appendFile(file, `${sep}${knownHostLine(this.host, key)}\n`, { mode: 0o600 });
   }
 }

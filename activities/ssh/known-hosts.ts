@@ -33,25 +33,38 @@ export function hostName(address: string, port: number): string {
   return port === 22 ? address : `[${address}]:${port}`;
 }
 
+/** One known_hosts line: an entry, nothing (blank, comment, a marker OpenSSH ignores), or malformed. */
+function parseLine(raw: string, lineNo: number): KnownHostEntry | 'skip' | 'malformed' {
+  const line = raw.trim();
+  if (!line || line.startsWith('#')) return 'skip';
+  const fields = line.split(/\s+/);
+  let marker: KnownHostEntry['marker'];
+  if (fields[0].startsWith('@')) {
+    const m = fields.shift()!.slice(1);
+    if (m !== 'revoked' && m !== 'cert-authority') return 'skip'; // unknown marker: OpenSSH ignores the line too
+    marker = m;
+  }
+  const [hosts, keyType, b64] = fields;
+  if (!hosts || !keyType || !b64 || !/^[A-Za-z0-9+/]+=*$/.test(b64)) return 'malformed';
+  const key = Buffer.from(b64, 'base64');
+  if (keyTypeOf(key) !== keyType) return 'malformed'; // corrupt or mislabelled: never trust it
+  return { line: lineNo, marker, hosts, keyType, key };
+}
+
 export function parseKnownHosts(text: string): KnownHostEntry[] {
   const entries: KnownHostEntry[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) return;
-    const fields = line.split(/\s+/);
-    let marker: KnownHostEntry['marker'];
-    if (fields[0].startsWith('@')) {
-      const m = fields.shift()!.slice(1);
-      if (m !== 'revoked' && m !== 'cert-authority') return; // unknown marker: OpenSSH ignores the line too
-      marker = m;
-    }
-    const [hosts, keyType, b64] = fields;
-    if (!hosts || !keyType || !b64 || !/^[A-Za-z0-9+/]+=*$/.test(b64)) return;
-    const key = Buffer.from(b64, 'base64');
-    if (keyTypeOf(key) !== keyType) return; // corrupt or mislabelled: never trust it
-    entries.push({ line: i + 1, marker, hosts, keyType, key });
+    const parsed = parseLine(raw, i + 1);
+    if (typeof parsed === 'object') entries.push(parsed);
   });
   return entries;
+}
+
+/** The first line (1-based) that is neither an entry, a comment nor blank; undefined for a well-formed file. */
+export function firstMalformedLine(text: string): number | undefined {
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) if (parseLine(lines[i], i + 1) === 'malformed') return i + 1;
+  return undefined;
 }
 
 /** Glob match with OpenSSH's `*` and `?`. */

@@ -3,7 +3,7 @@
  * file exported with `temporal workflow show --output json`. Payload codecs are undone first, so an encrypted
  * history reads as plain text with the worker's key.
  */
-import { readFile } from 'node:fs/promises';
+import { LocalFileError, readLocalText } from '../../local/files';
 import type { Client } from '@temporalio/client';
 import type { DataConverter, LoadedDataConverter } from '@temporalio/common';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
@@ -61,19 +61,23 @@ async function auditRun(client: Client, workflowId: string, runId: string | unde
 
 /** Audit of a history file (`temporal workflow show -w ID --output json > file`). Child histories are separate files. */
 export async function auditFromFile(file: string, dataConverter?: DataConverter): Promise<RunbookAudit> {
+  // Never suggest redirecting into the file named: it may be any file (history --file /etc/passwd).
+  const howTo = 'export a history with: temporal workflow show -w <ID> --output json > history.json';
+  let text: string;
+  try {
+    text = await readLocalText(file, 'history file');
+  } catch (err) {
+    if (err instanceof LocalFileError) throw new HistoryFileError(`cannot read ${file}: ${err.reason}; ${howTo}`);
+    throw err;
+  }
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(file, 'utf8'));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new HistoryFileError(
-      code
-        ? `cannot read ${file} (${code}); export a history with: temporal workflow show -w <ID> --output json > ${file}`
-        : `${file} is not JSON; export a history with: temporal workflow show -w <ID> --output json > ${file}`,
-    );
+    json = JSON.parse(text);
+  } catch {
+    throw new HistoryFileError(`${JSON.stringify(file)} is not JSON; ${howTo}`);
   }
   if (!Array.isArray((json as { events?: unknown })?.events)) {
-    throw new HistoryFileError(`${file} holds no "events" list; it should be the output of: temporal workflow show -w <ID> --output json`);
+    throw new HistoryFileError(`${JSON.stringify(file)} holds no "events" list; ${howTo}`);
   }
   const plain = await decoded(json as object, dataConverter, file);
   let audit: RunbookAudit;

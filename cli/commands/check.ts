@@ -50,7 +50,7 @@ export const registerCheckCommand: RegisterCommands = (program: Command, ctx: Cl
     .option('--json', 'print the report as JSON on stdout (progress goes to stderr)')
     .addHelpText('after', '\nExit code 0 when healthy, 1 when it found problems.\n\nExample:\n  runbook check -i inventory.yaml')
     .action(async (opts: { inventory: string; json?: boolean }) => {
-      const inventory = ctx.loadInventory(opts.inventory);
+      const inventory = await ctx.loadInventory(opts.inventory);
       process.exitCode = await ctx.startRunbook({
         kind: 'check',
         workflowType: 'check',

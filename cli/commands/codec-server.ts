@@ -2,7 +2,7 @@
  * `runbook codec-server`: decrypts payloads for the Temporal Web UI (and `temporal --codec-endpoint`) with the same
  * keys as the worker. Bad flags or a missing key exit 2 before anything listens.
  */
-import { readFileSync } from 'node:fs';
+import { LocalFileError, readLocalText } from '../../local/files';
 import type { Command } from 'commander';
 import { AesGcmPayloadCodec } from '../../codec/encryption';
 import { CodecConfigError, loadKeyring } from '../../codec/keys';
@@ -46,9 +46,10 @@ export async function runCodecServer(flags: CodecServerFlags, env: Record<string
   let authorization: string | undefined;
   if (flags.authFile) {
     try {
-      authorization = readFileSync(flags.authFile, 'utf8').trim();
-    } catch {
-      throw new CodecConfigError('--auth-file', `cannot read ${flags.authFile}; it should hold the exact Authorization header value, e.g. "Bearer <token>"`);
+      authorization = (await readLocalText(flags.authFile, 'auth file')).trim();
+    } catch (e) {
+      if (!(e instanceof LocalFileError)) throw e;
+      throw new CodecConfigError('--auth-file', `${e.message}; it should be a file holding the exact Authorization header value, e.g. "Bearer <token>"`);
     }
     if (!authorization) throw new CodecConfigError('--auth-file', `${flags.authFile} is empty; put the Authorization header value in it`);
   }

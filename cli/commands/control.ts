@@ -3,6 +3,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type Wor
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { Option, type Command } from 'commander';
 import { ExitCode, RunbookClusterKey, RunbookKindKey } from '../../common/constants';
+import { plainTextProblem, printable, printableDeep } from '../../common/text';
 import { approveUpdate, decideUpdate, pauseUpdate, progressQuery, rejectUpdate, resumeUpdate } from '../../common/messages';
 import type { RunbookCli } from '../program';
 import { uiLink } from '../program';
@@ -81,7 +82,29 @@ function example(...lines: string[]): string {
   return `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
 }
 
-async function update(ctx: RunbookCli, id: string, run: (client: Client) => Promise<unknown>, done: string): Promise<void> {
+/** A workflow ID as typed: what `runbook list` prints, never empty or a control sequence. */
+export function checkRunbookId(ctx: RunbookCli, id: string): void {
+  if (!id || id.length > 1000 || plainTextProblem(id) || /\s/.test(id)) {
+    ctx.badInput(`<id>: ${JSON.stringify(printable(id))} is not a runbook ID; give one as runbook list prints it, e.g. runbook-prod`);
+  }
+}
+
+/** A --reason kept in history and shown on other operators' screens: one printable line. */
+function checkReason(ctx: RunbookCli, reason: string | undefined): void {
+  if (reason === undefined) return;
+  const problem = plainTextProblem(reason) ?? (reason.length > 1000 ? 'must be at most 1,000 characters' : undefined);
+  if (problem) ctx.badInput(`--reason: ${problem}; e.g. --reason "change CHG-42"`);
+}
+
+async function update(
+  ctx: RunbookCli,
+  id: string,
+  run: (client: Client) => Promise<unknown>,
+  done: string,
+  reason?: string,
+): Promise<void> {
+  checkRunbookId(ctx, id);
+  checkReason(ctx, reason);
   const client = await ctx.client();
   try {
     await run(client);
@@ -90,11 +113,14 @@ async function update(ctx: RunbookCli, id: string, run: (client: Client) => Prom
     // A validator refusal ("nothing is waiting for approval") is the user's mistake: bad input, with the way to look.
     if (e instanceof WorkflowUpdateFailedError) {
       const msg = (e.cause as Error | undefined)?.message ?? e.message;
-      process.stderr.write(`${id}: ${msg}; see what it waits for: runbook status ${id}\n`);
+      process.stderr.write(`${id}: ${printable(msg)}; see what it waits for: runbook status ${id}\n`);
       process.exitCode = ExitCode.BAD_INPUT;
       return;
     }
-    process.stderr.write(`${id}: ${(e as Error).message}\n`);
+    if (e instanceof WorkflowNotFoundError) {
+      ctx.badInput(`${id}: no runbook with this workflow ID in namespace ${client.options.namespace}; "runbook list" shows them`);
+    }
+    process.stderr.write(`${id}: ${printable((e as Error).message.split('\n')[0])}\n`);
     process.exitCode = ExitCode.RUNBOOK_FAILED;
   }
 }
@@ -139,15 +165,18 @@ export function registerControlCommands(program: Command, ctx: RunbookCli): void
     .option('--json', 'print JSON')
     .addHelpText('after', example('runbook status runbook-prod', 'runbook status runbook-prod --json | jq .progress.nodes'))
     .action(async (id: string, o: { json?: boolean }) => {
+      checkRunbookId(ctx, id);
       const client = await ctx.client();
       const desc = await describeRunbook(ctx, client, id);
       const handle = client.workflow.getHandle(id);
       let progressError: string | undefined;
+      // Stored text (notes, reasons, node output) is another operator's input: escape control characters.
       const progress = await client
         .withDeadline(Date.now() + 5000, () => handle.query(progressQuery))
-        .catch((e: Error) => ((progressError = e.message.split('\n')[0]), undefined));
+        .then((p) => printableDeep(p))
+        .catch((e: Error) => ((progressError = printable(e.message.split('\n')[0])), undefined));
       const status = desc.status.name === 'RUNNING' ? 'running' : finalStatusOf(desc.status.name);
-      const by = await startedBy(client, id, desc.runId).catch(() => undefined);
+      const by = await startedBy(client, id, desc.runId).then((b) => b && printable(b), () => undefined);
       const link = uiLink(client.options.namespace, id, desc.runId);
       if (o.json) {
         const json = { workflowId: id, runId: desc.runId, status, startedBy: by, startTime: desc.startTime, closeTime: desc.closeTime, ui: link, progress };
@@ -181,6 +210,7 @@ export function registerControlCommands(program: Command, ctx: RunbookCli): void
     .option('--json', 'stream one JSON object per change (step, node, approval, note, final)')
     .addHelpText('after', example('runbook watch runbook-prod || page-oncall', 'runbook watch runbook-prod --json | jq -c \'select(.type == "node")\''))
     .action(async (id: string, o: { json?: boolean }) => {
+      checkRunbookId(ctx, id);
       const client = await ctx.client();
       const desc = await describeRunbook(ctx, client, id);
       if (!o.json) process.stdout.write(`watching ${id} (UI: ${uiLink(client.options.namespace, id, desc.runId)}); Ctrl-C detaches\n`);
@@ -199,6 +229,7 @@ export function registerControlCommands(program: Command, ctx: RunbookCli): void
         id,
         (c) => c.workflow.getHandle(id).executeUpdate(approveUpdate, { args: [{ id: o.approval, by: ctx.identity, reason: o.reason }] }),
         `approved by ${ctx.identity}`,
+        o.reason,
       );
     });
 
@@ -214,6 +245,7 @@ export function registerControlCommands(program: Command, ctx: RunbookCli): void
         id,
         (c) => c.workflow.getHandle(id).executeUpdate(rejectUpdate, { args: [{ id: o.approval, by: ctx.identity, reason: o.reason }] }),
         `rejected by ${ctx.identity}`,
+        o.reason,
       );
     });
 
@@ -223,7 +255,7 @@ export function registerControlCommands(program: Command, ctx: RunbookCli): void
     .option('--reason <text>', 'why')
     .addHelpText('after', example('runbook pause runbook-prod --reason "traffic peak"'))
     .action(async (id: string, o: { reason?: string }) => {
-      await update(ctx, id, (c) => c.workflow.getHandle(id).executeUpdate(pauseUpdate, { args: [{ by: ctx.identity, reason: o.reason }] }), 'paused');
+      await update(ctx, id, (c) => c.workflow.getHandle(id).executeUpdate(pauseUpdate, { args: [{ by: ctx.identity, reason: o.reason }] }), 'paused', o.reason);
     });
 
   program
@@ -232,7 +264,7 @@ export function registerControlCommands(program: Command, ctx: RunbookCli): void
     .option('--reason <text>', 'why')
     .addHelpText('after', example('runbook resume runbook-prod --reason "peak over"'))
     .action(async (id: string, o: { reason?: string }) => {
-      await update(ctx, id, (c) => c.workflow.getHandle(id).executeUpdate(resumeUpdate, { args: [{ by: ctx.identity, reason: o.reason }] }), 'resumed');
+      await update(ctx, id, (c) => c.workflow.getHandle(id).executeUpdate(resumeUpdate, { args: [{ by: ctx.identity, reason: o.reason }] }), 'resumed', o.reason);
     });
 
   program
@@ -249,6 +281,7 @@ export function registerControlCommands(program: Command, ctx: RunbookCli): void
         id,
         (c) => c.workflow.getHandle(id).executeUpdate(decideUpdate, { args: [{ decision, by: ctx.identity, reason: o.reason }] }),
         `${decision} decided by ${ctx.identity}`,
+        o.reason,
       );
     });
 

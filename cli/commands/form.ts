@@ -4,6 +4,7 @@
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import type { CliContext, RegisterCommands } from '../context';
+import { parseFlags, secondsNumber, wholeNumber } from '../flags';
 import type { FormResult } from '../../workflows/form';
 import type { RemoveNodeResult } from '../../workflows/remove-node';
 
@@ -13,16 +14,9 @@ const FormFlags = z.strictObject({
   yes: z.boolean().default(false),
   json: z.boolean().default(false),
   cleanStale: z.boolean().default(false),
-  workerConcurrency: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int({ error: 'must be a whole number' })
-    .min(1, { error: 'must be at least 1' })
-    .max(100, { error: 'must be at most 100' })
-    .default(5),
-  maxClockSkew: z.coerce
-    .number({ error: 'must be a number of seconds' })
-    .positive({ error: 'must be more than 0 seconds' })
-    .max(300, { error: 'must be at most 300 seconds' })
+  workerConcurrency: wholeNumber.pipe(z.number().min(1, { error: 'must be at least 1' }).max(100, { error: 'must be at most 100' })).default(5),
+  maxClockSkew: secondsNumber
+    .pipe(z.number().min(0.001, { error: 'must be at least 0.001 seconds (1 ms)' }).max(300, { error: 'must be at most 300 seconds' }))
     .default(2),
 });
 
@@ -34,22 +28,6 @@ const RemoveFlags = z.strictObject({
   yes: z.boolean().default(false),
   json: z.boolean().default(false),
 });
-
-const FLAG_NAMES: Record<string, string> = {
-  workerConcurrency: '--worker-concurrency',
-  maxClockSkew: '--max-clock-skew',
-  node: '--node',
-  inventory: '--inventory',
-};
-
-/** Parse with zod; on failure exit 2 naming the flag and the fix. */
-export function parseFlags<T extends z.ZodType>(ctx: CliContext, schema: T, raw: unknown): z.infer<T> {
-  const parsed = schema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const key = String(issue.path[0] ?? '');
-  return ctx.badInput(`${FLAG_NAMES[key] ?? `--${key}`}: ${issue.message}`);
-}
 
 export const registerFormCommands: RegisterCommands = (program: Command, ctx: CliContext) => {
   program
@@ -67,7 +45,7 @@ export const registerFormCommands: RegisterCommands = (program: Command, ctx: Cl
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {
       const flags = parseFlags(ctx, FormFlags, opts);
-      const inventory = ctx.loadInventory(flags.inventory);
+      const inventory = await ctx.loadInventory(flags.inventory);
       const cps = inventory.nodes.filter((n) => n.role === 'controlplane').length;
       if (cps === 0) ctx.badInput(`${flags.inventory}: no node has role controlplane; a cluster needs at least one`);
       process.exitCode = await ctx.startRunbook({
@@ -105,7 +83,7 @@ export const registerFormCommands: RegisterCommands = (program: Command, ctx: Cl
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {
       const flags = parseFlags(ctx, RemoveFlags, opts);
-      const inventory = ctx.loadInventory(flags.inventory);
+      const inventory = await ctx.loadInventory(flags.inventory);
       if (!inventory.nodes.some((n) => n.name === flags.node)) {
         ctx.badInput(
           `--node: ${JSON.stringify(flags.node)} is not in ${flags.inventory}; use one of ${inventory.nodes.map((n) => n.name).join(', ')}`,

@@ -10,6 +10,7 @@ import { loadDataConverter } from '../../codec/data-converter';
 import { ExitCode } from '../../common/constants';
 import type { CliContext } from '../context';
 import type { RunbookAudit } from '../audit/model';
+import { printableDeep } from '../../common/text';
 import { auditFromFile, auditFromServer, HistoryDecodeError, HistoryFileError } from '../audit/read-history';
 import { renderJson, renderMarkdown, renderText } from '../audit/render';
 
@@ -44,8 +45,10 @@ export function validateHistoryArgs(ctx: Pick<CliContext, 'badInput'>, id: strin
 }
 
 export function renderAudit(audit: RunbookAudit, flags: Pick<HistoryFlags, 'json' | 'markdown'>): string {
-  if (flags.json) return renderJson(audit) + '\n';
-  return flags.markdown ? renderMarkdown(audit) : renderText(audit);
+  if (flags.json) return renderJson(audit) + '\n'; // JSON escapes control characters itself
+  // Reasons, labels and command output are other people's text: no escape sequence reaches this terminal.
+  const safe = printableDeep(audit);
+  return flags.markdown ? renderMarkdown(safe) : renderText(safe);
 }
 
 async function readFromServer(ctx: CliContext, id: string, flags: HistoryFlags): Promise<RunbookAudit | number> {

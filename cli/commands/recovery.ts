@@ -6,9 +6,11 @@ import { defaultStateDir } from '../../worker/state-dir';
 import type { Command } from 'commander';
 import * as path from 'path';
 import { z } from 'zod';
-import { BACKUP_ID, listBackupRecords } from '../../activities/backup';
+import { BACKUP_ID, listBackupClusters, listBackupRecords } from '../../activities/backup';
 import type { Inventory } from '../../common/inventory';
 import type { CliContext, RegisterCommands } from '../context';
+import { nameList, parseFlags, wholeNumber } from '../flags';
+import { plainTextProblem, printableDeep } from '../../common/text';
 
 const NODE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const nodeName = z.string().regex(NODE, { error: 'must be a node name from the inventory (lowercase DNS label)' });
@@ -23,16 +25,13 @@ const BackupFlags = z.strictObject({
   ...common,
   node: nodeName.optional(),
   stopped: z.boolean().default(false),
-  keep: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int({ error: 'must be a whole number' })
-    .min(1, { error: 'must be at least 1 (the backup just made is always kept)' })
-    .max(1000, { error: 'must be at most 1000' })
+  keep: wholeNumber
+    .pipe(z.number().min(1, { error: 'must be at least 1 (the backup just made is always kept)' }).max(1000, { error: 'must be at most 1000' }))
     .optional(),
   label: z
     .string()
     .max(200, { error: 'must be at most 200 characters' })
-    .regex(/^[^\n\r]*$/, { error: 'must be one line' })
+    .refine((l) => !plainTextProblem(l), { error: 'must be one line of printable text (no control characters or escape sequences)' })
     .optional(),
 });
 
@@ -51,30 +50,13 @@ const RestoreFlags = z.strictObject({
 
 const RecoverFlags = z.strictObject({
   ...common,
-  lost: z
-    .string({ error: 'is required: name the control-plane nodes lost for good, e.g. --lost k8s-2,k8s-3' })
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-    .pipe(z.array(nodeName).min(1, { error: 'name at least one lost node, e.g. --lost k8s-2,k8s-3' })),
+  lost: nameList(nodeName, '--lost k8s-2,k8s-3 (the control-plane nodes lost for good)'),
   template: z.union([z.literal('auto'), nodeName]).default('auto'),
   fence: z.boolean().default(false),
-  waitTimeout: z.coerce
-    .number({ error: 'must be a number of seconds' })
-    .int({ error: 'must be a whole number of seconds' })
-    .min(10, { error: 'must be at least 10 seconds' })
-    .max(24 * 3600, { error: 'must be at most 86400 seconds' })
+  waitTimeout: wholeNumber
+    .pipe(z.number().min(10, { error: 'must be at least 10 seconds' }).max(24 * 3600, { error: 'must be at most 86400 seconds' }))
     .default(600),
 });
-
-const FLAG_NAMES: Record<string, string> = { waitTimeout: '--wait-timeout', inventory: '--inventory' };
-
-function parseFlags<T extends z.ZodType>(ctx: CliContext, schema: T, raw: unknown): z.infer<T> {
-  const parsed = schema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const key = String(issue.path[0] ?? '');
-  return ctx.badInput(`${FLAG_NAMES[key] ?? `--${key}`}: ${issue.message}`);
-}
-
 
 function controlPlaneNamed(ctx: CliContext, inventory: Inventory, flag: string, name: string): void {
   const node = inventory.nodes.find((n) => n.name === name);
@@ -96,7 +78,7 @@ export const registerRecoveryCommands: RegisterCommands = (program: Command, ctx
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {
       const flags = parseFlags(ctx, BackupFlags, opts);
-      const inventory = ctx.loadInventory(flags.inventory);
+      const inventory = await ctx.loadInventory(flags.inventory);
       if (flags.node) controlPlaneNamed(ctx, inventory, '--node', flags.node);
       else if (!inventory.nodes.some((n) => n.role === 'controlplane')) ctx.badInput(`${flags.inventory}: no control-plane node to back up`);
       const node = flags.node ?? inventory.nodes.find((n) => n.role === 'controlplane')!.name;
@@ -121,22 +103,26 @@ export const registerRecoveryCommands: RegisterCommands = (program: Command, ctx
     .option('--cluster <name>', 'cluster name (instead of --inventory)')
     .option('--node <name>', 'only backups of this node')
     .option('--json', 'print JSON')
-    .action((opts) => {
+    .action(async (opts) => {
       const flags = parseFlags(ctx, ListFlags, opts);
-      const cluster = flags.cluster ?? (flags.inventory ? ctx.loadInventory(flags.inventory).cluster : undefined);
-      if (!cluster) ctx.badInput('--inventory or --cluster: say which cluster, e.g. runbook backups list -i inventory.yaml');
-      const records = listBackupRecords(defaultStateDir(), cluster).filter((r) => !flags.node || r.node === flags.node);
+      const only = flags.cluster ?? (flags.inventory ? (await ctx.loadInventory(flags.inventory)).cluster : undefined);
+      const root = path.join(defaultStateDir(), 'backups');
+      // Without --cluster or -i: every cluster's backups (the directory names are cluster names the engine wrote).
+      const clusters = only ? [only] : listBackupClusters(defaultStateDir());
+      const records = printableDeep(
+        clusters.flatMap((c) => listBackupRecords(defaultStateDir(), c).map((r) => ({ ...r, cluster: c }))).filter((r) => !flags.node || r.node === flags.node),
+      );
       if (flags.json) {
         console.log(JSON.stringify(records.map(({ entries: _e, ...r }) => r), null, 2));
         return;
       }
       if (!records.length) {
-        console.log(`no backups of ${cluster} in ${path.join(defaultStateDir(), 'backups', cluster)}`);
+        console.log(`no backups${only ? ` of ${only}` : ''} in ${only ? path.join(root, only) : root}`);
         return;
       }
-      console.log(['ID', 'NODE', 'CREATED', 'SIZE', 'FILES', 'STOPPED', 'SHA256', 'LABEL'].join('\t'));
+      console.log(['ID', 'CLUSTER', 'NODE', 'CREATED', 'SIZE', 'FILES', 'STOPPED', 'SHA256', 'LABEL'].join('\t'));
       for (const r of records) {
-        console.log([r.id, r.node, r.createdAt, r.size, r.files.length, r.stopped ? 'yes' : 'no', r.sha256.slice(0, 12), r.label ?? ''].join('\t'));
+        console.log([r.id, r.cluster, r.node, r.createdAt, r.size, r.files.length, r.stopped ? 'yes' : 'no', r.sha256.slice(0, 12), r.label ?? ''].join('\t'));
       }
     });
 
@@ -151,7 +137,7 @@ export const registerRecoveryCommands: RegisterCommands = (program: Command, ctx
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {
       const flags = parseFlags(ctx, RestoreFlags, opts);
-      const inventory = ctx.loadInventory(flags.inventory);
+      const inventory = await ctx.loadInventory(flags.inventory);
       controlPlaneNamed(ctx, inventory, '--node', flags.node);
       const record = listBackupRecords(defaultStateDir(), inventory.cluster).find((r) => r.id === flags.backup);
       if (!record) ctx.badInput(`--backup ${flags.backup}: no such backup of ${inventory.cluster}; see runbook backups list -i ${flags.inventory}`);
@@ -184,7 +170,7 @@ export const registerRecoveryCommands: RegisterCommands = (program: Command, ctx
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {
       const flags = parseFlags(ctx, RecoverFlags, opts);
-      const inventory = ctx.loadInventory(flags.inventory);
+      const inventory = await ctx.loadInventory(flags.inventory);
       for (const name of flags.lost) controlPlaneNamed(ctx, inventory, '--lost', name);
       const survivors = inventory.nodes.filter((n) => n.role === 'controlplane' && !flags.lost.includes(n.name));
       if (!survivors.length) ctx.badInput('--lost: lists every control-plane node; at least one survivor is needed');

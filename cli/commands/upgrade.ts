@@ -6,25 +6,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { normaliseChannel, UpgradeOptions } from '../../workflows/upgrade-plan';
 import type { CliContext, RegisterCommands } from '../context';
-
-/** `90`, `90s`, `5m`, `2h` → seconds. */
-export function parseDuration(value: string): number | undefined {
-  const m = /^(\d+)(s|m|h)?$/.exec(value.trim());
-  if (!m) return undefined;
-  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as const)[(m[2] ?? 's') as 's' | 'm' | 'h'];
-}
-
-const duration = (example: string) =>
-  z.string().transform((v, ctx) => {
-    const s = parseDuration(v);
-    if (s === undefined) {
-      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a duration; use e.g. ${example} (s, m or h)` });
-      return z.NEVER;
-    }
-    return s;
-  });
-
-const wholeNumber = z.coerce.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' });
+import { duration, flagError, wholeNumber } from '../flags';
 
 const UpgradeFlags = z.strictObject({
   inventory: z.string().min(1),
@@ -43,7 +25,7 @@ const UpgradeFlags = z.strictObject({
   yes: z.boolean().default(false),
   json: z.boolean().default(false),
   approve: z.enum(['none', 'each', 'on-failure'], { error: 'must be none, each or on-failure' }).default('none'),
-  workerBatch: wholeNumber.min(1, { error: 'must be at least 1' }).max(100, { error: 'must be at most 100' }).default(1),
+  workerBatch: wholeNumber.pipe(z.number().min(1, { error: 'must be at least 1' }).max(100, { error: 'must be at most 100' })).default(1),
   rollback: z.enum(['node', 'all'], { error: 'must be node or all' }).default('node'),
   onFailure: z.enum(['rollback', 'pause'], { error: 'must be rollback or pause' }).default('rollback'),
   drainTimeout: duration('5m').pipe(z.number().min(1, { error: 'must be at least 1s' }).max(86_400, { error: 'must be at most 24h' })),
@@ -53,29 +35,12 @@ const UpgradeFlags = z.strictObject({
   stepTimeout: duration('30m').pipe(z.number().min(10, { error: 'must be at least 10s' }).max(86_400, { error: 'must be at most 24h' })).optional(),
 });
 
-const FLAG_NAMES: Record<string, string> = {
-  inventory: '--inventory',
-  to: '--to',
-  approve: '--approve',
-  workerBatch: '--worker-batch',
-  rollback: '--rollback',
-  onFailure: '--on-failure',
-  drainTimeout: '--drain-timeout',
-  soak: '--soak',
-  approvalTimeout: '--approval-timeout',
-  readyTimeout: '--ready-timeout',
-  stepTimeout: '--step-timeout',
-};
-
 export type UpgradeFlags = z.output<typeof UpgradeFlags>;
 
 /** Parse commander's options; returns the flags or the message naming the bad flag and its fix. */
 export function parseUpgradeFlags(raw: unknown): { flags: UpgradeFlags } | { error: string } {
   const parsed = UpgradeFlags.safeParse(raw);
-  if (parsed.success) return { flags: parsed.data };
-  const issue = parsed.error.issues[0];
-  const key = String(issue.path[0] ?? '');
-  return { error: `${FLAG_NAMES[key] ?? `--${key}`}: ${issue.message}` };
+  return parsed.success ? { flags: parsed.data } : { error: flagError(parsed.error) };
 }
 
 /** The workflow input's own fields (checked against the workflow's schema, so the two cannot drift). */
@@ -124,7 +89,7 @@ export const registerUpgradeCommands: RegisterCommands = (program: Command, ctx:
       const parsed = parseUpgradeFlags(opts);
       if ('error' in parsed) return ctx.badInput(parsed.error);
       const { flags } = parsed;
-      const inventory = ctx.loadInventory(flags.inventory);
+      const inventory = await ctx.loadInventory(flags.inventory);
       if (!inventory.nodes.some((n) => n.role === 'controlplane')) {
         ctx.badInput(`${flags.inventory}: no node has role controlplane; kubectl and the quorum checks need one`);
       }

@@ -10,6 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { JournalEntry } from '../../lab';
 import { waitFor } from '../support/lab';
 import { startTemporal } from '../support/temporal';
+import { nodeWorkflowId } from '../../common/constants';
 import { formedLab, killWorker, spawnUpgradeWorker, journalInvariants, refreshes, settle, startUpgrade, waitProgress } from './upgrade-support';
 
 const CPS = ['k8s-1', 'k8s-2', 'k8s-3'];
@@ -105,7 +106,7 @@ test('SIGKILL the worker mid-revert: the rollback resumes, k8s-2 is reverted exa
     const revertCommands = journal.filter((e) => e.node === 'k8s-2' && e.argv?.[0] === 'snap' && e.argv[1] === 'revert');
     expect(revertCommands.map((e) => e.exit)).toEqual([0]);
     // The rollback child resumed its revertSnap activity on the new worker: a second attempt, which completed.
-    expect(await activityAttempts(env, `${handle.workflowId}-rollback-k8s-2`, 'revertSnap')).toEqual([{ attempt: 2, completed: true }]);
+    expect(await activityAttempts(env, nodeWorkflowId(handle.workflowId, 'rollback', 'k8s-2'), 'revertSnap')).toEqual([{ attempt: 2, completed: true }]);
 
     const st = await lab.status();
     const node2 = st.nodes.find((n) => n.name === 'k8s-2')!;

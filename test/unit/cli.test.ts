@@ -54,7 +54,7 @@ describe('connection: flags over env over temporal.toml', () => {
   });
 
   test.each([
-    [{ configFile: '/nonexistent/temporal.toml' }, '--config-file: /nonexistent/temporal.toml does not exist'],
+    [{ configFile: '/nonexistent/temporal.toml' }, '--config-file: config file "/nonexistent/temporal.toml": no such file'],
     [{ profile: 'nope' }, "--profile/--config-file: Profile 'nope' not found"],
     [{ tlsCertPath: '/x.crt' }, '--tls-cert-path and --tls-key-path: give both'],
   ] as Array<[ConnectionFlags, string]>)('bad connection flags are bad input (exit 2): %o', (flags, message) => {

@@ -6,7 +6,7 @@ import { startCodecServer, type RunningCodecServer } from '../../codec/server';
 import { registerCodecServerCommands, runCodecServer } from '../../cli/commands/codec-server';
 
 const MARKER = 'kubeadm-token-7b2e';
-const key = Buffer.alloc(32, 0x5c);
+const key = Buffer.from(Array.from({ length: 32 }, (_, i) => (0x5c + i * 13) & 0xff));
 const codec = new AesGcmPayloadCodec(keyringOf({ id: 'ui-key', key }));
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const unb64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');

@@ -9,8 +9,8 @@ import { CodecConfigError, deriveKeyId, keyringOf, loadKeyring } from '../../cod
 import { failureConverter, failureConverterPath, loadDataConverter } from '../../codec/data-converter';
 
 const MARKER = 'secret-join-token-4f1c';
-const keyA = Buffer.alloc(32, 0xa1);
-const keyB = Buffer.alloc(32, 0xb2);
+const keyA = Buffer.from(Array.from({ length: 32 }, (_, i) => (0xa1 + i * 7) & 0xff));
+const keyB = Buffer.from(Array.from({ length: 32 }, (_, i) => (0xb2 + i * 11) & 0xff));
 const text = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? new Uint8Array()).toString('utf8');
 const plainPayload = (): Payload => defaultPayloadConverter.toPayload({ token: MARKER, node: 'k8s-1' });
 

@@ -82,7 +82,7 @@ describe('auditFromFile', () => {
   };
 
   it('names the file and how to export one when it is missing, not JSON, or not a history', async () => {
-    await expect(auditFromFile(path.join(dir, 'none.json'))).rejects.toThrow(/cannot read .*none\.json \(ENOENT\); export a history with: temporal workflow show/);
+    await expect(auditFromFile(path.join(dir, 'none.json'))).rejects.toThrow(/cannot read .*none\.json: no such file \(ENOENT\); export a history with: temporal workflow show/);
     await expect(auditFromFile(await write('bad.json', '{'))).rejects.toThrow(HistoryFileError);
     await expect(auditFromFile(await write('obj.json', '{"foo":1}'))).rejects.toThrow(/holds no "events" list/);
     await expect(auditFromFile(await write('empty.json', '{"events":[]}'))).rejects.toThrow(/is not a Temporal history \(not a workflow history/);
