@@ -5,7 +5,7 @@
  */
 import * as readline from 'readline';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ExitCode } from '../common/constants';
+import { BAD_REQUEST_TYPE, ExitCode } from '../common/constants';
 import { printable, printableDeep } from '../common/text';
 import { approveUpdate, progressQuery, rejectUpdate, type RunbookProgress } from '../common/messages';
 import { diffProgress, eventLines, finalStatusOf, type WatchEvent } from './watch/events';
@@ -199,12 +199,24 @@ export async function followRunbook(handle: WorkflowHandle, o: FollowOptions): P
   const ending: Ending = {
     workflowId,
     status,
-    exitCode: ok ? ExitCode.OK : ExitCode.RUNBOOK_FAILED,
+    // A request the runbook refused after reading live state (nothing changed) is bad input, like a bad flag.
+    exitCode: ok ? ExitCode.OK : failureType(end.ok ? undefined : end.error) === BAD_REQUEST_TYPE ? ExitCode.BAD_INPUT : ExitCode.RUNBOOK_FAILED,
     progress: last,
     ...(end.ok ? {} : { message: failureMessage(end.error) }),
     ...(desc ? { workflowType: desc.type, startTime: desc.startTime, closeTime: desc.closeTime } : {}),
   };
   return { ending, ...(end.ok ? { result: end.result } : {}) };
+}
+
+/** The innermost failure's type (an ApplicationFailure's `type`), if any. */
+export function failureType(e: unknown): string | undefined {
+  let cause = e instanceof WorkflowFailedError ? (e.cause as { type?: string; cause?: unknown } | undefined) : undefined;
+  let type: string | undefined;
+  while (cause) {
+    if (typeof cause.type === 'string') type = cause.type;
+    cause = cause.cause as typeof cause;
+  }
+  return type;
 }
 
 /** The innermost cause is the useful line ("node k8s-2: host key mismatch ..."). */

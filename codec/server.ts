@@ -21,6 +21,8 @@ export const DEFAULT_ALLOW_ORIGINS: readonly string[] = ['http://localhost:8233'
 const ALLOWED_HEADERS = 'x-namespace, content-type, authorization';
 // The UI posts one event's payloads at a time; Temporal's own blob limit is 2 MiB per payload.
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+// One event carries a handful of payloads; thousands in one request is someone using the key as an oracle.
+const DEFAULT_MAX_PAYLOADS = 1000;
 
 export interface CodecServerOptions {
   codec: PayloadCodec;
@@ -32,6 +34,24 @@ export interface CodecServerOptions {
   /** When set, requests must carry exactly this `Authorization` header value. */
   authorization?: string;
   maxBodyBytes?: number;
+  maxPayloads?: number;
+  /**
+   * Host names (besides localhost and IP literals) that requests may name in their Host header. Anything else is
+   * refused, so a web page cannot reach the server through a DNS-rebinding name that resolves to 127.0.0.1.
+   */
+  allowHosts?: readonly string[];
+}
+
+/** Whether a request's Host header names this server: localhost, an IP literal, or an allowed name; on its port. */
+export function hostAllowed(hostHeader: string | undefined, port: number, allowHosts: readonly string[] = []): boolean {
+  if (!hostHeader) return false;
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:]+)(?::(\d+))?$/.exec(hostHeader.trim());
+  if (!m) return false;
+  const name = m[1].toLowerCase();
+  if (m[2] !== undefined && Number(m[2]) !== port) return false;
+  if (m[2] === undefined && port !== 80) return false;
+  const ipLiteral = /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.startsWith('[');
+  return ipLiteral || name === 'localhost' || allowHosts.map((h) => h.toLowerCase()).includes(name);
 }
 
 export interface RunningCodecServer {
@@ -44,9 +64,19 @@ export interface RunningCodecServer {
 export function createCodecServer(options: CodecServerOptions): Server {
   const allowOrigins = options.allowOrigins ?? DEFAULT_ALLOW_ORIGINS;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxPayloads = options.maxPayloads ?? DEFAULT_MAX_PAYLOADS;
   const expectedAuth = options.authorization === undefined ? undefined : digest(options.authorization);
 
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
+    // Refuse before anything else: a rebinding name or a foreign page gets no answer it could read.
+    const port = (server.address() as AddressInfo | null)?.port ?? 0;
+    if (!hostAllowed(req.headers.host, port, options.allowHosts)) {
+      return reply(res, 403, { error: 'Host not allowed: call the codec server by localhost, an IP address, or a name given with --allow-host' });
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !allowOrigins.includes('*') && !allowOrigins.includes(origin)) {
+      return reply(res, 403, { error: 'Origin not allowed: add the Web UI with --allow-origin' });
+    }
     setCorsHeaders(req, res, allowOrigins);
     if (req.method === 'OPTIONS') return reply(res, 204);
     const route = (req.url ?? '').split('?')[0];
@@ -57,7 +87,7 @@ export function createCodecServer(options: CodecServerOptions): Server {
     }
     readBody(req, maxBodyBytes)
       .then(async (body) => {
-        const payloads = parseRequest(body).map(payloadFromJson);
+        const payloads = parseRequest(body, maxPayloads).map(payloadFromJson);
         const out = route === '/decode' ? await options.codec.decode(payloads) : await options.codec.encode(payloads);
         reply(res, 200, { payloads: out.map(payloadToJson) });
       })
@@ -66,6 +96,7 @@ export function createCodecServer(options: CodecServerOptions): Server {
         reply(res, status, { error: err instanceof Error ? err.message : String(err) });
       });
   });
+  return server;
 }
 
 /** Starts listening; resolves once the port is bound. */
@@ -143,7 +174,7 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
   });
 }
 
-function parseRequest(body: string): JsonPayload[] {
+function parseRequest(body: string, maxPayloads: number): JsonPayload[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -152,6 +183,7 @@ function parseRequest(body: string): JsonPayload[] {
   }
   const payloads = (parsed as { payloads?: unknown } | null)?.payloads;
   if (!Array.isArray(payloads)) throw new HttpError(400, 'body must have a "payloads" array');
+  if (payloads.length > maxPayloads) throw new HttpError(413, `at most ${maxPayloads} payloads per request`);
   for (const [i, p] of payloads.entries()) {
     const ok =
       typeof p === 'object' &&

@@ -38,6 +38,15 @@ export function legacyNodeWorkflowId(parentId: string, step: string, node: strin
 /** `patched()` ID guarding the "." child IDs, so runs started before it replay with their old child IDs. */
 export const CHILD_ID_PATCH = 'child-id-dot-separator';
 
+/** `patched()` ID guarding the upgrade plan's proofs (every hop's channel exists; more than one minor confirmed). */
+export const UPGRADE_REQUEST_CHECK_PATCH = 'upgrade-request-check';
+
+/**
+ * A runbook refused the request itself after reading live state (a channel the store does not have, unconfirmed
+ * hops): nothing changed, and the CLI exits 2 as for any bad input.
+ */
+export const BAD_REQUEST_TYPE = 'BadRequest';
+
 /** Failure types raised by activities. The first group never retries. */
 export const FailureType = {
   HostKeyMismatch: 'HostKeyMismatch',

@@ -43,6 +43,11 @@ export const UpgradeOptions = z.strictObject({
    * timeouts on top; a snap refresh or revert must fit in it.
    */
   stepTimeoutSeconds: seconds(10, 86_400).default(1800),
+  /**
+   * `--hops N`: the number of minor passes the user expects. A `--to` more than one minor ahead must be confirmed,
+   * by this or by answering the plan (which lists every hop); `--yes` alone does not.
+   */
+  hops: z.number().int().min(1).max(20).optional(),
 });
 export type UpgradeOptions = z.output<typeof UpgradeOptions>;
 
@@ -102,6 +107,11 @@ export interface UpgradePlan {
   hops: Hop[];
   /** Why the upgrade must not start; empty when it may. */
   refusals: string[];
+  /**
+   * Refusals that are the request's fault, not the cluster's: a hop's channel the store does not have, or more
+   * minors than the user confirmed. The CLI reports them as bad input (exit 2). Also listed in `refusals`.
+   */
+  badRequest: string[];
   /** Failing workload pods at the start; health gates fail only on pods beyond these. */
   baseline: string[];
   /** What each node ran before: the rollback target. */
@@ -224,8 +234,45 @@ function refusalsFor(obs: ClusterObservation, targetMinor: number): string[] {
   return out;
 }
 
+/**
+ * Every hop's channel must be open in the store before anything changes: otherwise a `--to 1.99` would upgrade
+ * through every minor that exists and fail at the first one that does not, half-way up.
+ */
+function unavailableChannels(hops: Hop[], channels: Record<string, string>): string[] {
+  const wanted = hops.filter((h) => h.kind === 'minor').map((h) => h.label);
+  const missing = wanted.filter((ch) => !channels[ch]);
+  if (!missing.length) return [];
+  const risk = missing[0].split('/')[1];
+  const open = Object.keys(channels)
+    .filter((ch) => ch.endsWith(`/${risk}`) && /^1\.\d+\//.test(ch))
+    .sort((a, b) => (trackMinor(a) ?? 0) - (trackMinor(b) ?? 0));
+  const highest = open[open.length - 1];
+  const named = missing.length > 3 ? `${missing[0]} (and ${missing.length - 1} more, up to ${missing[missing.length - 1]})` : missing.join(', ');
+  return [
+    `--to: channel ${named} ${missing.length > 1 ? 'are' : 'is'} not in the snap store (snap info microk8s); ` +
+      (highest ? `the highest available is ${highest}: use --to ${highest}` : `no 1.NN/${risk} channel is open`),
+  ];
+}
+
+/** More than one minor pass must be confirmed: `--hops N`, or the plan approval that lists them (not `--yes`). */
+function unconfirmedHops(hops: Hop[], options: { hops?: number; yes?: boolean }): string[] {
+  const minors = hops.filter((h) => h.kind === 'minor').map((h) => h.label);
+  const path = minors.length > 6 ? `${minors.slice(0, 2).join(' → ')} → … → ${minors[minors.length - 1]}` : minors.join(' → ');
+  if (options.hops !== undefined && options.hops !== minors.length) {
+    return [`--hops: ${options.hops} given, but the plan has ${minors.length} minor pass(es) (${path || 'none'}); pass --hops ${minors.length} if that is what you mean`];
+  }
+  if (minors.length > 1 && options.hops === undefined && options.yes) {
+    return [`--to: ${minors.length} minor passes (${path}); confirm them with --hops ${minors.length}, or drop --yes to confirm the plan`];
+  }
+  return [];
+}
+
 /** The whole upgrade from one observation: refusals, hops and the lines `--plan` prints. */
-export function planUpgrade(obs: ClusterObservation, options: Pick<UpgradeOptions, 'to' | 'workerBatch'>): UpgradePlan {
+export function planUpgrade(
+  obs: ClusterObservation,
+  options: Pick<UpgradeOptions, 'to' | 'workerBatch'> & { hops?: number; yes?: boolean },
+  { checkRequest = true }: { /** false replays runs planned before these checks existed. */ checkRequest?: boolean } = {},
+): UpgradePlan {
   const target = normaliseChannel(options.to);
   const [track, risk] = target.split('/');
   const targetMinor = trackMinor(target)!;
@@ -236,6 +283,7 @@ export function planUpgrade(obs: ClusterObservation, options: Pick<UpgradeOption
   const hops: Hop[] = [];
   const patch = refusals.length ? undefined : planPatchHop(obs, options.workerBatch);
   if (patch) hops.push(patch);
+  const badRequest: string[] = [];
   if (!refusals.length) {
     // From the lowest minor, one hop per minor; nodes at the target minor on another channel move in the last hop.
     const lowest = Math.min(...obs.nodes.map((n) => minorOf(n.version) ?? targetMinor));
@@ -249,9 +297,14 @@ export function planUpgrade(obs: ClusterObservation, options: Pick<UpgradeOption
       if (hop.controlPlanes.length || hop.workerBatches.length) hops.push(hop);
       for (const n of obs.nodes) assumed[n.name] = Math.max(minor, minorOf(n.version) ?? 0);
     }
+    if (checkRequest) badRequest.push(...unavailableChannels(hops, obs.channels), ...unconfirmedHops(hops, options));
+  }
+  if (badRequest.length) {
+    refusals.push(...badRequest);
+    hops.length = 0;
   }
   const lines = describePlan(target, track, obs, hops, refusals);
-  return { target, hops, refusals, baseline: [...obs.failingWorkloadPods], before, lines };
+  return { target, hops, refusals, badRequest, baseline: [...obs.failingWorkloadPods], before, lines };
 }
 
 function describePlan(target: string, track: string, obs: ClusterObservation, hops: Hop[], refusals: string[]): string[] {

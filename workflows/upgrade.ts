@@ -20,7 +20,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { BackupNodeResult } from '../activities/backup';
-import { CHILD_ID_PATCH, legacyNodeWorkflowId, nodeWorkflowId } from '../common/constants';
+import { BAD_REQUEST_TYPE, CHILD_ID_PATCH, legacyNodeWorkflowId, nodeWorkflowId, UPGRADE_REQUEST_CHECK_PATCH } from '../common/constants';
 import type { Inventory } from '../common/inventory';
 import type { RunbookBaseInput } from '../common/messages';
 import { minorOf } from '../common/versions';
@@ -93,11 +93,13 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
     { summary: 'read versions, revisions, channels, readiness and dqlite roles' },
     [{ inventory }],
   );
-  const plan: UpgradePlan = planUpgrade(obs, opts);
+  const checkRequest = patched(UPGRADE_REQUEST_CHECK_PATCH);
+  const plan: UpgradePlan = planUpgrade(obs, checkRequest ? { ...opts, yes: input.yes } : opts, { checkRequest });
   if (plan.refusals.length) {
     rb.step('refused');
     await rb.approvePlan(plan.lines, true, 'refused');
     if (input.planOnly) return { outcome: 'refused', plan: plan.lines, versions: versionsOf(obs), compensations };
+    if (plan.badRequest.length) rb.fail(BAD_REQUEST_TYPE, `nothing was changed: ${plan.badRequest.join('; ')}`);
     rb.fail('PreconditionFailed', `the cluster is not healthy enough to upgrade: ${plan.refusals.join('; ')}`);
   }
   if (input.planOnly) {

@@ -17,7 +17,15 @@ export interface CodecServerFlags {
   port: string;
   host: string;
   allowOrigin?: string[];
+  allowHost?: string[];
   authFile?: string;
+}
+
+const HOST_NAME = /^[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?$/;
+
+/** Whether an address to bind stays on this machine. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function allowedOrigins(flags: CodecServerFlags): readonly string[] {
@@ -53,12 +61,16 @@ export async function runCodecServer(flags: CodecServerFlags, env: Record<string
     }
     if (!authorization) throw new CodecConfigError('--auth-file', `${flags.authFile} is empty; put the Authorization header value in it`);
   }
+  for (const host of flags.allowHost ?? []) {
+    if (!HOST_NAME.test(host)) throw new CodecConfigError('--allow-host', `${JSON.stringify(host)} is not a host name; pass the name clients use, e.g. codec.internal`);
+  }
   try {
     return await startCodecServer({
       codec: new AesGcmPayloadCodec(keyring),
       host: flags.host,
       port,
       allowOrigins,
+      allowHosts: flags.allowHost,
       authorization,
     });
   } catch (err) {
@@ -80,6 +92,7 @@ export function registerCodecServerCommands(program: Command): void {
       '--allow-origin <origin...>',
       `origin of a Web UI allowed to call it from the browser (CORS), repeatable; "*" allows any (default: ${DEFAULT_ALLOW_ORIGINS.join(', ')})`,
     )
+    .option('--allow-host <name...>', 'a host name clients may use to reach it (besides localhost and IP addresses), repeatable')
     .option('--auth-file <file>', 'require this exact Authorization header value (read from the file)')
     .addHelpText(
       'after',
@@ -102,6 +115,12 @@ export function registerCodecServerCommands(program: Command): void {
       process.stdout.write(`codec server listening on ${running.url} (POST /decode, POST /encode)\n`);
       process.stdout.write(`UI: runbook dev --ui-codec-endpoint ${running.url}, or set it under "Data Encoder" in the UI\n`);
       process.stdout.write(`browsers allowed from: ${allowedOrigins(flags).join(', ')} (--allow-origin for a UI elsewhere)\n`);
+      if (!isLoopback(flags.host) && !flags.authFile) {
+        process.stderr.write(
+          `WARNING: the codec server listens on ${flags.host} without --auth-file: anyone who can reach this address can decrypt every ` +
+            'runbook payload with your key. Bind to 127.0.0.1, or require a token with --auth-file.\n',
+        );
+      }
       await new Promise<void>((resolve) => {
         const stop = () => void running.close().then(resolve, resolve);
         process.once('SIGINT', stop);

@@ -32,6 +32,7 @@ const UpgradeFlags = z.strictObject({
   soak: duration('10m').pipe(z.number().max(86_400, { error: 'must be at most 24h' })),
   approvalTimeout: duration('1h').pipe(z.number().min(1, { error: 'must be at least 1s' }).max(604_800, { error: 'must be at most 168h' })),
   readyTimeout: duration('10m').pipe(z.number().min(5, { error: 'must be at least 5s' }).max(86_400, { error: 'must be at most 24h' })),
+  hops: wholeNumber.pipe(z.number().min(1, { error: 'must be at least 1' }).max(20, { error: 'must be at most 20' })).optional(),
   stepTimeout: duration('30m').pipe(z.number().min(10, { error: 'must be at least 10s' }).max(86_400, { error: 'must be at most 24h' })).optional(),
 });
 
@@ -56,6 +57,7 @@ export function upgradeInput(flags: UpgradeFlags): z.input<typeof UpgradeOptions
     approvalTimeoutSeconds: flags.approvalTimeout,
     readyTimeoutSeconds: flags.readyTimeout,
     ...(flags.stepTimeout !== undefined ? { stepTimeoutSeconds: flags.stepTimeout } : {}),
+    ...(flags.hops !== undefined ? { hops: flags.hops } : {}),
   });
 }
 
@@ -69,6 +71,7 @@ export const registerUpgradeCommands: RegisterCommands = (program: Command, ctx:
     )
     .requiredOption('-i, --inventory <file>', 'inventory YAML')
     .requiredOption('--to <channel>', 'target channel, e.g. 1.29/stable (1.29 means 1.29/stable)')
+    .option('--hops <n>', 'the number of minor passes you expect (required with --yes when --to is more than one minor ahead)')
     .option('--plan', 'print the plan from live state and exit without changes')
     .option('-y, --yes', 'start without asking for confirmation of the plan')
     .option('--approve <when>', 'none | each (before each node) | on-failure (before any rollback)', 'none')

@@ -88,7 +88,10 @@ function info(sim: Sim, args: string[]): number {
     'channels:',
   ];
   const chans: Array<[string, Release]> = [['latest/stable', latestIn(parseChannel('latest/stable')!)]];
-  for (const m of [...MINORS].reverse()) chans.push([`1.${m}/stable`, release(m, latestPatch(m))]);
+  // Every track has all four risks in the store, as the real listing does (behaviour reference §6).
+  for (const m of [...MINORS].reverse()) {
+    for (const risk of ['stable', 'candidate', 'beta', 'edge']) chans.push([`1.${m}/${risk}`, release(m, latestPatch(m))]);
+  }
   const w = Math.max(...chans.map(([c]) => c.length)) + 2;
   for (const [c, r] of chans) lines.push(`  ${(c + ':').padEnd(w)}  ${r.version.padEnd(16)}2024-05-01 (${r.revision}) 172MB classic`);
   lines.push(`installed:          ${n.snap.current.version.padEnd(16)}       (${n.snap.current.revision}) 172MB classic`);

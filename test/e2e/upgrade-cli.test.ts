@@ -51,3 +51,39 @@ test('--plan prints hops one minor at a time and the order, and changes nothing'
   expect(refreshes(lab.journal())).toEqual([]);
   expect(lab.journal().filter((e) => e.event === 'cordoned' || e.event === 'held')).toEqual([]);
 });
+
+describe('the plan proves the request before any change (exit 2, nothing changed)', () => {
+  const untouched = () => {
+    expect(refreshes(lab.journal())).toEqual([]);
+    expect(lab.journal().filter((e) => e.event === 'cordoned' || e.event === 'held')).toEqual([]);
+  };
+
+  test('--to a channel the store does not have names the highest available, before any hop runs', async () => {
+    const r = await runCli(env, ['upgrade', '-i', lab.inventoryPath, '--to', '1.99', '--yes'], { taskQueue: worker.taskQueue });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/1\.33\/stable.*not in the snap store \(snap info microk8s\); the highest available is 1\.32\/stable: use --to 1\.32\/stable/);
+    untouched();
+  });
+
+  test('--to two minors ahead with --yes needs --hops', async () => {
+    const r = await runCli(env, ['upgrade', '-i', lab.inventoryPath, '--to', '1.30', '--yes'], { taskQueue: worker.taskQueue });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--to: 2 minor passes \(1\.29\/stable → 1\.30\/stable\); confirm them with --hops 2, or drop --yes to confirm the plan/);
+    untouched();
+  });
+
+  test('--hops that does not match the plan is refused', async () => {
+    const r = await runCli(env, ['upgrade', '-i', lab.inventoryPath, '--to', '1.30', '--hops', '3', '--yes'], { taskQueue: worker.taskQueue });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--hops: 3 given, but the plan has 2 minor pass\(es\) \(1\.29\/stable → 1\.30\/stable\); pass --hops 2/);
+    untouched();
+  });
+
+  test('--hops that is not a decimal number is a flag error and starts nothing', async () => {
+    const before = (await env.client.workflow.count(`RunbookCluster="${lab.inventory.cluster}"`)).count;
+    const r = await runCli(env, ['upgrade', '-i', lab.inventoryPath, '--to', '1.30', '--hops', '0x2', '--yes'], { taskQueue: worker.taskQueue });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--hops: "0x2" is not a whole number; write it in decimal digits/);
+    expect((await env.client.workflow.count(`RunbookCluster="${lab.inventory.cluster}"`)).count).toBe(before);
+  });
+});

@@ -60,7 +60,8 @@ test('multi-hop 1.28 → 1.30: one minor at a time, each a full pass', async () 
   const { lab, stateDir, done } = await formedLab(3, 1);
   const worker = await startWorker(env, { stateDir });
   try {
-    const { error } = await settle(await startUpgrade(env, lab, worker.taskQueue, { to: '1.30' }));
+    // Two minors ahead with --yes: confirmed by --hops 2 (without it the plan refuses; see upgrade-request.test.ts).
+    const { error } = await settle(await startUpgrade(env, lab, worker.taskQueue, { to: '1.30', hops: 2 }));
     expect(error).toBeUndefined();
     const st = await lab.status();
     for (const n of st.nodes) expect(n.version).toMatch(/^v1\.30\./);

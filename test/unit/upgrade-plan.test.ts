@@ -145,3 +145,24 @@ describe('options and versions', () => {
     expect(olderThan('v1.29.0-rc.0', 'v1.29.0')).toBe(true);
   });
 });
+
+describe('the plan proves the request (hostile input: --to 1.99)', () => {
+  test('a hop whose channel the store lacks refuses the whole plan, naming the highest available', () => {
+    const plan = planUpgrade(cluster(), { to: '1.32', workerBatch: 1, hops: 4 });
+    expect(plan.hops).toEqual([]);
+    expect(plan.badRequest.join('\n')).toMatch(/channel 1\.31\/stable, 1\.32\/stable are not in the snap store \(snap info microk8s\); the highest available is 1\.30\/stable: use --to 1\.30\/stable/);
+    expect(plan.lines.join('\n')).toMatch(/Refused/);
+  });
+  test('more than one minor with --yes needs --hops; a wrong --hops is refused; the plan approval confirms without it', () => {
+    expect(planUpgrade(cluster(), { to: '1.30', workerBatch: 1, yes: true }).badRequest.join()).toMatch(/confirm them with --hops 2/);
+    expect(planUpgrade(cluster(), { to: '1.30', workerBatch: 1, hops: 1 }).badRequest.join()).toMatch(/--hops: 1 given, but the plan has 2/);
+    expect(planUpgrade(cluster(), { to: '1.30', workerBatch: 1, yes: true, hops: 2 }).badRequest).toEqual([]);
+    expect(planUpgrade(cluster(), { to: '1.30', workerBatch: 1 }).badRequest).toEqual([]);
+    expect(planUpgrade(cluster(), { to: '1.29', workerBatch: 1, yes: true }).badRequest).toEqual([]);
+  });
+  test('runs planned before the checks existed replay unchanged (checkRequest: false)', () => {
+    const plan = planUpgrade(cluster(), { to: '1.32', workerBatch: 1, yes: true }, { checkRequest: false });
+    expect(plan.badRequest).toEqual([]);
+    expect(plan.hops.map((h) => h.label)).toEqual(['1.29/stable', '1.30/stable', '1.31/stable', '1.32/stable']);
+  });
+});
