@@ -6,6 +6,7 @@
 import { activityInfo, ApplicationFailure } from '@temporalio/activity';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
+import { readLocalFileSync } from '../local/files';
 import * as path from 'path';
 import { Writable } from 'stream';
 import type { CommandRecord, FileChange } from '../common/audit';
@@ -145,13 +146,12 @@ export function archiveMismatch(entries: ArchiveEntry[], listing: BackendFile[],
 
 function readRecord(file: string): BackupRecord | undefined {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as BackupRecord;
+    return JSON.parse(readLocalFileSync(file, 'backup record').data.toString('utf8')) as BackupRecord;
   } catch {
     return undefined;
   }
 }
 
-/** Every backup of a cluster, newest first. */
 /** The clusters with a backups directory, by name (only names the engine could have written). */
 export function listBackupClusters(stateDir: string): string[] {
   const root = path.join(stateDir, 'backups');
@@ -163,6 +163,7 @@ export function listBackupClusters(stateDir: string): string[] {
     .sort();
 }
 
+/** Every backup of a cluster, newest first. */
 export function listBackupRecords(stateDir: string, cluster: string): BackupRecord[] {
   const dir = backupDir(stateDir, cluster);
   if (!fs.existsSync(dir)) return [];

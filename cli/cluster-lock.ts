@@ -5,6 +5,7 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { RunbookKindKey } from '../common/constants';
+import { printable } from '../common/text';
 
 export interface LockHolder {
   workflowId: string;
@@ -53,8 +54,9 @@ function ago(from: Date, now: Date): string {
 
 export function lockMessage(cluster: string, h: LockHolder, uiLink: string, now = new Date()): string {
   return [
-    `cluster "${cluster}" is busy: the ${h.kind} runbook holds it${h.summary ? ` (${h.summary})` : ''}.`,
-    `  started by ${h.startedBy} at ${h.startedAt.toISOString()} (${ago(h.startedAt, now)})`,
+    `cluster "${cluster}" is busy: the ${printable(h.kind)} runbook holds it${h.summary ? ` (${printable(h.summary)})` : ''}.`,
+    `  started by ${printable(h.startedBy)} at ${h.startedAt.toISOString()} (${ago(h.startedAt, now)})`,
+    `  held by:   workflow ${h.workflowId}, run ${h.runId}`,
     `  watch it:  runbook watch ${h.workflowId}`,
     `  UI:        ${uiLink}`,
     'One runbook runs per cluster at a time: start this one when it has ended (or stop it: runbook cancel ' + h.workflowId + ').',

@@ -2,6 +2,7 @@
  * Where Temporal is, resolved like the Temporal CLI does: flags over environment (TEMPORAL_ADDRESS,
  * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*...) over the `temporal.toml` profile, via @temporalio/envconfig.
  */
+import * as net from 'net';
 import { LocalFileError, readLocalFileSync } from '../local/files';
 import { Connection } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
@@ -101,8 +102,26 @@ export async function connectClient(cfg: ConnectConfig): Promise<Connection> {
     return connection;
   } catch (e) {
     if (e instanceof CliExit) throw e;
-    throw unreachable(o.address, e);
+    // grpc-js only says "Failed to connect before the deadline": one TCP attempt tells refused from silent.
+    throw unreachable(o.address, (await tcpRefusal(o.address)) ?? e);
   }
+}
+
+/** The reason a plain TCP connect to `host:port` fails within a second, or undefined when it connects. */
+async function tcpRefusal(address: string | undefined): Promise<Error | undefined> {
+  const m = /^(.*):(\d+)$/.exec(address ?? '');
+  if (!m) return undefined;
+  const host = m[1].replace(/^\[|\]$/g, '');
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port: Number(m[2]) });
+    const done = (e?: Error) => {
+      sock.destroy();
+      resolve(e);
+    };
+    sock.setTimeout(1000, () => done(new Error('timed out')));
+    sock.once('connect', () => done());
+    sock.once('error', (e) => done(e));
+  });
 }
 
 /** A namespace that does not exist is a typo (exit 2), said before any command fails on it with a stack trace. */

@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
+import { readLocalFileSync } from '../local/files';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { registerSearchAttributes } from '../worker/search-attributes';
 import { resolveTemporalCli } from './temporal-cli';
@@ -17,6 +18,22 @@ export interface DevServerOptions {
   /** `runbook codec-server`'s URL, so the UI shows encrypted payloads in plaintext. */
   uiCodecEndpoint?: string;
   say: (line: string) => void;
+}
+
+/** Where `runbook dev` records its UI address, so other `runbook` commands link to the right port. */
+export function devUiFile(stateDir: string): string {
+  return path.join(stateDir, 'temporal', 'dev-ui.json');
+}
+
+/** The dev server's UI base URL when `address` is the dev server `runbook dev` runs from this state dir. */
+export function devUiUrl(stateDir: string, address: string | undefined): string | undefined {
+  try {
+    const rec = JSON.parse(readLocalFileSync(devUiFile(stateDir), 'config file').data.toString('utf8')) as { address?: string; ui?: string };
+    const norm = (a: string | undefined) => (a ?? '').replace(/^localhost:/, '127.0.0.1:');
+    return rec.ui && /^https?:\/\/[^\s]+$/.test(rec.ui) && norm(rec.address) === norm(address) ? rec.ui : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function devDbFile(stateDir: string): string {

@@ -16,6 +16,8 @@ import { badInput, CliExit, EXIT_CODES_HELP } from './exit';
 import { followRunbook } from './follow';
 import { chooseView, type ViewChoice } from './watch/views';
 import { readInventoryFile } from './inventory-file';
+import { devUiUrl } from './dev-server';
+import { defaultStateDir } from '../worker/state-dir';
 import { runbookStartOptions } from './start-options';
 import { registerCheckCommand } from './commands/check';
 import { registerCodecServerCommands } from './commands/codec-server';
@@ -86,6 +88,9 @@ export class RunbookCli implements CliContext {
   client(): Promise<Client> {
     this.clientPromise ??= (async () => {
       const cfg = this.connectConfig();
+      // A `runbook dev` with another --ui-port: link to its UI, not the default 8233.
+      const devUi = process.env.RUNBOOK_UI_URL ? undefined : devUiUrl(defaultStateDir(), cfg.connectionOptions.address);
+      if (devUi) process.env.RUNBOOK_UI_URL = devUi;
       let dataConverter;
       try {
         dataConverter = await loadDataConverter();
@@ -241,7 +246,7 @@ export function buildProgram(): { program: Command; ctx: RunbookCli } {
   program.hook('preAction', () => {
     const queue = program.opts<GlobalFlags>().taskQueue;
     if (!queue || queue.length > 200 || plainTextProblem(queue) || /\s/.test(queue)) {
-      badInput(`--task-queue: ${JSON.stringify(printable(queue ?? ''))} is not a task queue name; give the workers' queue, e.g. --task-queue ${DEFAULT_TASK_QUEUE} (or unset RUNBOOK_TASK_QUEUE)`);
+      badInput(`--task-queue: ${printable(JSON.stringify(queue ?? ''))} is not a task queue name; give the workers' queue, e.g. --task-queue ${DEFAULT_TASK_QUEUE} (or unset RUNBOOK_TASK_QUEUE)`);
     }
   });
   const ctx = new RunbookCli(program);

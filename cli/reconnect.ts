@@ -8,8 +8,6 @@ import { ExitCode } from '../common/constants';
 import { CliExit, connectionReason } from './exit';
 
 const UNAVAILABLE = 14;
-const DEADLINE_EXCEEDED = 4;
-const UNKNOWN = 2;
 
 /** The bound, from RUNBOOK_RECONNECT_TIMEOUT (`90`, `90s`, `2m`); 120 s by default. */
 export function reconnectBoundMs(env: NodeJS.ProcessEnv = process.env): number {
@@ -22,9 +20,8 @@ export function reconnectBoundMs(env: NodeJS.ProcessEnv = process.env): number {
 export function isConnectionLoss(e: unknown): boolean {
   if (e instanceof WorkflowFailedError) return false;
   for (let c = e as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; c && depth < 6; c = c.cause as typeof c, depth++) {
-    if (c.code === UNAVAILABLE || c.code === DEADLINE_EXCEEDED) return true;
+    if (c.code === UNAVAILABLE) return true;
     const msg = typeof c.message === 'string' ? c.message : '';
-    if (c.code === UNKNOWN && /transport|connection|socket|stream/i.test(msg)) return true;
     if (/ECONNREFUSED|ECONNRESET|EPIPE|UNAVAILABLE|transport is closing|Connection dropped|No connection established|tcp connect error/i.test(msg)) return true;
   }
   return false;

@@ -23,6 +23,7 @@ export const FILE_CAPS = {
   'fleet file': 1 * MiB,
   'TLS file': 1 * MiB,
   'config file': 1 * MiB,
+  'backup record': 4 * MiB,
 } as const;
 
 export type LocalFileKind = keyof typeof FILE_CAPS;

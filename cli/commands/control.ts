@@ -85,7 +85,7 @@ function example(...lines: string[]): string {
 /** A workflow ID as typed: what `runbook list` prints, never empty or a control sequence. */
 export function checkRunbookId(ctx: RunbookCli, id: string): void {
   if (!id || id.length > 1000 || plainTextProblem(id) || /\s/.test(id)) {
-    ctx.badInput(`<id>: ${JSON.stringify(printable(id))} is not a runbook ID; give one as runbook list prints it, e.g. runbook-prod`);
+    ctx.badInput(`<id>: ${printable(JSON.stringify(id))} is not a runbook ID; give one as runbook list prints it, e.g. runbook-prod`);
   }
 }
 

@@ -1,7 +1,8 @@
 /** `runbook dev`: the local Temporal dev server (persistent, UI on 8233) and a worker beside it. Ctrl-C stops both. */
 import type { Command } from 'commander';
 import { defaultStateDir } from '../../worker/state-dir';
-import { devDbFile, startDevServer } from '../dev-server';
+import * as fs from 'fs';
+import { devDbFile, devUiFile, startDevServer } from '../dev-server';
 import type { RunbookCli } from '../program';
 import { uiLink } from '../program';
 
@@ -30,6 +31,8 @@ export function registerDevCommand(program: Command, ctx: RunbookCli): void {
       const say = (l: string) => process.stdout.write(`${l}\n`);
       const env = await startDevServer({ stateDir: o.stateDir, port, uiPort, uiCodecEndpoint: o.uiCodecEndpoint, say });
       process.env.RUNBOOK_UI_URL ??= `http://localhost:${uiPort}`;
+      // Other runbook commands against this server link to this UI port, not the default 8233.
+      fs.writeFileSync(devUiFile(o.stateDir), JSON.stringify({ address: `127.0.0.1:${port}`, ui: `http://localhost:${uiPort}` }));
       try {
         await runWorker({
           connection: env.nativeConnection,
@@ -42,6 +45,7 @@ export function registerDevCommand(program: Command, ctx: RunbookCli): void {
           },
         });
       } finally {
+        fs.rmSync(devUiFile(o.stateDir), { force: true });
         await env.teardown();
         say('dev server and worker stopped');
       }

@@ -3,6 +3,7 @@
  * time. Each case asserts the exit code, a message naming the field and the fix, and that no workflow started:
  * the cluster's workflow ID is not found (strongly consistent) and the namespace's workflow count is unchanged.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -21,7 +22,8 @@ let keyFile: string;
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'badinput-'));
   keyFile = path.join(dir, 'id_ed25519');
-  fs.writeFileSync(keyFile, 'not a real key: only its existence matters here\n');
+  // A real private key (0600): the CLI judges key files as OpenSSH would before anything starts.
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
   env = await startTemporal();
 }, 60_000);
 
@@ -135,7 +137,7 @@ describe('inventory files', () => {
   });
 
   test('an unreadable inventory file (a directory)', async () => {
-    await refused(check(dir), [/cannot read it \(EISDIR\)/]);
+    await refused(check(dir), [/is a directory; it must be a regular file; pass the inventory with -i <file>/]);
   });
 
   // The CLI checks key files it can see before starting (RUNBOOK_SKIP_KEY_CHECK=1 when the worker runs elsewhere).
@@ -147,7 +149,7 @@ describe('inventory files', () => {
     try {
       const file = edit((i) => ((i.cluster = cluster), (i.defaults.identityFile = keyPath())));
       const r = await runCli(env, check(file), { timeoutMs: 4000, taskQueue: `nobody-${process.pid}` });
-      expect(r.stderr).toMatch(/identityFile: .*(no such file|cannot be read|not a file)/);
+      expect(r.stderr).toMatch(/identityFile: .*(no such file|it must be a regular file)/);
       expect(r.code).toBe(2);
       expect(await started(cluster)).toBe(false);
     } finally {
@@ -191,8 +193,8 @@ describe('flags', () => {
     ['an unknown flag', () => ['check', '-i', GOOD(), '--colour'], [/unknown option '--colour'/]],
     ['no -i', () => ['check'], [/required option '-i, --inventory <file>' not specified/]],
     ['form --worker-concurrency 0', () => form(GOOD(), '--worker-concurrency', '0'), [/--worker-concurrency: must be at least 1/]],
-    ['form --worker-concurrency abc', () => form(GOOD(), '--worker-concurrency', 'abc'), [/--worker-concurrency: must be a whole number/]],
-    ['form --max-clock-skew -1', () => form(GOOD(), '--max-clock-skew', '-1'), [/--max-clock-skew: must be more than 0 seconds/]],
+    ['form --worker-concurrency abc', () => form(GOOD(), '--worker-concurrency', 'abc'), [/--worker-concurrency: "abc" is not a whole number; write it in decimal digits, e\.g\. 5/]],
+    ['form --max-clock-skew -1', () => form(GOOD(), '--max-clock-skew', '-1'), [/--max-clock-skew: "-1" is not a number of seconds; write it in decimal, e\.g\. 2 or 0\.5/]],
     ['form with no control-plane node', () => form(edit((i) => i.nodes.forEach((n) => (n.role = 'worker')))), [/no node has role controlplane; a cluster needs at least one/]],
     ['remove-node of a node not in the inventory', () => ['remove-node', '-i', GOOD(), '--node', 'k8s-9', '--yes'], [/--node: "k8s-9" is not in .*; use one of k8s-1, k8s-2/]],
     ['remove-node --node with $()', () => ['remove-node', '-i', GOOD(), '--node', '$(reboot)', '--yes'], [/--node: "\$\(reboot\)" is not in .*; use one of/]],
@@ -277,10 +279,10 @@ describe('operating on runbooks by ID', () => {
     expect(r.code).toBe(2);
   });
 
-  test('approve an unknown ID: exit 1 naming it', async () => {
+  test('approve an unknown ID: exit 2 naming it and where to look', async () => {
     const r = await runCli(env, ['approve', 'runbook-nobody', '--reason', 'go']);
-    expect(r.stderr).toMatch(/^runbook-nobody: .*not found/im);
-    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^runbook-nobody: no runbook with this workflow ID in namespace default; "runbook list" shows them/im);
+    expect(r.code).toBe(2);
   });
 });
 

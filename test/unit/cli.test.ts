@@ -95,6 +95,7 @@ test('the lock message says who holds the cluster, who started it, when, and how
   expect(msg.split('\n')).toEqual([
     'cluster "prod" is busy: the upgrade runbook holds it (upgrade prod to 1.29).',
     '  started by alice@ops at 2026-01-01T10:00:00.000Z (5 min ago)',
+    '  held by:   workflow runbook-prod, run r1',
     '  watch it:  runbook watch runbook-prod',
     '  UI:        http://ui/x',
     'One runbook runs per cluster at a time: start this one when it has ended (or stop it: runbook cancel runbook-prod).',
