@@ -1,5 +1,6 @@
 /** Entry point of `runbook`: run the program, turn every error into one clear line and its documented exit code. */
 import { ExitCode } from '../common/constants';
+import { printable } from '../common/text';
 import { CliExit, exitFor } from './exit';
 import { buildProgram } from './program';
 
@@ -21,7 +22,8 @@ main().then(
   (code) => process.exit(code),
   (e) => {
     const exit = e instanceof CliExit ? e : exitFor(e);
-    if (exit.message) process.stderr.write(`${exit.message}\n`);
+    // Messages quote what the user typed or a file held: never a raw control character on the terminal.
+    if (exit.message) process.stderr.write(`${printable(exit.message)}\n`);
     if (process.env.RUNBOOK_DEBUG === '1' && !(e instanceof CliExit)) process.stderr.write(`${(e as Error).stack ?? e}\n`);
     process.exit(exit.code);
   },

@@ -235,7 +235,9 @@ export function buildProgram(): { program: Command; ctx: RunbookCli } {
     // Set before any command is added: subcommands copy it. Usage errors are bad input (2); --help is 0.
     .exitOverride((err) => {
       throw new CliExit(err.exitCode === 0 ? ExitCode.OK : ExitCode.BAD_INPUT);
-    });
+    })
+    // commander quotes what was typed ("unknown option '...'"): escape control characters there too.
+    .configureOutput({ writeErr: (s) => process.stderr.write(printable(s)) });
   for (const [flags, description] of CONNECTION_OPTIONS) program.option(flags, description);
   program.option(
     '--task-queue <name>',

@@ -18,7 +18,6 @@ export type RawInventory = { cluster: unknown; defaults: Record<string, unknown>
 
 /** A stack trace line, as Node prints one. */
 const STACK = /^\s+at .+\(.+:\d+:\d+\)$|^\s+at .+:\d+:\d+$/m;
-// eslint-disable-next-line no-control-regex -- the point: no raw escape sequence reaches the terminal
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 export interface Corpus {

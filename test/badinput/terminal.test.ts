@@ -12,7 +12,6 @@ import { printable, printableDeep, plainTextProblem } from '../../common/text';
 import { CLI_MAIN } from '../support/temporal';
 
 const ESC = '\u001b';
-// eslint-disable-next-line no-control-regex -- what must never reach the terminal raw
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/;
 const CLEAR = `${ESC}[2J${ESC}[H`;
 const TITLE = `${ESC}]0;pwned\u0007`;
