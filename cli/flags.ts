@@ -69,9 +69,9 @@ export const duration = (example: string) =>
   });
 
 /** A comma-separated list of distinct names, e.g. `--lost k8s-2,k8s-3`. */
-export const nameList = (item: z.ZodString, example: string) =>
+export const nameList = (item: z.ZodString, example: string, what = 'name them') =>
   z
-    .string({ error: `is required: e.g. ${example}` })
+    .string({ error: `is required: ${what}, e.g. ${example}` })
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(item).min(1, { error: `name at least one, e.g. ${example}` }))
     .refine((names) => new Set(names).size === names.length, {

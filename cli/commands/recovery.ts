@@ -50,7 +50,7 @@ const RestoreFlags = z.strictObject({
 
 const RecoverFlags = z.strictObject({
   ...common,
-  lost: nameList(nodeName, '--lost k8s-2,k8s-3 (the control-plane nodes lost for good)'),
+  lost: nameList(nodeName, '--lost k8s-2,k8s-3', 'name the control-plane nodes lost for good'),
   template: z.union([z.literal('auto'), nodeName]).default('auto'),
   fence: z.boolean().default(false),
   waitTimeout: wholeNumber
