@@ -4,6 +4,7 @@
  * within a bound, with no stack trace and no raw control character on the terminal. Where a command would talk to
  * Temporal, the client is replaced by a refusal that counts as "would start": validation is what is under test.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -143,7 +144,7 @@ export async function fuzzCli(seconds: number, seed = Date.now() % 2 ** 31): Pro
   const files = { kh: path.join(dir, 'known_hosts'), fifo: path.join(dir, 'fifo'), dir: dir, key: path.join(dir, 'key') };
   fs.writeFileSync(files.kh, '# empty\n');
   fs.writeFileSync(files.key, 'not a key\n', { mode: 0o600 });
-  require('child_process').execFileSync('mkfifo', [files.fifo]);
+  execFileSync('mkfifo', [files.fifo]);
   const stats: FuzzStats = { cases: 0, byExit: {}, failures: [], slowestMs: 0 };
   const deadline = Date.now() + seconds * 1000;
   try {
