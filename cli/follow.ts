@@ -68,8 +68,15 @@ async function queryProgress(handle: WorkflowHandle, timeoutMs: number): Promise
     // Stored text (notes, reasons, node output) is another operator's input: escape control characters once, here.
     return { progress: printableDeep(await handle.client.withDeadline(Date.now() + timeoutMs, () => handle.query(progressQuery))) };
   } catch (e) {
-    // A query timeout is a silent worker; a refused connection is the server gone.
-    return isConnectionLoss(e) && !/deadline/i.test(String((e as Error).message)) ? { silent: shortReason(e), lost: e } : { silent: shortReason(e) };
+    // A query that gets no answer is a silent worker, unless the server itself does not answer: ask it directly
+    // (gRPC retries a refused connection until the query's deadline, so the query's error cannot tell).
+    const serverDown = await handle.client
+      .withDeadline(Date.now() + 2000, () => handle.client.workflowService.getSystemInfo({}))
+      .then(
+        () => undefined,
+        (probe: unknown) => probe,
+      );
+    return serverDown !== undefined ? { silent: shortReason(e), lost: serverDown } : { silent: shortReason(e) };
   }
 }
 

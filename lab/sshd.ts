@@ -145,9 +145,11 @@ export function readPid(pidFile: string): number | undefined {
 
 function startedWith(pid: number, configFile: string): boolean {
   try {
-    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const f = argv.indexOf('-f');
-    return f >= 0 && argv[f + 1] === configFile;
+    // OpenSSH rewrites its process title into one string ("sshd: /usr/sbin/sshd -D -f <config> ... [listener]"):
+    // split on NULs and spaces alike.
+    const words = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]+/);
+    const f = words.indexOf('-f');
+    return f >= 0 && words[f + 1] === configFile;
   } catch {
     return false;
   }

@@ -14,8 +14,8 @@ export interface DevServer {
   readonly address: string;
   readonly dbFile: string;
   readonly restarts: number;
-  /** Stop with `signal` (the db file stays), then start again on the same port and file. */
-  restart(signal?: NodeJS.Signals): Promise<void>;
+  /** Stop with `signal` (the db file stays), stay down `downMs`, then start again on the same port and file. */
+  restart(signal?: NodeJS.Signals, downMs?: number): Promise<void>;
   /** The secret scan every test run ends with (test/support/history-scan.ts): call it before stop(). Never throws on findings. */
   scanHistories(): Promise<NamespaceScan & { error?: string }>;
   stop(): Promise<void>;
@@ -91,8 +91,9 @@ export async function startDevServer(dir: string): Promise<DevServer> {
     get restarts() {
       return restarts;
     },
-    async restart(signal = 'SIGTERM') {
+    async restart(signal = 'SIGTERM', downMs = 0) {
       await halt(signal);
+      if (downMs) await new Promise((r) => setTimeout(r, downMs));
       restarts++;
       await launch();
     },

@@ -39,7 +39,7 @@ async function workflowsStarted(): Promise<number> {
 
 test.each([
   [['form', '--worker-concurrency', '0'], /--worker-concurrency: must be at least 1/],
-  [['form', '--max-clock-skew', 'soon'], /--max-clock-skew: must be a number of seconds/],
+  [['form', '--max-clock-skew', 'soon'], /--max-clock-skew: "soon" is not a number of seconds/],
   [['remove-node', '--node', 'k8s-9'], /--node: "k8s-9" is not in .*; use one of k8s-1, k8s-w1/],
 ])('bad input %j exits 2 naming the flag, and starts nothing', async (args, message) => {
   const r = await runCli(env, [...args, '-i', lab.inventoryPath], { taskQueue: worker.taskQueue });

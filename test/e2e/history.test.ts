@@ -16,7 +16,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Command } from 'commander';
 import { tail, type CommandRecord } from '../../common/audit';
-import { SEARCH_ATTRIBUTES } from '../../common/constants';
+import { nodeWorkflowId, SEARCH_ATTRIBUTES } from '../../common/constants';
 import { resolveInventory } from '../../common/inventory';
 import { approveUpdate, progressQuery, rejectUpdate } from '../../common/messages';
 import { command } from '../../common/shell';
@@ -206,7 +206,7 @@ describe('runbook history on a real run', () => {
     const parentOnly = await auditFromServer(env.client, workflowId, undefined, { children: false });
     expect(essentials(fromFile)).toEqual(essentials(parentOnly));
     expect(fromFile.commands.length).toBe(5); // plan, flaky twice, the failed drain, undo: the rest ran in the children
-    expect(fromFile.warnings.join()).toContain(`${workflowId}-probe-k8s-1`);
+    expect(fromFile.warnings.join()).toContain(nodeWorkflowId(workflowId, 'probe', 'k8s-1'));
   });
 
   it('prints the audit through the history command (text, markdown, json)', async () => {

@@ -58,7 +58,8 @@ test('an unknown host is refused under strict, with the fix in the message', asy
 
 test('accept-new records an unknown key, then refuses the host once its key changes', async () => {
   const tofu = await fx.start('tofu-node');
-  const kh = path.join(fx.dir, 'tofu', 'known_hosts'); // the directory does not exist yet
+  const kh = path.join(fx.dir, 'tofu', 'known_hosts'); // the file does not exist yet; accept-new never creates directories
+  fs.mkdirSync(path.dirname(kh), { mode: 0o700 });
   const trust = { knownHosts: kh, hostKeyPolicy: 'accept-new' as const };
   expect((await pool.session(fx.node(tofu), trust).run('echo first')).stdout).toBe('first\n');
   const recorded = fs.readFileSync(kh, 'utf8');

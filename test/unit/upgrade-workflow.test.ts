@@ -75,7 +75,8 @@ const refreshed = (fake: FakeCluster) => fake.events('refresh').map((e) => `${e.
 
 test('multi-hop 1.28 → 1.30: two full passes, control planes first with the leader last, holds released', async () => {
   const fake = new FakeCluster(3, 2);
-  const { value, error } = await run(fake, { to: '1.30', workerBatch: 2 });
+  // Two minors ahead, started with --yes: confirmed with --hops 2 (the plan refuses otherwise).
+  const { value, error } = await run(fake, { to: '1.30', workerBatch: 2, hops: 2 });
   expect(error).toBeUndefined();
   expect(value).toMatchObject({ outcome: 'upgraded', backup: { sha256: 'ab'.repeat(32) } });
   expect(refreshed(fake)).toEqual([
