@@ -83,18 +83,28 @@ function judge(file: string, kind: LocalFileKind, st: fs.Stats, maxBytes: number
 // O_NONBLOCK: opening a FIFO for reading never waits for a writer (fstat then refuses it).
 const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (fs.constants.O_NOCTTY ?? 0);
 
-/** Read a regular local file of at most its kind's cap, asynchronously. `~/` is expanded. */
-export async function readLocalFile(file: string, kind: LocalFileKind, maxBytes: number = FILE_CAPS[kind]): Promise<Buffer> {
-  const local = expandHome(file);
+/** Open non-blocking and judge by fstat on the same descriptor; the caller closes the handle. */
+async function openJudged(file: string, kind: LocalFileKind, maxBytes: number): Promise<{ fh: fs.promises.FileHandle; st: fs.Stats }> {
   let fh: fs.promises.FileHandle;
   try {
-    fh = await fs.promises.open(local, OPEN_FLAGS);
+    fh = await fs.promises.open(expandHome(file), OPEN_FLAGS);
   } catch (e) {
     throw openError(file, kind, e as NodeJS.ErrnoException);
   }
   try {
     const st = await fh.stat();
     judge(file, kind, st, maxBytes);
+    return { fh, st };
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    throw e instanceof LocalFileError ? e : openError(file, kind, e as NodeJS.ErrnoException);
+  }
+}
+
+/** Read a regular local file of at most its kind's cap, asynchronously. `~/` is expanded. */
+export async function readLocalFile(file: string, kind: LocalFileKind, maxBytes: number = FILE_CAPS[kind]): Promise<Buffer> {
+  const { fh, st } = await openJudged(file, kind, maxBytes);
+  try {
     // Read at most maxBytes + 1: a file that grew after the stat is still refused, never read whole.
     const buf = Buffer.alloc(Math.min(maxBytes + 1, st.size + 1));
     let filled = 0;
@@ -122,20 +132,9 @@ export async function readLocalText(file: string, kind: LocalFileKind, maxBytes?
  * file's mode bits so callers can warn about permissions. Never blocks on a FIFO (it is opened non-blocking).
  */
 export async function checkLocalFile(file: string, kind: LocalFileKind, maxBytes: number = FILE_CAPS[kind]): Promise<fs.Stats> {
-  const local = expandHome(file);
-  let fh: fs.promises.FileHandle;
-  try {
-    fh = await fs.promises.open(local, OPEN_FLAGS);
-  } catch (e) {
-    throw openError(file, kind, e as NodeJS.ErrnoException);
-  }
-  try {
-    const st = await fh.stat();
-    judge(file, kind, st, maxBytes);
-    return st;
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
+  const { fh, st } = await openJudged(file, kind, maxBytes);
+  await fh.close().catch(() => undefined);
+  return st;
 }
 
 /**
