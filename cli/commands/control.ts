@@ -8,6 +8,7 @@ import { approveUpdate, decideUpdate, pauseUpdate, progressQuery, rejectUpdate, 
 import type { RunbookCli } from '../program';
 import { uiLink } from '../program';
 import { finalStatusOf } from '../watch/events';
+import { withReconnect } from '../reconnect';
 import { statusScreen } from '../watch/status-screen';
 
 /** `--status` words (the CLI's and Temporal's spellings, any case) → ExecutionStatus values. */
@@ -48,7 +49,8 @@ export function listQuery(o: { cluster?: string; kind?: string; status?: string 
 /** describe(), with an unknown ID as bad input (exit 2) instead of a stack trace. */
 async function describeRunbook(ctx: RunbookCli, client: Client, id: string): Promise<WorkflowExecutionDescription> {
   try {
-    return await client.workflow.getHandle(id).describe();
+    // A server restart while looking is waited out (reconnecting…), up to RUNBOOK_RECONNECT_TIMEOUT.
+    return await withReconnect(() => client.workflow.getHandle(id).describe());
   } catch (e) {
     if (e instanceof WorkflowNotFoundError) {
       ctx.badInput(`${id}: no runbook with this workflow ID in namespace ${client.options.namespace}; "runbook list" shows them`);
@@ -140,22 +142,26 @@ export function registerControlCommands(program: Command, ctx: RunbookCli): void
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit <= 0) ctx.badInput(`--limit: ${JSON.stringify(o.limit)} must be a positive whole number`);
       const client = await ctx.client();
-      const rows: Array<{ workflowId: string; kind: string; cluster: string; status: string; startedAt: string }> = [];
-      for await (const wf of client.workflow.list({ query, pageSize: limit })) {
-        rows.push({
-          workflowId: wf.workflowId,
-          kind: wf.typedSearchAttributes.get(RunbookKindKey) ?? wf.type,
-          cluster: wf.typedSearchAttributes.get(RunbookClusterKey) ?? '-',
-          status: wf.status.name === 'RUNNING' ? 'running' : finalStatusOf(wf.status.name),
-          startedAt: wf.startTime.toISOString(),
-        });
-        if (rows.length >= limit) break;
-      }
+      type Row = { workflowId: string; kind: string; cluster: string; status: string; startedAt: string };
+      const rows = await withReconnect(async () => {
+        const found: Row[] = [];
+        for await (const wf of client.workflow.list({ query, pageSize: limit })) {
+          found.push({
+            workflowId: wf.workflowId,
+            kind: wf.typedSearchAttributes.get(RunbookKindKey) ?? wf.type,
+            cluster: wf.typedSearchAttributes.get(RunbookClusterKey) ?? '-',
+            status: wf.status.name === 'RUNNING' ? 'running' : finalStatusOf(wf.status.name),
+            startedAt: wf.startTime.toISOString(),
+          });
+          if (found.length >= limit) break;
+        }
+        return found;
+      });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         return;
       }
-      const lines = rows.map((r) => [r.workflowId, r.kind, r.cluster, r.status, r.startedAt].join('\t'));
+      const lines = printableDeep(rows).map((r) => [r.workflowId, r.kind, r.cluster, r.status, r.startedAt].join('\t'));
       process.stdout.write(lines.length ? `ID\tKIND\tCLUSTER\tSTATUS\tSTARTED\n${lines.join('\n')}\n` : 'no runbooks match\n');
     });
 
