@@ -48,6 +48,7 @@ import {
   snapListCommand,
 } from './microk8s/snap';
 import { parseStatus, statusCommand } from './microk8s/status';
+import { UnexpectedOutputError } from './microk8s/unexpected-output';
 import type { NodeSession } from './ssh/types';
 
 /** What every upgrade activity needs: the (slim) inventory and the node it is about. */
@@ -468,6 +469,10 @@ export function createUpgradeActivities(deps: ActivityDeps) {
           }
         } catch (err) {
           if (err instanceof ApplicationFailure && err.nonRetryable) throw err;
+          // Output kubectl wait cannot have printed will not parse on the next try either: end the step now.
+          if (err instanceof UnexpectedOutputError) {
+            throw failure('UnexpectedOutput', `${input.node}: waiting for Ready: ${err.message}`, true);
+          }
           message = (err as Error).message;
         }
         heartbeat({ node: input.node, waiting: 'Ready', kubeletVersion: last?.kubeletVersion });

@@ -224,16 +224,20 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
       }));
       for (const a of r.actions) compensate(a);
       rb.node(node, 'reverted', `${r.version} (rev ${r.revision})`);
+      rollbackErrors.delete(node);
       return r;
     } catch (err) {
       const message = causeMessage(err);
       if (mayBeUnreachable(err)) doubtful.add(node);
+      rollbackErrors.set(node, message);
       compensate(`rollback of ${node} FAILED: ${message}`);
       rb.node(node, 'failed', `rollback failed: ${message}`);
       return undefined;
     }
   };
 
+  /** Nodes whose last rollback failed (its verification, say), with why: the final message must not say "rolled back". */
+  const rollbackErrors = new Map<string, string>();
   /** Nodes whose step or rollback ran out of its deadline or lost the node: asked briefly, never for a full step. */
   const doubtful = new Set<string>();
   /** Nodes asked whether they answer that did not. */
@@ -323,6 +327,10 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
         if (go !== 'approved') return stop(current, 'the rollback was rejected; nodes left as they are');
         if (!rolledBack) {
           return stop(current, `${step.node} did not answer, so it could not be rolled back${others.length ? `; rolled back ${others.join(', ')} (--rollback all)` : ''}`);
+        }
+        const rollbackError = rollbackErrors.get(step.node);
+        if (rollbackError) {
+          return stop(current, `the rollback of ${step.node} FAILED (${rollbackError}); it is left as the rollback left it${others.length ? `; rolled back ${others.join(', ')} (--rollback all)` : ''}`);
         }
         return stop(current, opts.rollback === 'all' ? 'rolled back this pass (--rollback all)' : 'rolled back the failed node (--rollback node)');
       }

@@ -2,6 +2,7 @@
  * An in-memory MicroK8s cluster behind the upgrade activities' signatures, for workflow-logic tests on a real
  * dev server. It journals cordons, refreshes and reverts so tests assert the same invariants as on the lab.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { commandFailed, connectionFailed } from '../../activities/ssh/failures';
 import type { UpgradeActivities } from '../../activities/upgrade';
 import type { ObservedNode } from '../../workflows/upgrade-plan';
@@ -17,6 +18,8 @@ export interface FakeNode {
   held: boolean;
   /** Refreshing to this minor leaves the node NotReady (lab `fail-upgrade --to`). */
   failUpgradeTo?: number;
+  /** Each snap revert of the node fails with this (a rollback that cannot be done). */
+  failRevert?: string;
   broken: boolean;
   /** Drains are refused by a PodDisruptionBudget. */
   pdbBlocked: boolean;
@@ -211,6 +214,7 @@ export class FakeCluster {
       },
       revertSnap: async (input: { node: string; revision: string }) => {
         const n = this.touch('revertSnap', input.node, true);
+        if (n.failRevert) throw ApplicationFailure.nonRetryable(n.failRevert, 'RevertFailed');
         const before = { version: versionOf(n), revision: revisionOf(n.minor, n.patch), tracking: n.tracking, held: n.held };
         if (before.revision === input.revision) return { skipped: true, before, after: before, commands: [] };
         const prev = n.previous.shift();

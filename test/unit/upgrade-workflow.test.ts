@@ -106,6 +106,16 @@ test('a rerun refreshes nothing twice and a patch pass comes first', async () =>
   expect(refreshed(fake)).toEqual(['k8s-3@1.28/stable', 'k8s-3@1.29/stable', 'k8s-1@1.29/stable', 'w-1@1.29/stable']);
 });
 
+test('a rollback that fails is reported as failed, never as "rolled back the failed node"', async () => {
+  const fake = new FakeCluster(3, 2);
+  fake.node('k8s-3').failUpgradeTo = 29;
+  fake.node('k8s-3').failRevert = 'revision 5348 not retained';
+  const { error } = await run(fake, { to: '1.29' });
+  const cause = (error as WorkflowFailedError).cause as { message: string };
+  expect(cause.message).toMatch(/the rollback of k8s-3 FAILED \(.*revision 5348 not retained.*\); it is left as the rollback left it/);
+  expect(cause.message).not.toMatch(/rolled back the failed node/);
+});
+
 test('injected failure, --rollback node: the node is reverted, Ready, uncordoned; earlier nodes stay upgraded', async () => {
   const fake = new FakeCluster(3, 2);
   fake.node('k8s-3').failUpgradeTo = 29;
