@@ -184,6 +184,15 @@ describe('runbook codec-server', () => {
     }
   });
 
+  it('refuses an --allow-host that is not a host name, and serves one that is', async () => {
+    const env = { RUNBOOK_CODEC_KEY: key.toString('base64') };
+    for (const bad of ['codec internal', 'evil.example:8888', '', 'a/b']) {
+      await expect(runCodecServer({ port: '0', host: '127.0.0.1', allowHost: [bad] }, env)).rejects.toMatchObject({ variable: '--allow-host' });
+    }
+    const server = await runCodecServer({ port: '0', host: '127.0.0.1', allowHost: ['codec.internal'] }, env);
+    await server.close();
+  });
+
   it('collects repeated --allow-origin flags', async () => {
     const program = new Command('runbook').exitOverride();
     registerCodecServerCommands(program);
