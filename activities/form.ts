@@ -47,6 +47,10 @@ import {
   joinStateCommand,
   parseUnconvergedJoin,
   portProbeCommand,
+  devTcpProbeCommand,
+  JOIN_RUNNING_COMMAND,
+  clearJoinLockCommand,
+  parseJoinRunning,
   readFileCommand,
   removeNodeCommand,
   writeHaConfCommand,
@@ -395,11 +399,15 @@ export function createFormActivities(deps: ActivityDeps) {
     const verdicts = await Promise.all(
       ports.map(async ({ port, what }) => {
         const r = await exec(sh, portProbeCommand(to.address, port), { quiet: true, timeoutMs: 15_000 });
-        return { port, what, verdict: classifyPortProbe(r.exitCode, r.stderr) };
+        const verdict = classifyPortProbe(r.exitCode, r.stderr);
+        if (verdict !== 'no-probe') return { port, what, verdict };
+        // No nc on the node: bash's /dev/tcp under timeout judges the port as well.
+        const f = await exec(sh, devTcpProbeCommand(to.address, port), { quiet: true, timeoutMs: 15_000 });
+        return { port, what, verdict: classifyPortProbe(f.exitCode, f.stderr) };
       }),
     );
-    if (verdicts.some((v) => v.verdict === 'no-nc')) {
-      return [`${from.name}: cannot check the join ports of ${to.name}: nc is not installed; install it (sudo apt-get install -y netcat-openbsd)`];
+    if (verdicts.some((v) => v.verdict === 'no-probe')) {
+      return [`${from.name}: cannot check the join ports of ${to.name}: neither nc nor bash with timeout is installed; install nc (sudo apt-get install -y netcat-openbsd)`];
     }
     return verdicts
       .filter((v) => v.verdict === 'closed')
@@ -585,7 +593,12 @@ export function createFormActivities(deps: ActivityDeps) {
       });
 
       if (await alreadyJoined(shN, node, primary, as)) return result('already-member', 0, false);
-      // A join an earlier attempt started may still be running on the node (the worker died, not the join).
+      // A join an earlier attempt started may still be running on the node (the worker died, not the join); a lock
+      // whose join is gone (killed mid-way) is stale: clear it rather than wait for it.
+      if ((await locksOf(shN, node)).includes(LOCK.joining) && parseJoinRunning((await exec(shN, JOIN_RUNNING_COMMAND, { quiet: true })).exitCode) === 'none') {
+        await exec(shN, clearJoinLockCommand(node));
+        heartbeat({ node: node.name, cleared: 'a stale join lock (no join running)' });
+      }
       if ((await locksOf(shN, node)).includes(LOCK.joining)) {
         const deadline = Date.now() + options.settleTimeoutMs;
         while (Date.now() < deadline && (await locksOf(shN, node)).includes(LOCK.joining)) {

@@ -4,7 +4,8 @@
  * Node, no dependencies, because it runs before `npm ci` and `tsc` exist.
  *   - node modules: installed with `npm ci` when missing or stale (a package of package-lock.json not installed at
  *     its locked version);
- *   - OpenSSH's sshd (the lab's nodes): found, installed with apt-get when running as root, or one line saying how.
+ *   - OpenSSH's sshd (the lab's nodes): found, installed with apt-get when running as root, or one line saying how;
+ *   - sudo, when running as root: the lab then logs in as an unprivileged account whose sudo is the real one.
  * The Temporal CLI is found or built after the build, by `runbook temporal-cli --install` (one resolution order).
  */
 'use strict';
@@ -75,5 +76,19 @@ function ensureSshd() {
   process.exit(1);
 }
 
+/** Run as root, the lab's SSH user is a real unprivileged account that escalates with the real sudo (lab/account.ts). */
+function ensureSudo() {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || fs.existsSync('/usr/bin/sudo')) return;
+  const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
+  if (!hasApt) {
+    say('sudo is missing (the lab, run as root, logs in as an unprivileged account that uses sudo); install sudo');
+    process.exit(1);
+  }
+  say('sudo is missing (the lab, run as root, logs in as an unprivileged account that uses sudo): apt-get install sudo');
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'sudo'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
 ensureModules();
 ensureSshd();
+ensureSudo();

@@ -63,6 +63,10 @@ const Paths = z.strictObject({
   snap: absPath.optional(),
   /** The snap data directory (`/var/snap/microk8s`). */
   snapData: absPath.optional(),
+  /** Ubuntu's reboot sentinel (`/var/run/reboot-required`; its package list is the same name + `.pkgs`). */
+  rebootRequired: absPath.optional(),
+  /** The kernel's boot id (`/proc/sys/kernel/random/boot_id`): it changes on every boot. */
+  bootId: absPath.optional(),
 });
 
 const Connection = {
@@ -129,6 +133,8 @@ export interface NodePaths {
   snapBin: string;
   snap: string;
   snapData: string;
+  rebootRequired: string;
+  bootId: string;
 }
 
 export interface JumpSpec {
@@ -163,7 +169,13 @@ export interface Inventory {
   nodes: NodeSpec[];
 }
 
-export const DEFAULT_PATHS: NodePaths = { snapBin: '/snap/bin', snap: '/snap/microk8s', snapData: '/var/snap/microk8s' };
+export const DEFAULT_PATHS: NodePaths = {
+  snapBin: '/snap/bin',
+  snap: '/snap/microk8s',
+  snapData: '/var/snap/microk8s',
+  rebootRequired: '/var/run/reboot-required',
+  bootId: '/proc/sys/kernel/random/boot_id',
+};
 
 export class InventoryError extends Error {
   constructor(
@@ -238,5 +250,8 @@ export function nodePaths(node: NodeSpec) {
     clusterKey: `${backend}/cluster.key`,
     haConf: `${data}/args/ha-conf`,
     locks: `${data}/var/lock`,
+    rebootRequired: node.paths.rebootRequired,
+    rebootRequiredPkgs: `${node.paths.rebootRequired}.pkgs`,
+    bootId: node.paths.bootId,
   };
 }

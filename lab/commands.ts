@@ -77,10 +77,12 @@ export function registerLabCommands(program: Command): void {
       .option('--channel <channel>', 'snap channel the nodes start on', '1.28/stable')
       .option('--formed', 'start as an HA cluster already formed (default: unclustered, as after snap install)')
       .option('--profile <profile>', 'timing profile: fast (tests) or realistic (demos)', 'fast')
-      .option('--time-scale <factor>', 'multiply every simulated duration', (v) => Number(v), 1),
+      .option('--time-scale <factor>', 'multiply every simulated duration', (v) => Number(v), 1)
+      .option('--user <name>', 'SSH user of the nodes (default: an unprivileged mk8s-lab account when run as root, else you)'),
   ).action(async (o) => {
     try {
-      const l = await Lab.up({ name: o.name, controlPlanes: o.controlPlanes, workers: o.workers, channel: o.channel, formed: !!o.formed, profile: o.profile, timeScale: o.timeScale, stateDir: o.stateDir });
+      const l = await Lab.up({ name: o.name, controlPlanes: o.controlPlanes, workers: o.workers, channel: o.channel, formed: !!o.formed, profile: o.profile, timeScale: o.timeScale, stateDir: o.stateDir, user: o.user });
+      for (const d of l.traversal) process.stderr.write(`lab: let ${l.inventory.nodes[0].user} pass through ${d} (chmod o+x) to reach the lab\n`);
       process.stdout.write(`lab ${l.name} is up: ${l.nodes.length} nodes on ${l.nodes[0].address}..${l.nodes[l.nodes.length - 1].address} port 2222\ninventory: ${l.inventoryPath}\nssh: ssh ${l.sshOptions().join(' ')} ${l.inventory.nodes[0].user}@${l.nodes[0].address}\n`);
     } catch (e) {
       fail(e);
@@ -136,13 +138,15 @@ export function registerLabCommands(program: Command): void {
       .option('--ms <ms>', 'slow: extra milliseconds per command', int('--ms'))
       .option('--when <when>', 'drop-ssh: before|after the command acts (default after)')
       .option('--port <port>', 'block-port: the TCP port of NODE to block, e.g. 25000', int('--port'))
-      .option('--cluster-of <node>', "stale-member: plant the entry in this node's cluster (default: the biggest cluster NODE is not in)"),
+      .option('--cluster-of <node>', "stale-member: plant the entry in this node's cluster (default: the biggest cluster NODE is not in)")
+      .option('--cert <file>', 'cert-expired: ca.crt, server.crt (default) or front-proxy-client.crt'),
   ).action(async (node: string, kind: string, o) => {
     try {
       if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new LabInputError('KIND', `unknown fault "${kind}"; use one of ${FAULT_KINDS.join(', ')}`);
       if (kind === 'fail-upgrade' && !/^1\.\d+$/.test(o.to ?? '')) throw new LabInputError('--to', 'fail-upgrade needs the minor that fails, e.g. --to 1.29');
       if (o.when && !['before', 'after'].includes(o.when)) throw new LabInputError('--when', 'must be "before" or "after"');
-      const opts = { to: o.to, ms: o.ms, when: o.when, port: o.port, clusterOf: o.clusterOf };
+      if (o.cert !== undefined && !['ca.crt', 'server.crt', 'front-proxy-client.crt'].includes(o.cert)) throw new LabInputError('--cert', 'must be ca.crt, server.crt or front-proxy-client.crt');
+      const opts = { to: o.to, ms: o.ms, when: o.when, port: o.port, clusterOf: o.clusterOf, cert: o.cert };
       // Leave unset options out: the fault's journal line records exactly what was asked.
       const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
       await pick(o.name, o.stateDir ?? defaultStateDir()).fault(node, kind as FaultKind, given);

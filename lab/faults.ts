@@ -12,6 +12,8 @@ import { snapPaths, syncClusterYamls } from './sim/backend';
 import { generateId } from './sim/install';
 import { startServices } from './sim/lifecycle';
 import { refreshTo } from './sim/snap';
+import { autoRefreshHeldBy } from './sim/snap-hold';
+import { CERT_NAMES, certsOf } from './sim/certs';
 import { journal, withState } from './sim/store';
 import { freezeNode, killNode } from './sshd';
 
@@ -28,6 +30,7 @@ export const FAULT_KINDS = [
   'block-port',
   'stale-member',
   'burn-next-token',
+  'cert-expired',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -42,6 +45,8 @@ export interface FaultOptions {
   port?: number;
   /** stale-member: the node whose cluster gets the stale entry (default: the biggest cluster NODE is not in). */
   clusterOf?: string;
+  /** cert-expired: which certificate expired (84.5 days ago: `--check` says -85) (default server.crt). */
+  cert?: string;
 }
 
 export function validPort(port: unknown): port is number {
@@ -53,6 +58,7 @@ const BLOCKER = 'critical';
 export function applyFault(labDir: string, node: string, kind: FaultKind, opts: FaultOptions, pidFile: string): void {
   if (!FAULT_KINDS.includes(kind)) throw new Error(`unknown fault "${kind}"; use one of ${FAULT_KINDS.join(', ')}`);
   if (kind === 'fail-upgrade' && !/^1\.\d+$/.test(opts.to ?? '')) throw new Error('fail-upgrade needs --to <minor>, e.g. --to 1.29');
+  if (kind === 'cert-expired' && opts.cert !== undefined && !(CERT_NAMES as readonly string[]).includes(opts.cert)) throw new Error(`cert-expired needs --cert ${CERT_NAMES.join('|')}`);
   if (kind === 'block-port' && !validPort(opts.port)) throw new Error('block-port needs --port <1-65535>, e.g. --port 25000');
   withState(labDir, (s, now) => {
     const n = s.nodes[node];
@@ -81,8 +87,9 @@ export function applyFault(labDir: string, node: string, kind: FaultKind, opts: 
         n.faults.dropSsh = opts.when ?? 'after';
         break;
       case 'auto-refresh': {
-        if (n.snap.hold) {
-          journal(labDir, node, 'auto-refresh-held', { hold: n.snap.hold === 'forever' ? 'forever' : new Date(n.snap.hold).toISOString() });
+        const heldUntil = autoRefreshHeldBy(n, now);
+        if (heldUntil) {
+          journal(labDir, node, 'auto-refresh-held', { hold: heldUntil });
           break;
         }
         const ch = parseChannel(n.snap.tracking)!;
@@ -91,6 +98,10 @@ export function applyFault(labDir: string, node: string, kind: FaultKind, opts: 
         else refreshTo(sim, s, n, target, channelName(ch), now, sim.timing.refreshMs[0], true);
         break;
       }
+      case 'cert-expired':
+        // Not cleared by heal: an expired certificate is fixed by `refresh-certs`, as on a real node.
+        certsOf(n, now)[opts.cert ?? 'server.crt'] = now - 84.5 * 86_400_000; // --check: -85 days, as in #4852
+        break;
       case 'no-converge':
         n.faults.noConverge = true;
         break;

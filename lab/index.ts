@@ -7,7 +7,6 @@
  */
 import { execFile, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
 import YAML from 'yaml';
@@ -32,6 +31,9 @@ import {
 import { type JournalEntry, journal, journalPath, readState, statePath, withState } from './sim/store';
 import { applyFault, healNode, validPort, type FaultKind, type FaultOptions } from './faults';
 import { defaultStateDir } from '../worker/state-dir';
+import { startListeners, stopListeners } from './listeners';
+import { freshCerts } from './sim/certs';
+import { type LabAccount, type Privilege, LabAccountError, MICROK8S_GROUP, grantTraversal, groupId, idsOf, labAccount } from './account';
 
 export type { FaultKind, FaultOptions } from './faults';
 export type { JournalEntry } from './sim/store';
@@ -49,6 +51,8 @@ export interface LabOptions {
   profile?: Profile;
   timeScale?: number;
   stateDir?: string;
+  /** The SSH user (lab/account.ts): default an unprivileged `mk8s-lab` when run as root, else you. */
+  user?: string;
 }
 
 export interface LabNode {
@@ -69,6 +73,10 @@ interface LabMeta {
   channel: string;
   formed: boolean;
   user: string;
+  /** How root is judged on the nodes (absent in labs made before it: marker). */
+  privilege?: Privilege;
+  /** Directories made passable (o+x) for the SSH user, so it reaches the lab and the simulator. */
+  traversal?: string[];
   nodes: LabNode[];
 }
 
@@ -106,6 +114,10 @@ export interface LabNodeStatus {
   leader: boolean;
   /** A Node object exists for it in its cluster's Kubernetes. */
   kubernetes: boolean;
+  /** Certificate expiry (ISO) by file name (§11). */
+  certs: Record<string, string>;
+  /** Another node replaced the CA: this one should leave and re-join. */
+  needsRejoin: boolean;
 }
 
 export interface LabClusterStatus {
@@ -139,7 +151,7 @@ async function limit<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Pro
   }));
 }
 
-function validate(o: LabOptions): Required<Omit<LabOptions, 'stateDir'>> & { stateDir: string } {
+function validate(o: LabOptions): Required<Omit<LabOptions, 'stateDir' | 'user'>> & { stateDir: string; user?: string } {
   if (!NAME.test(o.name ?? '')) throw new LabInputError('--name', 'must be a lowercase DNS label (a-z, 0-9, "-"), e.g. --name demo');
   const cps = o.controlPlanes;
   if (!Number.isInteger(cps) || cps < 1) throw new LabInputError('--control-planes', 'must be a whole number >= 1, e.g. --control-planes 3');
@@ -155,7 +167,7 @@ function validate(o: LabOptions): Required<Omit<LabOptions, 'stateDir'>> & { sta
   if (!(timeScale > 0)) throw new LabInputError('--time-scale', 'must be a number > 0, e.g. 0.1');
   const stateDir = path.resolve(o.stateDir ?? defaultStateDir());
   if (/[\s"'$`\\]/.test(stateDir)) throw new LabInputError('--state-dir', 'must not contain spaces, quotes, "$", "`" or "\\" (sshd SetEnv and the inventory forbid them)');
-  return { name: o.name, controlPlanes: cps, workers, channel: channelName(ch), formed: !!o.formed, profile, timeScale, stateDir };
+  return { name: o.name, controlPlanes: cps, workers, channel: channelName(ch), formed: !!o.formed, profile, timeScale, stateDir, user: o.user };
 }
 
 export class Lab {
@@ -185,6 +197,10 @@ export class Lab {
   }
   get journalPath(): string {
     return journalPath(this.dir);
+  }
+  /** Directories `up` made passable for the SSH user. */
+  get traversal(): string[] {
+    return this.meta.traversal ?? [];
   }
 
   static labsDir(stateDir = defaultStateDir()): string {
@@ -226,6 +242,13 @@ export class Lab {
     const o = validate(options);
     const sim = simulatorEntry();
     if (!fs.existsSync(sim)) throw new Error(`lab: the simulator is not built (${sim} missing); run \`npm run build\` first`);
+    let account: LabAccount;
+    try {
+      account = labAccount(o.user);
+    } catch (e) {
+      if (e instanceof LabAccountError) throw new LabInputError('--user', e.message);
+      throw e;
+    }
     const dir = path.join(Lab.labsDir(o.stateDir), o.name);
     if (fs.existsSync(path.join(dir, 'lab.json'))) {
       throw new LabInputError('--name', `lab "${o.name}" already exists in ${dir}; run \`runbook lab down --name ${o.name}\` first or pick another name`);
@@ -235,7 +258,7 @@ export class Lab {
     fs.writeFileSync(path.join(dir, 'claiming'), '');
     const slot = await claimSlot(dir);
     try {
-      return await Lab.build(o, dir, slot);
+      return await Lab.build(o, dir, slot, account);
     } catch (e) {
       await Lab.teardown(dir, slot);
       throw e;
@@ -244,17 +267,17 @@ export class Lab {
     }
   }
 
-  private static async build(o: ReturnType<typeof validate>, dir: string, slot: number): Promise<Lab> {
+  private static async build(o: ReturnType<typeof validate>, dir: string, slot: number, account: LabAccount): Promise<Lab> {
     const ch = parseChannel(o.channel)!;
     const rel = initialRelease(ch);
-    const user = os.userInfo().username;
+    const { user, privilege } = account;
     const nodes: LabNode[] = [];
     for (let i = 0; i < o.controlPlanes + o.workers; i++) {
       const cp = i < o.controlPlanes;
       const name = cp ? `k8s-${i + 1}` : `k8s-w${i - o.controlPlanes + 1}`;
       nodes.push({ name, role: cp ? 'controlplane' : 'worker', address: `127.0.${slot}.${i + 1}`, root: snapPaths(dir, name).root });
     }
-    const meta: LabMeta = { name: o.name, dir, stateDir: o.stateDir, slot, createdAt: new Date().toISOString(), profile: o.profile, timeScale: o.timeScale, channel: o.channel, formed: o.formed, user, nodes };
+    const meta: LabMeta = { name: o.name, dir, stateDir: o.stateDir, slot, createdAt: new Date().toISOString(), profile: o.profile, timeScale: o.timeScale, channel: o.channel, formed: o.formed, user, privilege, nodes };
     generateKey(path.join(dir, 'id_ed25519'), `lab-${o.name}`);
     fs.copyFileSync(path.join(dir, 'id_ed25519.pub'), path.join(dir, 'authorized_keys'));
     fs.writeFileSync(journalPath(dir), '');
@@ -269,7 +292,7 @@ export class Lab {
       setCurrent(p.snapData, rel.revision);
       setCurrent(p.snap, rel.revision);
       fs.mkdirSync(p.common, { recursive: true });
-      nodeShims(dir, n.name);
+      nodeShims(dir, n.name, privilege === 'marker');
       const certs = path.join(p.data, 'certs');
       const openssl = (key: string, crt: string, cn: string, extra: string[] = []) =>
         run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3650', '-subj', `/CN=${cn}`, '-keyout', key, '-out', crt, ...extra]);
@@ -282,7 +305,7 @@ export class Lab {
     });
 
     const now = Date.now();
-    const state: LabState = { name: o.name, profile: o.profile, timeScale: o.timeScale, seq: 0, nodes: {}, clusters: {} };
+    const state: LabState = { name: o.name, profile: o.profile, timeScale: o.timeScale, seq: 0, nodes: {}, clusters: {}, privilege };
     for (const n of nodes) {
       state.nodes[n.name] = {
         name: n.name,
@@ -297,6 +320,7 @@ export class Lab {
         restartUntil: 0,
         kubeliteFailed: false,
         faults: {},
+        certs: freshCerts(now),
       };
     }
     if (o.formed) startFormed(dir, state, Object.values(state.nodes), now);
@@ -310,7 +334,9 @@ export class Lab {
       return `[${n.address}]:${LAB_PORT} ${pub}\n`;
     });
     fs.writeFileSync(path.join(dir, 'known_hosts'), hostKeys.join(''));
+    if (privilege === 'uid' && user !== 'root') meta.traversal = handOver(dir, nodes, user);
     await limit(nodes, 16, (n) => Lab.startNodeSshd(dir, n).then(() => undefined));
+    startListeners(dir);
     fs.writeFileSync(path.join(dir, 'lab.json'), JSON.stringify(meta, null, 2));
     journal(dir, '-', 'lab-up', { nodes: nodes.length, formed: o.formed, channel: o.channel, profile: o.profile });
     return new Lab(meta);
@@ -387,6 +413,8 @@ export class Lab {
           pods: c ? c.pods.filter((p) => p.node === n.name).map((p) => `${p.ns}/${p.name}`) : [],
           leader: !!m && !!c && leaderOf(s, c, now) === m,
           kubernetes: !!k,
+          certs: Object.fromEntries(Object.entries(n.certs ?? {}).map(([f, at]) => [f, new Date(at).toISOString()])),
+          needsRejoin: !!n.needsRejoin,
         };
       });
       const size = (c: LabClusterStatus) => c.voters.length + c.standbys.length + c.spares.length + c.nodes.length / 1000;
@@ -419,11 +447,16 @@ export class Lab {
     }
   }
 
-  /** Run a command on a node over real SSH (the lab's key and known_hosts). */
-  exec(node: string, command: string, opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  /** The nodes' SSH user (the inventory's `user`). */
+  get user(): string {
+    return this.meta.user;
+  }
+
+  /** Run a command on a node over real SSH (the lab's key and known_hosts), as the lab's user or `opts.user`. */
+  exec(node: string, command: string, opts: { input?: string | Buffer; timeoutMs?: number; user?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const n = this.node(node);
     return new Promise((resolve) => {
-      const child = spawn('ssh', [...this.sshOptions(), `${this.meta.user}@${n.address}`, command], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn('ssh', [...this.sshOptions(), `${opts.user ?? this.meta.user}@${n.address}`, command], { stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -440,7 +473,7 @@ export class Lab {
   /** ssh(1) options for this lab: key, known_hosts, port, no agent or config surprises. */
   sshOptions(): string[] {
     // Connection sharing: one SSH handshake per node (~0.3 s) instead of one per command; down() ends the masters.
-    const mux = ['-o', 'ControlMaster=auto', '-o', `ControlPath=${path.join(this.dir, 'cm-%h')}`, '-o', 'ControlPersist=120'];
+    const mux = ['-o', 'ControlMaster=auto', '-o', `ControlPath=${path.join(this.dir, 'cm-%r@%h')}`, '-o', 'ControlPersist=120'];
     return ['-F', '/dev/null', ...mux, '-i', this.keyPath, '-o', `UserKnownHostsFile=${this.knownHostsPath}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-p', String(LAB_PORT)];
   }
 
@@ -454,15 +487,13 @@ export class Lab {
   }
 
   async down(): Promise<void> {
-    await Promise.all(
-      this.nodes
-        .filter((n) => fs.existsSync(path.join(this.dir, `cm-${n.address}`)))
-        .map((n) => run('ssh', [...this.sshOptions(), '-O', 'exit', `${this.meta.user}@${n.address}`]).catch(() => undefined)),
-    );
+    const masters = fs.existsSync(this.dir) ? fs.readdirSync(this.dir).filter((f) => /^cm-[a-z_][a-z0-9_-]*@[0-9.]+$/.test(f)) : [];
+    await Promise.all(masters.map((f) => run('ssh', [...this.sshOptions(), '-O', 'exit', f.slice(3)]).catch(() => undefined)));
     await Lab.teardown(this.dir, this.meta.slot);
   }
 
   private static async teardown(dir: string, slot: number): Promise<void> {
+    stopListeners(dir);
     const nodesDir = path.join(dir, 'nodes');
     if (fs.existsSync(nodesDir)) {
       for (const n of fs.readdirSync(nodesDir)) killNode(path.join(nodesDir, n, 'sshd', 'sshd.pid'));
@@ -487,3 +518,28 @@ function inventoryYaml(m: LabMeta): string {
 }
 
 export { freezeNode, servicesUp };
+
+/**
+ * A lab run as root, logging in as an unprivileged account: that account owns the lab's shared files (the state, its
+ * lock and the journal, written by every command), root owns the rest, and each backend directory is root's with
+ * group `microk8s`, 2770, files 0660 (reference §7). The account must reach the lab and the simulator.
+ */
+function handOver(dir: string, nodes: LabNode[], user: string): string[] {
+  const { uid, gid } = idsOf(user);
+  for (const f of [dir, statePath(dir), journalPath(dir)]) fs.chownSync(f, uid, gid);
+  const microk8s = groupId(MICROK8S_GROUP);
+  for (const n of nodes) {
+    const data = snapPaths(dir, n.name).snapData;
+    for (const rev of fs.readdirSync(data)) {
+      const backend = path.join(data, rev, 'var/kubernetes/backend');
+      if (rev === 'current' || !fs.existsSync(backend)) continue;
+      fs.chownSync(backend, 0, microk8s);
+      fs.chmodSync(backend, 0o2770);
+      for (const f of fs.readdirSync(backend)) {
+        fs.chownSync(path.join(backend, f), 0, microk8s);
+        fs.chmodSync(path.join(backend, f), 0o660);
+      }
+    }
+  }
+  return [...new Set([...grantTraversal(path.join(dir, 'x'), uid), ...grantTraversal(simulatorEntry(), uid)])];
+}

@@ -62,10 +62,26 @@ export async function check(input: CheckInput): Promise<CheckResult> {
   const problems = [
     ...nodes.flatMap((n) => n.problems.map((p) => `${n.node}: ${p}`)),
     ...clusterView.problems.map((p) => `cluster: ${p}`),
+    ...membershipProblems(inv.nodes.map((n) => n.name), clusterView).map((p) => `cluster: ${p}`),
   ];
   for (const p of problems) rb.note(p);
   rb.step(problems.length ? `done: ${problems.length} problem(s)` : 'done: healthy');
   return { cluster: inv.cluster, healthy: problems.length === 0, nodes, clusterView, problems };
+}
+
+/**
+ * What healthy nodes can still hide: inventory nodes that are not in the cluster the view came from (never joined,
+ * or a cluster of their own), and nodes left cordoned (an upgrade or drain that never uncordoned).
+ */
+function membershipProblems(inventoryNodes: string[], view: ClusterCheck): string[] {
+  if (view.nodes.length === 0) return [];
+  const known = new Set(view.nodes.map((n) => n.name));
+  const missing = inventoryNodes.filter((n) => !known.has(n));
+  const cordoned = view.nodes.filter((n) => n.cordoned).map((n) => n.name);
+  return [
+    ...(missing.length ? [`not in the cluster seen from ${view.via ?? 'the control plane'}: ${missing.join(', ')}; join them (runbook form)`] : []),
+    ...(cordoned.length ? [`cordoned: ${cordoned.join(', ')}; uncordon when their maintenance is over (microk8s kubectl uncordon ${cordoned[0]})`] : []),
+  ];
 }
 
 function summarize(r: NodeCheck): string {

@@ -173,16 +173,26 @@ export function classifyRemoveNode(exitCode: number | null, stdout: string, stde
 
 /** A TCP connect from the node running it to ip:port, bounded to `seconds`: `nc -z` as §9 row 3 advises. */
 export function portProbeCommand(ip: string, port: number, seconds = 3): string {
-  if (!isIPv4(ip)) throw new Error(`${JSON.stringify(ip)} is not an IPv4 address`);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${port} is not a TCP port`);
-  if (!Number.isInteger(seconds) || seconds < 1) throw new Error(`${seconds} is not a whole number of seconds`);
+  checkProbe(ip, port, seconds);
   return command('nc', '-z', '-w', seconds, ip, port);
 }
 
-/** What `nc -z` said: 0 = accepted; 127 (or "not found") = no nc on the node, which says nothing about the port. */
-export function classifyPortProbe(exitCode: number | null, stderr: string): 'open' | 'closed' | 'no-nc' {
+/** The same connect without nc: bash's /dev/tcp under `timeout` (exit 0 = accepted; 127 = no bash or timeout). */
+export function devTcpProbeCommand(ip: string, port: number, seconds = 3): string {
+  checkProbe(ip, port, seconds);
+  return `${command('timeout', seconds, 'bash', '-c', `: </dev/tcp/${ip}/${port}`)} 2>/dev/null`;
+}
+
+function checkProbe(ip: string, port: number, seconds: number): void {
+  if (!isIPv4(ip)) throw new Error(`${JSON.stringify(ip)} is not an IPv4 address`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${port} is not a TCP port`);
+  if (!Number.isInteger(seconds) || seconds < 1) throw new Error(`${seconds} is not a whole number of seconds`);
+}
+
+/** What a probe said: 0 = accepted; 127 (or "not found") = the probe's tool is missing, which says nothing about the port. */
+export function classifyPortProbe(exitCode: number | null, stderr: string): 'open' | 'closed' | 'no-probe' {
   if (exitCode === 0) return 'open';
-  if (exitCode === 127 || /nc: (command )?not found/.test(stderr)) return 'no-nc';
+  if (exitCode === 127 || /(nc|bash|timeout): (command )?not found/.test(stderr)) return 'no-probe';
   return 'closed';
 }
 
@@ -219,6 +229,21 @@ export function clockOffsetMs(remoteMs: number, sentAtMs: number, receivedAtMs: 
 /** The lock files in `$SNAP_DATA/var/lock/` (§0), one per line; a missing directory prints nothing. */
 export function listLocksCommand(node: NodeSpec): string {
   return `${command('ls', '-1', '--', nodePaths(node).locks)} 2>/dev/null`;
+}
+
+/**
+ * Is a join running on the node? `join.py` is what `microk8s join` runs (the pattern's brackets keep the probe's own
+ * command line from matching). pgrep: 0 = found, 1 = none, anything else (no pgrep) = cannot tell.
+ */
+export const JOIN_RUNNING_COMMAND = command('pgrep', '-f', '--', 'join[.]py|[m]icrok8s join ');
+
+export function parseJoinRunning(exitCode: number | null): 'running' | 'none' | 'unknown' {
+  return exitCode === 0 ? 'running' : exitCode === 1 ? 'none' : 'unknown';
+}
+
+/** Remove a `join-in-progress` lock left by a join that no longer runs (join.py removes it only on success, §0). */
+export function clearJoinLockCommand(node: NodeSpec): string {
+  return command('rm', '-f', '--', `${nodePaths(node).locks}/join-in-progress`);
 }
 
 export function parseLocks(stdout: string): string[] {

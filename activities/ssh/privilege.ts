@@ -113,6 +113,18 @@ export const COMMAND_FAMILIES: readonly CommandFamily[] = [
     matches: oneOf('sudo'),
   },
   {
+    family: '`timeout N bash -c ": </dev/tcp/IP/PORT"`',
+    root: false,
+    why: 'the port probe on a node without nc: a TCP connect, nothing read or written',
+    matches: (argv) => program(argv) === 'timeout' && argv[2] === 'bash' && argv[3] === '-c' && /^: <\/dev\/tcp\/[\d.]+\/\d+$/.test(argv[4] ?? '') && argv.length === 5,
+  },
+  {
+    family: '`pgrep -f`',
+    root: false,
+    why: 'is a join still running (a stale `join-in-progress` lock otherwise): reads the process list',
+    matches: oneOf('pgrep'),
+  },
+  {
     family: '`date`, `df`, `nc -z`, `true`, `echo`',
     root: false,
     why: 'pre-flight probes (clock, free disk, ports, reachability) and output separators',

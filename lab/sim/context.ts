@@ -10,11 +10,20 @@ export class Sim {
   private timingCache?: Timing;
   /** Simulated time this command spent waiting (the journal's `simMs`): what a real MicroK8s would have taken. */
   simMs = 0;
+  private rootCache?: boolean;
+
   /**
-   * Whether the command runs as root: the lab's `sudo` shim marks what it runs the way sudo does (SUDO_UID set,
-   * USER=root). The SSH user itself stands for an unprivileged account, whatever its real uid.
+   * Whether the command runs as root, judged like MicroK8s judges it: by identity (uid 0, `ssh root@…` or the real
+   * sudo). In a lab run without root (`privilege: marker`), the lab's `sudo` shim stands in for sudo and marks what it
+   * runs the way sudo does (SUDO_UID set, USER=root).
    */
-  readonly root = process.env.SUDO_UID !== undefined && process.env.USER === 'root';
+  get root(): boolean {
+    if (this.rootCache === undefined) {
+      const marked = process.env.SUDO_UID !== undefined && process.env.USER === 'root';
+      this.rootCache = process.getuid?.() === 0 || (marked && this.peek().privilege !== 'uid');
+    }
+    return this.rootCache;
+  }
 
   constructor(
     readonly labDir: string,

@@ -80,13 +80,14 @@ export function setCurrent(dir: string, revision: number): void {
   fs.symlinkSync(String(revision), link);
 }
 
-export function nodeShims(labDir: string, node: string): void {
+/** `withSudoShim`: a lab without root stands in for sudo with a marking shim; with root, nodes use the real sudo. */
+export function nodeShims(labDir: string, node: string, withSudoShim = true): void {
   const p = snapPaths(labDir, node);
   writeShim(path.join(p.snapBin, 'microk8s'), labDir, node, 'microk8s');
   const bin = path.join(labDir, 'nodes', node, 'bin');
   writeShim(path.join(bin, 'microk8s'), labDir, node, 'microk8s');
   writeShim(path.join(bin, 'snap'), labDir, node, 'snap');
-  fs.writeFileSync(path.join(bin, 'sudo'), SUDO_SHIM, { mode: 0o755 });
+  if (withSudoShim) fs.writeFileSync(path.join(bin, 'sudo'), SUDO_SHIM, { mode: 0o755 });
   fs.writeFileSync(path.join(bin, 'nc'), ncShim(labDir, node), { mode: 0o755 });
   // Only the tools behind backup/copy/delete invariants: shell start-up files use cat, ls and mkdir a lot.
   for (const tool of ['tar', 'cp', 'rm', 'mv', 'sha256sum']) {

@@ -1,6 +1,7 @@
 /** `microk8s kubectl`: get nodes/pods, cordon, uncordon, drain, wait (upstream kubectl texts), delete node. */
 import { type Sim } from './context';
 import { REFUSED, apiUp, exitIfStopped } from './guards';
+import { expiredServerCert } from './certs';
 import { type Cluster, type LabState, type Pod, newPod, nodeReady, podHealthy, schedulePending, servicesUp } from './model';
 
 interface Parsed {
@@ -193,14 +194,40 @@ function getNodes(sim: Sim, s: LabState, c: Cluster, p: Parsed, now: number): nu
   return 0;
 }
 
+/** The pod fields the API server selects on (those the lab models); `=`, `==`, `!=`, comma-joined (all must hold). */
+const POD_FIELDS: Record<string, (x: Pod) => string> = {
+  'spec.nodeName': (x) => x.node ?? '',
+  'metadata.name': (x) => x.name,
+  'metadata.namespace': (x) => x.ns,
+  'status.phase': (x) => (x.node ? 'Running' : 'Pending'),
+};
+
+/** A predicate for `--field-selector`, or the API server's refusal (kubectl prints it, exit 1). */
+function podFieldSelector(selector: string): ((x: Pod) => boolean) | string {
+  const tests: Array<(x: Pod) => boolean> = [];
+  for (const term of selector.split(',')) {
+    const m = /^([^=!]+)(==|=|!=)(.*)$/.exec(term);
+    if (!m) return `error: invalid field selector: '${term}'`;
+    const [, field, op, value] = m;
+    const get = POD_FIELDS[field];
+    if (!get) return `Error from server (BadRequest): Unable to find "/v1, Resource=pods" that match label selector "", field selector "${selector}": field label not supported: ${field}`;
+    tests.push(op === '!=' ? (x) => get(x) !== value : (x) => get(x) === value);
+  }
+  return (x) => tests.every((t) => t(x));
+}
+
 function getPods(sim: Sim, c: Cluster, p: Parsed, now: number): number {
   const all = flag(p, '-A', '--all-namespaces') !== undefined;
   const ns = (flag(p, '-n', '--namespace') as string | undefined) ?? 'default';
   const selector = flag(p, '--field-selector');
   let pods = c.pods.filter((x) => all || x.ns === ns);
   if (typeof selector === 'string') {
-    const m = /^spec\.nodeName=(.*)$/.exec(selector);
-    if (m) pods = pods.filter((x) => x.node === m[1]);
+    const match = podFieldSelector(selector);
+    if (typeof match === 'string') {
+      sim.err(match);
+      return 1;
+    }
+    pods = pods.filter(match);
   }
   pods = [...pods].sort((a, b) => a.ns.localeCompare(b.ns) || a.name.localeCompare(b.name));
   const out = flag(p, '-o', '--output');
@@ -458,6 +485,11 @@ function deleteNode(sim: Sim, name: string): number {
 
 export async function kubectl(sim: Sim, args: string[]): Promise<number> {
   exitIfStopped(sim);
+  const expired = expiredServerCert(sim.peek().nodes[sim.node], Date.now());
+  if (expired) {
+    sim.err(expired);
+    return 1;
+  }
   const p = parse(args);
   const [verb, kind] = p.positional;
   if (verb === 'cordon' || verb === 'uncordon') {

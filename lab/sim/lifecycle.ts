@@ -1,4 +1,5 @@
 /** `microk8s status|start|stop|version|inspect` and the services start/stop they share with `snap start|stop`. */
+import { inspectCertLines } from './certs';
 import * as fs from 'fs';
 import * as path from 'path';
 import { judgeBackend, snapPaths, writeRaftFiles } from './backend';
@@ -218,7 +219,7 @@ export function inspect(sim: Sim): number {
   if (lockExists(sim, 'ha-cluster') && !lockExists(sim, 'no-k8s-dqlite')) services.push(['k8s-dqlite', up && self.dqlite.ok]);
   if (!lockExists(sim, 'no-apiserver-proxy')) services.push(['apiserver-proxy', up]);
   if (!worker) services.push(['apiserver-kicker', up]);
-  const lines = ['Inspecting system', 'Inspecting Certificates', 'Inspecting services'];
+  const lines = ['Inspecting system', 'Inspecting Certificates', ...inspectCertLines(self, now), 'Inspecting services'];
   for (const [svc, ok] of services) {
     if (ok) lines.push(`  Service snap.microk8s.daemon-${svc} is running`);
     else lines.push(`\x1b[31m FAIL: \x1b[0m Service snap.microk8s.daemon-${svc} is not running`, `For more details look at: sudo journalctl -u snap.microk8s.daemon-${svc}`);

@@ -37,6 +37,8 @@ function microk8s(sim: Sim, args: string[]): number | Promise<number> {
       return require('./lifecycle').inspect(sim, rest);
     case 'kubectl':
       return require('./kubectl').kubectl(sim, rest);
+    case 'refresh-certs':
+      return require('./certs').refreshCerts(sim, rest);
     default: {
       const subs = ['add-node', 'addons', 'config', 'ctr', 'dashboard-proxy', 'dbctl', 'disable', 'enable', 'helm', 'helm3', 'images', 'inspect', 'istioctl', 'join', 'kubectl', 'leave', 'linkerd', 'refresh-certs', 'remove-node', 'reset', 'start', 'status', 'stop', 'version'];
       const head = sub === undefined ? '' : `'${sub}' is not a valid MicroK8s subcommand.\n`;

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatInfoYaml, formatMembersYaml, readFailureDomain, snapPaths, syncClusterYamls, writeRaftFiles } from './backend';
+import { certsOf } from './certs';
 import { Exit, type Sim } from './context';
 import { ACTING_AS_NODE, NOT_RUNNING, REFUSED, apiUp, exitIfStopped, isWorker, lockExists } from './guards';
 import { generateId, openBytes, setLocks, startAlone } from './install';
@@ -169,6 +170,10 @@ export async function join(sim: Sim, args: string[]): Promise<number> {
   if (fingerprint !== undefined && fingerprint.length < 12) return invalid('Fingerprint should be at least 12 bytes');
 
   sim.out(`Contacting cluster at ${ip}`);
+  // join.py marks the join in progress and removes the mark only on success (§0): a failed join, or one killed
+  // from here on, leaves it behind.
+  const joinLock = path.join(snapPaths(sim.labDir, sim.node).locks, 'join-in-progress');
+  fs.writeFileSync(joinLock, '');
   // The same reachability `nc -z` answers from (sim/network.ts): down machine, hung machine or blocked port, stopped.
   const reach = portState(sim.peek(), ip, port, Date.now());
   if (!reach.open) {
@@ -251,6 +256,7 @@ export async function join(sim: Sim, args: string[]): Promise<number> {
     }
     sim.print('\n');
   }
+  fs.rmSync(joinLock, { force: true });
   sim.out('Successfully joined the cluster.');
   return 0;
 }
@@ -363,6 +369,9 @@ function applyJoin(sim: Sim, s: LabState, self: NodeState, t: NodeState, c: Clus
   c.k8sNodes.push({ name: self.name, created: now, cordoned: false, worker });
   self.cluster = c.id;
   self.worker = worker;
+  // The joiner receives the cluster's CA (join.py); its own server and front-proxy certificates stay.
+  self.certs = { ...certsOf(self, now), 'ca.crt': certsOf(t, now)['ca.crt'] };
+  delete self.needsRejoin;
   if (worker) {
     self.dqlite = { id: '', address: '', ok: true, error: null };
   } else {

@@ -109,14 +109,27 @@ export interface NodeState {
     /** Retained older revisions, newest first (snapd keeps one by default here). */
     previous: SnapRevision[];
     tracking: string;
-    /** Epoch ms, 'forever' or null. */
+    /** The snap's own hold (`snap refresh --hold microk8s`): epoch ms, 'forever' or null. */
     hold: number | 'forever' | null;
+    /** System-wide hold (`snap refresh --hold`, `snap set system refresh.hold`): blocks auto-refresh only. */
+    systemHold?: number | 'forever' | null;
+    /** `snap set system refresh.timer` / `refresh.metered` (unset: snapd's defaults). */
+    timer?: string;
+    metered?: string;
+    /** When the last refresh of microk8s happened (epoch ms). */
+    lastRefresh?: number;
     refreshingUntil: number;
     /** The change in progress is an unattended `auto-refresh` (its wording in errors), not a `refresh-snap`. */
     refreshAuto?: boolean;
   };
   /** kubelite/k8s-dqlite restarting until then: NotReady and dqlite member down. */
   restartUntil: number;
+  /** Certificate notAfter (epoch ms) by file name (sim/certs.ts); absent in labs made before they were modelled. */
+  certs?: Record<string, number>;
+  /** What `refresh-certs --undo` restores (one level). */
+  certsBackup?: Record<string, number>;
+  /** Another node of the cluster replaced the CA: this one should leave and re-join (§11). */
+  needsRejoin?: boolean;
   kubeliteFailed: boolean;
   faults: {
     slowMs?: number;
@@ -140,6 +153,8 @@ export interface LabState {
   seq: number;
   nodes: Record<string, NodeState>;
   clusters: Record<string, Cluster>;
+  /** How root is judged (lab/account.ts): `uid` (real accounts, real sudo) or `marker` (the sudo shim); absent = marker. */
+  privilege?: 'uid' | 'marker';
 }
 
 /** The machine answers and kubelite/k8s-dqlite are not stopped or restarting. */

@@ -12,20 +12,16 @@ import { type LabState, type NodeState, type SnapRevision } from './model';
 import { startServices, stopServices } from './lifecycle';
 import { table } from './kubectl';
 import { spread } from '../timing';
+import { formatHold, getSystem, holding, humanTime, refreshHold, refreshTime, setSystem } from './snap-hold';
+
+const formatWhen = (at: number, now: number, abs: boolean) => (abs ? new Date(at).toISOString().replace(/\.\d+Z$/, 'Z') : humanTime(at, now));
 
 const PUBLISHER = 'canonical✓';
-
-function parseHold(text: string): number | 'forever' | undefined {
-  if (text === 'forever' || text === '') return 'forever';
-  const m = /^(\d+)(h|m|s|d)$/.exec(text);
-  if (!m) return undefined;
-  return Date.now() + Number(m[1]) * { h: 3_600_000, m: 60_000, s: 1000, d: 86_400_000 }[m[2] as 'h']!;
-}
 
 function notes(n: NodeState, now: number): string {
   // While a change runs, snapd has the snap's services disabled (reference §6, failure mode 14).
   if (n.snap.refreshingUntil > now) return 'disabled,classic';
-  return n.snap.hold ? 'classic,held' : 'classic';
+  return holding(n.snap.hold, now) ? 'classic,held' : 'classic';
 }
 
 /** The error snapd gives while a change of the snap is in progress. */
@@ -64,6 +60,8 @@ function info(sim: Sim, args: string[]): number {
     return 1;
   }
   const n = sim.peek().nodes[sim.node];
+  const now = Date.now();
+  const abs = args.includes('--abs-time');
   const lines = [
     'name:      microk8s',
     'summary:   Kubernetes for workstations and appliances',
@@ -83,8 +81,8 @@ function info(sim: Sim, args: string[]): number {
     `  microk8s.daemon-kubelite:           simple, enabled, ${n.services === 'running' && !n.kubeliteFailed ? 'active' : 'inactive'}`,
     'snap-id:      EaXqgt1lyCaxKaQCU349mlodBkDCXRcg',
     `tracking:     ${n.snap.tracking}`,
-    ...(n.snap.hold ? [`hold:         ${n.snap.hold === 'forever' ? 'forever' : new Date(n.snap.hold).toISOString()}`] : []),
-    'refresh-date: today at 10:00 UTC',
+    `refresh-date: ${n.snap.lastRefresh ? formatWhen(n.snap.lastRefresh, now, abs) : formatWhen(now - 3_600_000, now, abs)}`,
+    ...(holding(n.snap.hold, now) ? [`hold:         ${formatHold(n.snap.hold as number | 'forever', now, abs)}`] : []),
     'channels:',
   ];
   const chans: Array<[string, Release]> = [['latest/stable', latestIn(parseChannel('latest/stable')!)]];
@@ -115,6 +113,7 @@ export function refreshTo(sim: Sim, s: LabState, n: NodeState, target: Release, 
     const dst = path.join(p.snapData, String(to.revision));
     fs.rmSync(dst, { recursive: true, force: true });
     fs.cpSync(src, dst, { recursive: true, verbatimSymlinks: true });
+    copyOwnership(src, dst);
     installRevisionBinaries(sim, n.name, to.revision);
     setCurrent(p.snapData, to.revision);
     setCurrent(p.snap, to.revision);
@@ -128,6 +127,7 @@ export function refreshTo(sim: Sim, s: LabState, n: NodeState, target: Release, 
     n.snap.current = to;
   }
   n.snap.tracking = channel;
+  n.snap.lastRefresh = now;
   n.snap.refreshingUntil = now + busyMs;
   n.snap.refreshAuto = auto;
   const c = s.clusters[n.cluster];
@@ -139,6 +139,14 @@ export function refreshTo(sim: Sim, s: LabState, n: NodeState, target: Release, 
   return to;
 }
 
+/** snapd copies $SNAP_DATA as root keeping owners (the backend's group `microk8s`, lab/account.ts). */
+function copyOwnership(src: string, dst: string): void {
+  if (process.getuid?.() !== 0) return;
+  const st = fs.lstatSync(src);
+  fs.lchownSync(dst, st.uid, st.gid);
+  if (st.isDirectory()) for (const e of fs.readdirSync(src)) copyOwnership(path.join(src, e), path.join(dst, e));
+}
+
 function installRevisionBinaries(sim: Sim, node: string, revision: number): void {
   installSnapBinaries(sim.labDir, node, revision);
 }
@@ -147,45 +155,42 @@ async function refresh(sim: Sim, args: string[]): Promise<number> {
   let channel: string | undefined;
   let hold: string | undefined;
   let unhold = false;
+  let time = false;
+  let absTime = false;
+  let otherFlags = false;
   const names: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a.startsWith('--channel=')) channel = a.slice('--channel='.length);
-    else if (a === '--channel') channel = args[++i];
-    else if (a === '--hold') hold = '';
+    if (a === '--hold') hold = '';
     else if (a.startsWith('--hold=')) hold = a.slice('--hold='.length);
     else if (a === '--unhold') unhold = true;
-    else if (['--stable', '--candidate', '--beta', '--edge'].includes(a)) channel = a.slice(2);
-    else if (a === '--classic' || a === '--amend') continue;
-    else if (a.startsWith('-')) {
-      sim.err(`error: unknown flag \`${a.replace(/^-+/, '').split('=')[0]}'`);
-      return 1;
-    } else names.push(a);
+    else if (a === '--time') time = true;
+    else if (a === '--abs-time') absTime = true;
+    else {
+      otherFlags ||= a.startsWith('-');
+      if (a.startsWith('--channel=')) channel = a.slice('--channel='.length);
+      else if (a === '--channel') channel = args[++i];
+      else if (['--stable', '--candidate', '--beta', '--edge'].includes(a)) channel = a.slice(2);
+      else if (a === '--classic' || a === '--amend') continue;
+      else if (a.startsWith('-')) {
+        sim.err(`error: unknown flag \`${a.replace(/^-+/, '').split('=')[0]}'`);
+        return 1;
+      } else names.push(a);
+    }
   }
+  if (time) return refreshTime(sim, absTime);
   if (names.some((x) => x !== 'microk8s')) {
     sim.err(`error: snap "${names.find((x) => x !== 'microk8s')}" is not installed`);
     return 1;
   }
-  if (hold !== undefined) {
-    const until = parseHold(hold);
-    if (until === undefined) {
-      sim.err(`error: invalid argument for flag ‘--hold’: invalid duration: "${hold}"`);
-      return 1;
+  if (hold !== undefined || unhold) return refreshHold(sim, { hold, unhold, names, otherFlags: otherFlags || (hold !== undefined && unhold) });
+  // A bare `snap refresh` (no snap named) honours the snap's own hold; naming microk8s refreshes it anyway (§14).
+  if (names.length === 0 && channel === undefined) {
+    const n = sim.peek().nodes[sim.node];
+    if (holding(n.snap.hold, Date.now())) {
+      sim.err('All snaps up to date.');
+      return 0;
     }
-    sim.state((_s, _now, n) => {
-      n.snap.hold = until;
-      sim.event('held', { until: until === 'forever' ? 'forever' : new Date(until).toISOString() });
-    });
-    sim.out(until === 'forever' ? 'General refreshes of "microk8s" held indefinitely' : `General refreshes of "microk8s" held until ${new Date(until).toISOString().replace(/\.\d+Z$/, 'Z')}`);
-    return 0;
-  }
-  if (unhold) {
-    sim.state((_s, _now, n) => {
-      n.snap.hold = null;
-      sim.event('unheld');
-    });
-    sim.out('Removed general refresh hold of "microk8s"');
-    return 0;
   }
   // The change happens atomically in snapd before the client waits: a client killed while waiting leaves it
   // done (snap list shows the new revision; a rerun says "change in progress", then "no updates available").
@@ -271,7 +276,7 @@ export const ACCESS_DENIED = 'error: access denied (try with sudo)';
 export function snap(sim: Sim, args: string[]): number | Promise<number> {
   const [verb, ...rest] = args;
   // Changes (refresh, --hold, revert, start, stop) need root; list, info and version are public queries.
-  if (['refresh', 'revert', 'stop', 'start'].includes(verb) && !sim.root) {
+  if (['refresh', 'revert', 'stop', 'start', 'set'].includes(verb) && !sim.root && !(verb === 'refresh' && rest.includes('--time'))) {
     sim.err(ACCESS_DENIED);
     return 1;
   }
@@ -287,6 +292,15 @@ export function snap(sim: Sim, args: string[]): number | Promise<number> {
     case 'stop':
     case 'start':
       return services(sim, verb, rest);
+    case 'get':
+    case 'set': {
+      const [target, ...keys] = rest;
+      if (target !== 'system' && target !== 'core') {
+        sim.err(`error: the lab models only "snap ${verb} system …"`);
+        return 1;
+      }
+      return verb === 'get' ? getSystem(sim, keys) : setSystem(sim, keys);
+    }
     case 'version':
       sim.out('snap    2.63\nsnapd   2.63\nseries  16\nubuntu  22.04\nkernel  5.15.0-105-generic');
       return 0;

@@ -111,6 +111,7 @@ export function settle(labDir: string, s: LabState, now: number): void {
       if (n.power === 'running' && n.services === 'running') journal(labDir, n.name, 'in-service', {}, at);
     }
     if (typeof n.snap.hold === 'number' && n.snap.hold <= now) n.snap.hold = null;
+    if (typeof n.snap.systemHold === 'number' && n.snap.systemHold <= now) n.snap.systemHold = null;
   }
   for (const c of Object.values(s.clusters)) {
     if (c.members.length === 0 && c.k8sNodes.length === 0) {

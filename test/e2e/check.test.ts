@@ -118,3 +118,28 @@ test('a crashed node is reported unreachable while the others are checked; exit 
     await lab.heal('k8s-3');
   }
 });
+
+test('a node left cordoned is reported with the fix; exit 1', async () => {
+  const cordon = await lab.exec('k8s-1', 'sudo -n microk8s kubectl cordon k8s-2');
+  expect(cordon.code).toBe(0);
+  try {
+    const r = await runCli(env, ['check', '-i', lab.inventoryPath, '--json'], { taskQueue: worker.taskQueue });
+    const report = parseReport(r.stdout);
+    expect([r.code, report.healthy]).toEqual([1, false]);
+    expect(report.problems).toEqual(['cluster: cordoned: k8s-2; uncordon when their maintenance is over (microk8s kubectl uncordon k8s-2)']);
+  } finally {
+    await lab.exec('k8s-1', 'sudo -n microk8s kubectl uncordon k8s-2');
+  }
+});
+
+test('nodes that never clustered together are reported, not called healthy; exit 1', async () => {
+  const alone = await Lab.up({ name: `checkalone${process.pid % 100000}`, controlPlanes: 2, workers: 1, channel: '1.28/stable', profile: 'fast', stateDir });
+  try {
+    const r = await runCli(env, ['check', '-i', alone.inventoryPath, '--json'], { taskQueue: worker.taskQueue });
+    const report = parseReport(r.stdout);
+    expect([r.code, report.healthy]).toEqual([1, false]);
+    expect(report.problems).toContain('cluster: not in the cluster seen from k8s-1: k8s-2, k8s-w1; join them (runbook form)');
+  } finally {
+    await alone.down();
+  }
+});

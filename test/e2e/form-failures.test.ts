@@ -11,6 +11,7 @@ import * as path from 'path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { Lab } from '../../lab';
+import { nodePaths } from '../../common/inventory';
 import { approveUpdate, progressQuery, type RunbookProgress } from '../../common/messages';
 import type { FormResult } from '../../workflows/form';
 import { REPO_ROOT, startTemporal } from '../support/temporal';
@@ -127,6 +128,32 @@ test('a stale dqlite member blocks a join; it is removed after approval, then th
     const k3join = commandsOf(lab, 'join').filter((e) => e.node === 'k8s-3' && e.exit === 0);
     expect(k3join).toHaveLength(1);
     expect(Date.parse(removes[0].t)).toBeLessThan(Date.parse(k3join[0].t));
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('a join killed mid-way leaves join-in-progress; the next run clears the stale lock instead of waiting for it', async () => {
+  const lab = await newLab('j', { workers: 0, controlPlanes: 2, timeScale: 20 });
+  const worker = await startFormWorker(env, stateDir);
+  try {
+    const [k1, k2] = lab.inventory.nodes;
+    const lock = `${nodePaths(k2).locks}/join-in-progress`;
+    // A join to a hung node waits for its connect timeout; the operator's session dies meanwhile.
+    await lab.fault('k8s-1', 'hang');
+    const killed = await lab.exec('k8s-2', `sudo -n microk8s join ${k1.address}:25000/${'a'.repeat(32)}`, { timeoutMs: 1_500 });
+    expect(killed.code).toBeNull();
+    await lab.heal('k8s-1');
+    expect((await lab.exec('k8s-2', `test -e ${lock} && echo left`)).stdout).toBe('left\n');
+
+    const h = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: lab.inventory, input: { timing: { ...FAST_TIMING, settleTimeoutMs: 120_000 } }, yes: true });
+    const r = (await h.result()) as FormResult;
+    expect(r.verification.problems).toEqual([]);
+    const rm = lab.journal().filter((e) => e.node === 'k8s-2' && e.argv?.[0] === 'rm' && e.argv.at(-1) === lock);
+    expect(rm.map((e) => e.exit)).toEqual([0]);
+    expect((await lab.exec('k8s-2', `test -e ${lock} || echo gone`)).stdout).toBe('gone\n');
+    // Cleared, not waited out: the join came right after the lock was removed.
+    expect(commandsOf(lab, 'join').filter((e) => e.node === 'k8s-2' && e.exit === 0)).toHaveLength(1);
   } finally {
     await worker.stop();
   }

@@ -35,6 +35,26 @@ describe('lab operations on a formed cluster', () => {
     expect(running.stderr).toMatch(/^Error: failed to reconfigure membership :/);
   });
 
+  it('get pods --field-selector filters as the API server does (spec.nodeName, !=, commas); an unknown field is refused', async () => {
+    const all = JSON.parse((await kubectl('k8s-1', 'get pods -A -o json')).stdout).items as Array<{ metadata: { name: string; namespace: string }; spec: { nodeName?: string } }>;
+    const on = (n: string) => all.filter((p) => p.spec.nodeName === n).map((p) => p.metadata.name).sort();
+    const names = (out: string) => (JSON.parse(out).items as Array<{ metadata: { name: string } }>).map((p) => p.metadata.name).sort();
+    expect(on('k8s-2').length).toBeGreaterThan(0);
+    expect(on('k8s-2').length).toBeLessThan(all.length);
+    const [one, other, both, eq] = await Promise.all([
+      kubectl('k8s-1', 'get pods -A --field-selector spec.nodeName=k8s-2 -o json'),
+      kubectl('k8s-1', 'get pods -A --field-selector=spec.nodeName!=k8s-2 -o json'),
+      kubectl('k8s-1', 'get pods -A --field-selector spec.nodeName=k8s-2,metadata.namespace=kube-system -o json'),
+      kubectl('k8s-1', 'get pods -A --field-selector spec.nodeName==k8s-2 -o json'),
+    ]);
+    expect(names(one.stdout)).toEqual(on('k8s-2'));
+    expect(names(eq.stdout)).toEqual(on('k8s-2'));
+    expect(names(other.stdout)).toEqual(all.filter((p) => p.spec.nodeName !== 'k8s-2').map((p) => p.metadata.name).sort());
+    expect(names(both.stdout)).toEqual(all.filter((p) => p.spec.nodeName === 'k8s-2' && p.metadata.namespace === 'kube-system').map((p) => p.metadata.name).sort());
+    const bad = await kubectl('k8s-1', 'get pods -A --field-selector spec.host=k8s-2');
+    expect([bad.code, bad.stderr]).toEqual([1, 'Error from server (BadRequest): Unable to find "/v1, Resource=pods" that match label selector "", field selector "spec.host=k8s-2": field label not supported: spec.host\n']);
+  });
+
   it('drain evicts onto other nodes, leaves the node Ready,SchedulingDisabled; uncordon texts', async () => {
     const r = await kubectl('k8s-1', 'drain k8s-1 --ignore-daemonsets --delete-emptydir-data --timeout=30s');
     expect(r.code).toBe(0);

@@ -116,6 +116,43 @@ describe('the lab judges least privilege', () => {
     expect([probe.code, probe.stdout, probe.stderr]).toEqual([0, '', '']);
     expect([missing.code, missing.stderr]).toEqual([1, 'sudo: no-such-tool: command not found\n']);
     expect(validate.code).toBe(0);
-    expect(asOther.stdout).not.toContain('SUDO_UID=');
+    expect(asOther.stdout).not.toMatch(/^USER=root$/m);
+  });
+});
+
+// Run as root (as CI does), the lab logs in as a real unprivileged account and judges privilege by identity.
+const asRoot = process.getuid?.() === 0;
+(asRoot ? describe : describe.skip)('root is root, the lab user is a real unprivileged account', () => {
+  it('`ssh root@node` runs microk8s status; the lab user is refused without sudo and works with it', async () => {
+    const m = paths('k8s-1').microk8s;
+    const user = spec('k8s-1').user;
+    expect(user).not.toBe('root');
+    const root = await lab().exec('k8s-1', `id -u; ${m} status --format short; ${m} kubectl get nodes -o name`, { user: 'root' });
+    expect([root.code, root.stdout.split('\n').slice(0, 2)]).toEqual([0, ['0', 'microk8s is running']]);
+    expect(root.stdout).toContain('node/k8s-1\n');
+    const [id, refused, viaSudo] = await execEach(lab(), 'k8s-1', ['id -u', `${m} status`, `sudo -n ${m} status --format short`]);
+    expect(Number(id.stdout)).toBeGreaterThan(0);
+    expect([refused.code, refused.stderr]).toEqual([1, insufficient(user)]);
+    expect([viaSudo.code, viaSudo.stdout.split('\n')[0]]).toEqual([0, 'microk8s is running']);
+  });
+
+  it('a forged sudo mark is not root: only identity counts', async () => {
+    const m = paths('k8s-1').microk8s;
+    const r = await lab().exec('k8s-1', `SUDO_UID=0 USER=root ${m} add-node`);
+    expect([r.code, r.stderr]).toEqual([1, insufficient('root')]); // $USER, as the wrapper prints it
+  });
+
+  it('the backend belongs to root: directory 2770 and files 0660, group microk8s (§7); the user cannot read it without sudo', async () => {
+    const p = paths('k8s-2');
+    const [ls, cat, sudoCat] = await execEach(lab(), 'k8s-2', [
+      `sudo -n stat -c '%a %U %G %n' $(sudo -n find ${p.backend} -maxdepth 1)`,
+      `cat ${p.clusterYaml}`,
+      `sudo -n cat ${p.clusterYaml}`,
+    ]);
+    const rows = ls.stdout.trim().split('\n').map((l) => l.split(' '));
+    expect(rows[0]).toEqual(['2770', 'root', 'microk8s', p.backend.replace(/\/$/, '')]);
+    for (const r of rows.slice(1)) expect([r[3], r.slice(0, 3)]).toEqual([r[3], ['660', 'root', 'microk8s']]);
+    expect([cat.code, cat.stderr]).toEqual([1, `cat: ${p.clusterYaml}: Permission denied\n`]);
+    expect([sudoCat.code, sudoCat.stdout]).toEqual([0, expect.stringContaining('Role: 0')]);
   });
 });

@@ -8,8 +8,10 @@ import { nodePaths } from '../../common/inventory';
 import { useLab, waitFor } from '../support/lab';
 
 const lab = useLab({ controlPlanes: 5, formed: true });
+/** A command typed by hand as root (`sudo -n sh -c …`): the backend is root's, mode 0660 (§7). */
 const sh = async (node: string, cmd: string, input?: string) => {
-  const r = await lab().exec(node, cmd, { input });
+  const line = cmd.startsWith('sudo -n ') ? cmd : `sudo -n sh -c '${cmd.replace(/'/g, `'\\''`)}'`;
+  const r = await lab().exec(node, line, { input });
   if (r.code !== 0) throw new Error(`${node}: ${cmd} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 };

@@ -32,6 +32,7 @@ class FakeCluster {
   lonePrimary = false;
   /** No nc on the nodes (the probe exits 127). */
   noNc = false;
+  noBash = false;
   /** How many of the next control-plane joins exit 0 without converging (the join trap). */
   trapNext = 0;
   /** Nodes holding a trapped join (init.yaml, no info.yaml) until they leave. */
@@ -82,6 +83,10 @@ class FakeCluster {
     }
     if ((m = /^nc -z -w 3 (\S+) (\d+)$/.exec(line))) {
       if (this.noNc) return fail(127, '', 'bash: line 1: nc: command not found\n');
+      return this.closedPorts.has(m[2]) ? fail(1, '') : ok();
+    }
+    if ((m = /^timeout 3 bash -c ': <\/dev\/tcp\/(\S+)\/(\d+)' 2>\/dev\/null$/.exec(line))) {
+      if (this.noBash) return fail(127, '', 'bash: line 1: timeout: command not found\n');
       return this.closedPorts.has(m[2]) ? fail(1, '') : ok();
     }
     if ((m = /add-node --token (\S+)/.exec(line))) {
@@ -283,13 +288,23 @@ describe('surveyFormation', () => {
     expect(s.notes.join('\n')).toContain('19001/tcp (dqlite) on k8s-1 is not checked');
   });
 
-  test('no nc on a joining node: one problem naming the node and the package, not three closed ports', async () => {
+  test('no nc on a joining node: bash /dev/tcp judges the ports instead (a closed one is still named)', async () => {
     const cluster = new FakeCluster();
     cluster.noNc = true;
+    cluster.closedPorts.add('25000');
+    const s = await run(() => activitiesFor(cluster).surveyFormation({ inventory, options }));
+    expect(s.problems.filter((p) => p.includes('nc'))).toEqual([]);
+    expect(s.problems).toEqual(expect.arrayContaining([expect.stringContaining('k8s-2: cannot reach k8s-1 (10.0.0.1) on 25000/tcp')]));
+  });
+
+  test('neither nc nor bash with timeout: one problem naming the node and the package, not three closed ports', async () => {
+    const cluster = new FakeCluster();
+    cluster.noNc = true;
+    cluster.noBash = true;
     const s = await run(() => activitiesFor(cluster).surveyFormation({ inventory, options }));
     expect(s.problems).toEqual([
-      'k8s-2: cannot check the join ports of k8s-1: nc is not installed; install it (sudo apt-get install -y netcat-openbsd)',
-      'k8s-3: cannot check the join ports of k8s-1: nc is not installed; install it (sudo apt-get install -y netcat-openbsd)',
+      'k8s-2: cannot check the join ports of k8s-1: neither nc nor bash with timeout is installed; install nc (sudo apt-get install -y netcat-openbsd)',
+      'k8s-3: cannot check the join ports of k8s-1: neither nc nor bash with timeout is installed; install nc (sudo apt-get install -y netcat-openbsd)',
     ]);
   });
 

@@ -1,3 +1,8 @@
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
 import { resolveInventory } from '../../common/inventory';
 import {
   addNodeCommand,
@@ -13,6 +18,7 @@ import {
   joinStateCommand,
   parseUnconvergedJoin,
   portProbeCommand,
+  devTcpProbeCommand,
   removeNodeCommand,
 } from '../../activities/microk8s/join';
 import { expectedVoters, quorumGuard } from '../../activities/form';
@@ -64,19 +70,48 @@ describe('add-node and join builders', () => {
     expect(removeNodeCommand(primary, '10.0.0.2', true)).toBe('/snap/bin/microk8s remove-node 10.0.0.2 --force');
   });
 
-  test('the port probe is nc -z -w and only takes an IPv4 literal and a port', () => {
+  test('the port probe is nc -z -w, or bash /dev/tcp under timeout, and only takes an IPv4 literal and a port', () => {
     expect(portProbeCommand('10.0.0.1', 25000)).toBe('nc -z -w 3 10.0.0.1 25000');
-    expect(portProbeCommand('10.0.0.1', 19001, 5)).toBe('nc -z -w 5 10.0.0.1 19001');
-    expect(() => portProbeCommand('10.0.0.1; reboot', 25000)).toThrow();
-    expect(() => portProbeCommand('10.0.0.1', 70000)).toThrow();
-    expect(() => portProbeCommand('10.0.0.1', 25000, 0)).toThrow();
+    expect(devTcpProbeCommand('10.0.0.1', 19001, 5)).toBe("timeout 5 bash -c ': </dev/tcp/10.0.0.1/19001' 2>/dev/null");
+    for (const probe of [portProbeCommand, devTcpProbeCommand]) {
+      expect(() => probe('10.0.0.1; reboot', 25000)).toThrow();
+      expect(() => probe('10.0.0.1', 70000)).toThrow();
+      expect(() => probe('10.0.0.1', 25000, 0)).toThrow();
+    }
   });
 
-  test('the probe verdict: 0 open, 127 or "not found" means no nc (not a closed port), else closed', () => {
+  test('the /dev/tcp probe judges a real port; without bash or timeout it exits 127', async () => {
+    const server = net.createServer((s) => s.destroy());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const open = (server.address() as net.AddressInfo).port;
+    const closed = await new Promise<number>((r) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => r(p));
+      });
+    });
+    // A PATH with bash and timeout but no nc: a directory of links to just what the probe needs.
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'probe-'));
+    for (const tool of ['bash', 'timeout']) fs.symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), path.join(bin, tool));
+    const run = (line: string, PATH: string) => spawnSync('/bin/sh', ['-c', line], { env: { PATH }, encoding: 'utf8' });
+    try {
+      const a = run(devTcpProbeCommand('127.0.0.1', open, 2), bin);
+      const b = run(devTcpProbeCommand('127.0.0.1', closed, 2), bin);
+      const none = run(devTcpProbeCommand('127.0.0.1', open, 2), path.join(bin, 'nothing'));
+      const noNc = run(portProbeCommand('127.0.0.1', open, 2), bin);
+      expect([a.status, b.status, none.status, noNc.status]).toEqual([0, 1, 127, 127]);
+      expect([a, b, none, noNc].map((r) => classifyPortProbe(r.status, r.stderr))).toEqual(['open', 'closed', 'no-probe', 'no-probe']);
+    } finally {
+      server.close();
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
+  test('the probe verdict: 0 open, 127 or "not found" means no probe (not a closed port), else closed', () => {
     expect(classifyPortProbe(0, '')).toBe('open');
     expect(classifyPortProbe(1, '')).toBe('closed');
-    expect(classifyPortProbe(127, '')).toBe('no-nc');
-    expect(classifyPortProbe(1, 'sh: 1: nc: not found\n')).toBe('no-nc');
+    expect(classifyPortProbe(127, '')).toBe('no-probe');
+    expect(classifyPortProbe(1, 'sh: 1: nc: not found\n')).toBe('no-probe');
     expect(classifyPortProbe(null, '')).toBe('closed');
   });
 

@@ -55,7 +55,13 @@ test('defaults apply: port 22, root, sudo, controlplane, snap paths; node values
   });
   expect(inv.hostKeyPolicy).toBe('strict');
   expect(inv.nodes[0]).toMatchObject({ port: 2200, user: 'ops', become: 'sudo', role: 'controlplane' });
-  expect(inv.nodes[0].paths).toEqual({ snapBin: '/opt/bin', snap: '/snap/microk8s', snapData: '/var/snap/microk8s' });
+  expect(inv.nodes[0].paths).toEqual({
+    snapBin: '/opt/bin',
+    snap: '/snap/microk8s',
+    snapData: '/var/snap/microk8s',
+    rebootRequired: '/var/run/reboot-required',
+    bootId: '/proc/sys/kernel/random/boot_id',
+  });
   expect(inv.nodes[1]).toMatchObject({ user: 'deploy', become: 'none', role: 'worker' });
 });
 

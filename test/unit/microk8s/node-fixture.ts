@@ -15,5 +15,5 @@ export const node: NodeSpec = {
 export const labNode: NodeSpec = {
   ...node,
   name: 'k8s-2',
-  paths: { snapBin: '/tmp/lab/root/snap/bin', snap: '/tmp/lab/root/snap/microk8s', snapData: '/tmp/lab/root/var/snap/microk8s' },
+  paths: { ...DEFAULT_PATHS, snapBin: '/tmp/lab/root/snap/bin', snap: '/tmp/lab/root/snap/microk8s', snapData: '/tmp/lab/root/var/snap/microk8s' },
 };
