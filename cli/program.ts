@@ -204,6 +204,7 @@ const COMMAND_EXAMPLES: Record<string, string[]> = {
   'lab list': ['runbook lab list'],
   'lab fault': ['runbook lab fault k8s-2 crash --name rehearsal', 'runbook lab fault k8s-3 fail-upgrade --to 1.29 --name rehearsal'],
   'lab heal': ['runbook lab heal --name rehearsal', 'runbook lab heal k8s-2 --name rehearsal'],
+  'lab rebuild': ['runbook lab fault k8s-3 destroy --name rehearsal && runbook lab rebuild k8s-3 --name rehearsal'],
   form: ['runbook form -i inventory.yaml --plan', 'runbook form -i inventory.yaml --yes --worker-concurrency 10'],
   'remove-node': ['runbook remove-node -i inventory.yaml --node k8s-w3', 'runbook remove-node -i inventory.yaml --node k8s-2 --force-lost'],
   upgrade: [

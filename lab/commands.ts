@@ -139,14 +139,17 @@ export function registerLabCommands(program: Command): void {
       .option('--when <when>', 'drop-ssh: before|after the command acts (default after)')
       .option('--port <port>', 'block-port: the TCP port of NODE to block, e.g. 25000', int('--port'))
       .option('--cluster-of <node>', "stale-member: plant the entry in this node's cluster (default: the biggest cluster NODE is not in)")
-      .option('--cert <file>', 'cert-expired: ca.crt, server.crt (default) or front-proxy-client.crt'),
+      .option('--cert <file>', 'cert-expired: ca.crt, server.crt (default) or front-proxy-client.crt')
+      .option('--pkgs <list>', 'reboot-required: comma-separated packages that asked for the reboot (default a kernel)'),
   ).action(async (node: string, kind: string, o) => {
     try {
       if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new LabInputError('KIND', `unknown fault "${kind}"; use one of ${FAULT_KINDS.join(', ')}`);
       if (kind === 'fail-upgrade' && !/^1\.\d+$/.test(o.to ?? '')) throw new LabInputError('--to', 'fail-upgrade needs the minor that fails, e.g. --to 1.29');
       if (o.when && !['before', 'after'].includes(o.when)) throw new LabInputError('--when', 'must be "before" or "after"');
       if (o.cert !== undefined && !['ca.crt', 'server.crt', 'front-proxy-client.crt'].includes(o.cert)) throw new LabInputError('--cert', 'must be ca.crt, server.crt or front-proxy-client.crt');
-      const opts = { to: o.to, ms: o.ms, when: o.when, port: o.port, clusterOf: o.clusterOf, cert: o.cert };
+      const pkgs = o.pkgs === undefined ? undefined : String(o.pkgs).split(',').filter(Boolean);
+      if (pkgs && (pkgs.length === 0 || pkgs.some((p) => !/^[a-z0-9][a-z0-9+.-]*$/.test(p)))) throw new LabInputError('--pkgs', 'must be package names separated by commas, e.g. --pkgs linux-image-6.8.0-49-generic,libc6');
+      const opts = { to: o.to, ms: o.ms, when: o.when, port: o.port, clusterOf: o.clusterOf, cert: o.cert, pkgs };
       // Leave unset options out: the fault's journal line records exactly what was asked.
       const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
       await pick(o.name, o.stateDir ?? defaultStateDir()).fault(node, kind as FaultKind, given);
@@ -160,6 +163,21 @@ export function registerLabCommands(program: Command): void {
     try {
       await pick(o.name, o.stateDir ?? defaultStateDir()).heal(node);
       process.stdout.write(`healed ${node ?? 'all nodes'}\n`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+  stateOpt(
+    lab
+      .command('rebuild <node>')
+      .description("replace a node's machine: same address, fresh OS and microk8s, new host key, unclustered (its old dqlite member stays behind)")
+      .option('--name <name>', 'lab name')
+      .option('--channel <channel>', "snap channel to install (default the lab's)"),
+  ).action(async (node: string, o) => {
+    try {
+      await pick(o.name, o.stateDir ?? defaultStateDir()).rebuild(node, { channel: o.channel });
+      process.stdout.write(`rebuilt ${node}: fresh install, new host key in the lab's known_hosts\n`);
     } catch (e) {
       fail(e);
     }

@@ -14,6 +14,7 @@ import { startServices } from './sim/lifecycle';
 import { refreshTo } from './sim/snap';
 import { autoRefreshHeldBy } from './sim/snap-hold';
 import { CERT_NAMES, certsOf } from './sim/certs';
+import { DEFAULT_REBOOT_PKGS, finishBoot, requireReboot } from './sim/reboot';
 import { journal, withState } from './sim/store';
 import { freezeNode, killNode } from './sshd';
 
@@ -31,6 +32,9 @@ export const FAULT_KINDS = [
   'stale-member',
   'burn-next-token',
   'cert-expired',
+  'reboot-required',
+  'slow-boot',
+  'no-boot',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -45,6 +49,8 @@ export interface FaultOptions {
   port?: number;
   /** stale-member: the node whose cluster gets the stale entry (default: the biggest cluster NODE is not in). */
   clusterOf?: string;
+  /** reboot-required: the packages that asked for it (default a kernel). */
+  pkgs?: string[];
   /** cert-expired: which certificate expired (84.5 days ago: `--check` says -85) (default server.crt). */
   cert?: string;
 }
@@ -98,6 +104,16 @@ export function applyFault(labDir: string, node: string, kind: FaultKind, opts: 
         else refreshTo(sim, s, n, target, channelName(ch), now, sim.timing.refreshMs[0], true);
         break;
       }
+      case 'reboot-required':
+        // What an apt upgrade of a kernel leaves (notify-reboot-required); only a reboot clears it, not heal.
+        requireReboot(labDir, n, opts.pkgs?.length ? opts.pkgs : DEFAULT_REBOOT_PKGS);
+        break;
+      case 'slow-boot':
+        n.faults.slowBoot = true;
+        break;
+      case 'no-boot':
+        n.faults.noBoot = true;
+        break;
       case 'cert-expired':
         // Not cleared by heal: an expired certificate is fixed by `refresh-certs`, as on a real node.
         certsOf(n, now)[opts.cert ?? 'server.crt'] = now - 84.5 * 86_400_000; // --check: -85 days, as in #4852
@@ -137,6 +153,11 @@ export function healNode(labDir: string, node: string, pidFile: string): boolean
     const sim = new Sim(labDir, node);
     let restart = false;
     if (n.power === 'hung') freezeNode(pidFile, 'SIGCONT');
+    if (n.power === 'rebooting') {
+      // A boot that never came (no-boot) or has not come yet: the machine is up now.
+      restart = true;
+      finishBoot(sim, s, n, now);
+    }
     if (n.power === 'crashed') {
       restart = true;
       // The machine boots: services come back unless `microk8s stop` disabled them.

@@ -33,6 +33,7 @@ import { applyFault, healNode, validPort, type FaultKind, type FaultOptions } fr
 import { defaultStateDir } from '../worker/state-dir';
 import { startListeners, stopListeners } from './listeners';
 import { freshCerts } from './sim/certs';
+import { hostPaths, newBoot } from './sim/reboot';
 import { type LabAccount, type Privilege, LabAccountError, MICROK8S_GROUP, grantTraversal, groupId, idsOf, labAccount } from './account';
 
 export type { FaultKind, FaultOptions } from './faults';
@@ -116,6 +117,9 @@ export interface LabNodeStatus {
   kubernetes: boolean;
   /** Certificate expiry (ISO) by file name (§11). */
   certs: Record<string, string>;
+  /** The machine's boot id, and the packages asking for a reboot (null: none) (§12). */
+  bootId: string;
+  rebootRequired: string[] | null;
   /** Another node replaced the CA: this one should leave and re-join. */
   needsRejoin: boolean;
 }
@@ -282,58 +286,18 @@ export class Lab {
     fs.copyFileSync(path.join(dir, 'id_ed25519.pub'), path.join(dir, 'authorized_keys'));
     fs.writeFileSync(journalPath(dir), '');
 
-    // Per node: host key, snap layout, shims, a server certificate (join fingerprint) and a dqlite cluster pair.
-    await limit(nodes, 8, async (n) => {
-      const nodeDir = path.join(dir, 'nodes', n.name);
-      const sshdDir = path.join(nodeDir, 'sshd');
-      fs.mkdirSync(sshdDir, { recursive: true });
-      installRevision(dir, n.name, rel.revision);
-      const p = snapPaths(dir, n.name);
-      setCurrent(p.snapData, rel.revision);
-      setCurrent(p.snap, rel.revision);
-      fs.mkdirSync(p.common, { recursive: true });
-      nodeShims(dir, n.name, privilege === 'marker');
-      const certs = path.join(p.data, 'certs');
-      const openssl = (key: string, crt: string, cn: string, extra: string[] = []) =>
-        run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3650', '-subj', `/CN=${cn}`, '-keyout', key, '-out', crt, ...extra]);
-      await Promise.all([
-        run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${n.name}@${o.name}`, '-f', path.join(sshdDir, 'ssh_host_ed25519_key')]),
-        openssl(path.join(certs, 'server.key'), path.join(certs, 'server.crt'), n.address, ['-addext', `subjectAltName=IP:${n.address},IP:127.0.0.1`]),
-        openssl(path.join(p.backend, 'cluster.key'), path.join(p.backend, 'cluster.crt'), 'k8s'),
-      ]);
-      fs.copyFileSync(path.join(certs, 'server.crt'), path.join(certs, 'ca.crt'));
-    });
+    await limit(nodes, 8, (n) => installNode(dir, o.name, n, rel.revision, privilege ?? 'marker'));
 
     const now = Date.now();
     const state: LabState = { name: o.name, profile: o.profile, timeScale: o.timeScale, seq: 0, nodes: {}, clusters: {}, privilege };
-    for (const n of nodes) {
-      state.nodes[n.name] = {
-        name: n.name,
-        address: n.address,
-        role: n.role,
-        power: 'running',
-        services: 'running',
-        cluster: '',
-        worker: false,
-        dqlite: { id: '', address: '', ok: true, error: null },
-        snap: { current: { revision: rel.revision, version: rel.version, channel: o.channel }, previous: [], tracking: o.channel, hold: null, refreshingUntil: 0 },
-        restartUntil: 0,
-        kubeliteFailed: false,
-        faults: {},
-        certs: freshCerts(now),
-      };
-    }
+    for (const n of nodes) state.nodes[n.name] = freshNode(dir, n, rel, o.channel, now);
     if (o.formed) startFormed(dir, state, Object.values(state.nodes), now);
     else for (const n of Object.values(state.nodes)) startAlone(dir, state, n, now);
     for (const c of Object.values(state.clusters)) c.available = hasQuorum(state, c, now);
     fs.writeFileSync(statePath(dir), JSON.stringify(state));
 
     fs.writeFileSync(path.join(dir, 'inventory.yaml'), inventoryYaml(meta));
-    const hostKeys = nodes.map((n) => {
-      const pub = fs.readFileSync(path.join(dir, 'nodes', n.name, 'sshd', 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
-      return `[${n.address}]:${LAB_PORT} ${pub}\n`;
-    });
-    fs.writeFileSync(path.join(dir, 'known_hosts'), hostKeys.join(''));
+    fs.writeFileSync(path.join(dir, 'known_hosts'), nodes.map((n) => knownHostsLine(dir, n)).join(''));
     if (privilege === 'uid' && user !== 'root') meta.traversal = handOver(dir, nodes, user);
     await limit(nodes, 16, (n) => Lab.startNodeSshd(dir, n).then(() => undefined));
     startListeners(dir);
@@ -342,7 +306,8 @@ export class Lab {
     return new Lab(meta);
   }
 
-  private static startNodeSshd(dir: string, n: LabNode) {
+  /** @internal the boot process (lab/boot.ts) and heal start a node's sshd again. */
+  static startNodeSshd(dir: string, n: LabNode) {
     const nodeDir = path.join(dir, 'nodes', n.name);
     const basePath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
     return startSshd({
@@ -415,6 +380,8 @@ export class Lab {
           kubernetes: !!k,
           certs: Object.fromEntries(Object.entries(n.certs ?? {}).map(([f, at]) => [f, new Date(at).toISOString()])),
           needsRejoin: !!n.needsRejoin,
+          bootId: n.host?.bootId ?? '',
+          rebootRequired: n.host?.rebootRequired ?? null,
         };
       });
       const size = (c: LabClusterStatus) => c.voters.length + c.standbys.length + c.spares.length + c.nodes.length / 1000;
@@ -452,6 +419,37 @@ export class Lab {
     return this.meta.user;
   }
 
+  /**
+   * Replace NODE's machine (§13): the same address, a fresh OS and `snap install microk8s` on `channel` (default the
+   * lab's), a new SSH host key (written to the lab's known_hosts, as the operator would after checking it), a new boot
+   * id, unclustered. The old machine's dqlite member and Node object stay in its cluster until removed, as they do
+   * when a real node is rebuilt.
+   */
+  async rebuild(node: string, opts: { channel?: string } = {}): Promise<void> {
+    const n = this.node(node);
+    const channel = opts.channel ?? this.meta.channel;
+    const ch = parseChannel(channel);
+    if (!ch) throw new LabInputError('--channel', `"${channel}" is not a channel of the lab's store; e.g. --channel 1.28/stable`);
+    killNode(this.pidFile(node));
+    const p = snapPaths(this.dir, node);
+    for (const d of [p.snap, p.snapData, path.dirname(hostPaths(this.dir, node).rebootRequired)]) fs.rmSync(d, { recursive: true, force: true });
+    const rel = initialRelease(ch);
+    await installNode(this.dir, this.name, n, rel.revision, this.meta.privilege ?? 'marker');
+    withState(this.dir, (s, now) => {
+      const old = s.nodes[node];
+      const c = s.clusters[old.cluster];
+      // The old machine's member stays behind, answering for nobody (a stale member until remove-node --force).
+      if (c) for (const m of c.members) if (m.node === node) m.node = null;
+      s.nodes[node] = freshNode(this.dir, n, rel, channelName(ch), now);
+      startAlone(this.dir, s, s.nodes[node], now);
+      journal(this.dir, node, 'rebuilt', { channel: channelName(ch), bootId: s.nodes[node].host?.bootId });
+    });
+    const lines = fs.readFileSync(this.knownHostsPath, 'utf8').split('\n').filter((l) => l && !l.startsWith(`[${n.address}]:`));
+    fs.writeFileSync(this.knownHostsPath, [...lines, knownHostsLine(this.dir, n).trimEnd()].join('\n') + '\n');
+    if (this.meta.privilege === 'uid' && this.meta.user !== 'root') handOver(this.dir, [n], this.meta.user);
+    await Lab.startNodeSshd(this.dir, n);
+  }
+
   /** Run a command on a node over real SSH (the lab's key and known_hosts), as the lab's user or `opts.user`. */
   exec(node: string, command: string, opts: { input?: string | Buffer; timeoutMs?: number; user?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const n = this.node(node);
@@ -466,6 +464,7 @@ export class Lab {
         if (timer) clearTimeout(timer);
         resolve({ code, stdout, stderr });
       });
+      child.stdin.on('error', () => undefined); // a node that is down closes the pipe first (EPIPE)
       child.stdin.end(opts.input ?? '');
     });
   }
@@ -511,7 +510,8 @@ function inventoryYaml(m: LabMeta): string {
     defaults: { user: m.user, port: LAB_PORT, identityFile: path.join(m.dir, 'id_ed25519'), become: 'sudo' },
     nodes: m.nodes.map((n) => {
       const p = snapPaths(m.dir, n.name);
-      return { name: n.name, address: n.address, role: n.role, paths: { snapBin: p.snapBin, snap: p.snap, snapData: p.snapData } };
+      const h = hostPaths(m.dir, n.name);
+      return { name: n.name, address: n.address, role: n.role, paths: { snapBin: p.snapBin, snap: p.snap, snapData: p.snapData, rebootRequired: h.rebootRequired, bootId: h.bootId } };
     }),
   };
   return `# Written by the lab "${m.name}"; nodes are sshd processes on loopback addresses.\n${YAML.stringify(doc)}`;
@@ -542,4 +542,62 @@ function handOver(dir: string, nodes: LabNode[], user: string): string[] {
     }
   }
   return [...new Set([...grantTraversal(path.join(dir, 'x'), uid), ...grantTraversal(simulatorEntry(), uid)])];
+}
+
+/** Per node: host key, snap layout, shims, a server certificate (join fingerprint) and a dqlite cluster pair. */
+async function installNode(dir: string, labName: string, n: LabNode, revision: number, privilege: Privilege): Promise<void> {
+  const sshdDir = path.join(dir, 'nodes', n.name, 'sshd');
+  fs.mkdirSync(sshdDir, { recursive: true });
+  installRevision(dir, n.name, revision);
+  const p = snapPaths(dir, n.name);
+  setCurrent(p.snapData, revision);
+  setCurrent(p.snap, revision);
+  fs.mkdirSync(p.common, { recursive: true });
+  nodeShims(dir, n.name, privilege === 'marker');
+  const certs = path.join(p.data, 'certs');
+  const openssl = (key: string, crt: string, cn: string, extra: string[] = []) =>
+    run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3650', '-subj', `/CN=${cn}`, '-keyout', key, '-out', crt, ...extra]);
+  const hostKey = path.join(sshdDir, 'ssh_host_ed25519_key');
+  fs.rmSync(hostKey, { force: true });
+  fs.rmSync(`${hostKey}.pub`, { force: true });
+  await Promise.all([
+    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${n.name}@${labName}`, '-f', hostKey]),
+    openssl(path.join(certs, 'server.key'), path.join(certs, 'server.crt'), n.address, ['-addext', `subjectAltName=IP:${n.address},IP:127.0.0.1`]),
+    openssl(path.join(p.backend, 'cluster.key'), path.join(p.backend, 'cluster.crt'), 'k8s'),
+  ]);
+  fs.copyFileSync(path.join(certs, 'server.crt'), path.join(certs, 'ca.crt'));
+}
+
+/** A node as `snap install microk8s` leaves it: running, unclustered, on `channel`, a new boot and fresh certificates. */
+function freshNode(dir: string, n: LabNode, rel: { revision: number; version: string }, channel: string, now: number): NodeState {
+  const node: NodeState = {
+    name: n.name,
+    address: n.address,
+    role: n.role,
+    power: 'running',
+    services: 'running',
+    cluster: '',
+    worker: false,
+    dqlite: { id: '', address: '', ok: true, error: null },
+    snap: { current: { revision: rel.revision, version: rel.version, channel }, previous: [], tracking: channel, hold: null, refreshingUntil: 0 },
+    restartUntil: 0,
+    kubeliteFailed: false,
+    faults: {},
+    certs: freshCerts(now),
+  };
+  newBoot(dir, node);
+  return node;
+}
+
+function knownHostsLine(dir: string, n: LabNode): string {
+  const pub = fs.readFileSync(path.join(dir, 'nodes', n.name, 'sshd', 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+  return `[${n.address}]:${LAB_PORT} ${pub}\n`;
+}
+
+/** Start a node's sshd again in the lab at `labDir` (the boot process of a reboot). */
+export function startNodeSshdIn(labDir: string, node: string): Promise<unknown> {
+  const meta = JSON.parse(fs.readFileSync(path.join(labDir, 'lab.json'), 'utf8')) as LabMeta;
+  const n = meta.nodes.find((x) => x.name === node);
+  if (!n) throw new Error(`no node ${node} in ${labDir}`);
+  return Lab.startNodeSshd(labDir, n);
 }

@@ -32,6 +32,12 @@ export interface Timing {
   connectTimeoutMs: number;
   /** Extra time per command under the `slow` fault. */
   slowMs: number;
+  /** A reboot: from `reboot` until the machine answers SSH again (×5 under `slow-boot`), then services start. */
+  bootMs: number;
+  /** After boot: containerd, k8s-dqlite's 6 s sleep, kubelite; `microk8s status` says not running meanwhile. */
+  servicesBootMs: number;
+  /** node-monitor-grace-period: a node down this long turns NotReady (40 s up to 1.31, 50 s from 1.32: ×1.25). */
+  notReadyGraceMs: number;
 }
 
 type Base = Omit<Timing, 'joinMs'>;
@@ -53,6 +59,9 @@ const PROFILES: Record<Profile, Base> = {
     statusPollMs: 20,
     connectTimeoutMs: 300,
     slowMs: 400,
+    bootMs: 250,
+    servicesBootMs: 80,
+    notReadyGraceMs: 120,
   },
   realistic: {
     joinSettleMs: 10_000,
@@ -70,6 +79,9 @@ const PROFILES: Record<Profile, Base> = {
     statusPollMs: 2_000,
     connectTimeoutMs: 130_000,
     slowMs: 5_000,
+    bootMs: 45_000,
+    servicesBootMs: 25_000,
+    notReadyGraceMs: 40_000,
   },
 };
 
@@ -92,6 +104,9 @@ export function timingFor(profile: Profile, scale = 1): Timing {
     statusPollMs: s(t.statusPollMs),
     connectTimeoutMs: s(t.connectTimeoutMs),
     slowMs: s(t.slowMs),
+    bootMs: s(t.bootMs),
+    servicesBootMs: s(t.servicesBootMs),
+    notReadyGraceMs: s(t.notReadyGraceMs),
   };
   return { ...base, joinMs: base.joinSettleMs + base.joinPolls * base.joinPollMs };
 }

@@ -89,6 +89,9 @@ export function nodeShims(labDir: string, node: string, withSudoShim = true): vo
   writeShim(path.join(bin, 'snap'), labDir, node, 'snap');
   if (withSudoShim) fs.writeFileSync(path.join(bin, 'sudo'), SUDO_SHIM, { mode: 0o755 });
   fs.writeFileSync(path.join(bin, 'nc'), ncShim(labDir, node), { mode: 0o755 });
+  writeShim(path.join(bin, 'reboot'), labDir, node, 'reboot');
+  writeShim(path.join(bin, 'shutdown'), labDir, node, 'shutdown');
+  fs.writeFileSync(path.join(bin, 'systemctl'), systemctlShim(labDir, node), { mode: 0o755 });
   // Only the tools behind backup/copy/delete invariants: shell start-up files use cat, ls and mkdir a lot.
   for (const tool of ['tar', 'cp', 'rm', 'mv', 'sha256sum']) {
     const real = ['/usr/bin', '/bin'].map((d) => path.join(d, tool)).find((f) => fs.existsSync(f));
@@ -184,6 +187,22 @@ function ncShim(labDir: string, node: string): string {
     '  if [ -x "$real" ]; then exec "$real" "$@"; fi',
     'done',
     'echo "nc: command not found" >&2',
+    'exit 127',
+    '',
+  ].join('\n');
+}
+
+/** `systemctl reboot` is the simulator's (sim/reboot.ts); anything else runs the real systemctl. */
+function systemctlShim(labDir: string, node: string): string {
+  return [
+    '#!/bin/sh',
+    'if [ "$1" = reboot ]; then',
+    `  LAB_DIR=${q(labDir)} LAB_NODE=${q(node)} exec ${q(process.execPath)} ${q(simulatorEntry())} systemctl "$@"`,
+    'fi',
+    'for real in /usr/bin/systemctl /bin/systemctl; do',
+    '  if [ -x "$real" ]; then exec "$real" "$@"; fi',
+    'done',
+    'echo "systemctl: command not found" >&2',
     'exit 127',
     '',
   ].join('\n');

@@ -119,6 +119,7 @@ function nodeObject(s: LabState, c: Cluster, name: string, now: number) {
       ],
       nodeInfo: {
         architecture: 'amd64',
+        bootID: n?.host?.bootId ?? '',
         containerRuntimeVersion: RUNTIME,
         kernelVersion: KERNEL,
         kubeProxyVersion: n?.snap.current.version ?? '',

@@ -55,6 +55,13 @@ const HANDLERS: Record<string, Handler> = {
   snap: (sim, args) => require('./snap').snap(sim, args),
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   dqlite: (sim, args) => require('./dqlite').dqlite(sim, args),
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  reboot: (sim, args) => require('./reboot').rebootCommand(sim, 'reboot', args),
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  shutdown: (sim, args) => require('./reboot').rebootCommand(sim, 'shutdown', args),
+  // Only `systemctl reboot` reaches here (the shim sends anything else to the real systemctl).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  systemctl: (sim, args) => require('./reboot').rebootCommand(sim, 'systemctl', args),
   // Only `nc -z -w N HOST PORT` reaches here (the shim sends anything else to the real nc).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   nc: (sim, args) => require('./network').nc(sim, args),

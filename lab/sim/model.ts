@@ -2,7 +2,7 @@
  * The lab's cluster truth (state.json) and what follows from it: who is up, quorum, leader, readiness,
  * dqlite roles and pod scheduling. Pure functions over the state; the store applies them under the lock.
  */
-import type { Profile } from '../timing';
+import { type Profile, timingFor } from '../timing';
 
 export const BOOTSTRAP_ID = '3297041220608546238';
 export const DQLITE_PORT = 19001;
@@ -92,7 +92,7 @@ export interface SnapRevision {
   channel: string;
 }
 
-export type Power = 'running' | 'crashed' | 'destroyed' | 'hung';
+export type Power = 'running' | 'crashed' | 'destroyed' | 'hung' | 'rebooting';
 
 export interface NodeState {
   name: string;
@@ -130,11 +130,16 @@ export interface NodeState {
   certsBackup?: Record<string, number>;
   /** Another node of the cluster replaced the CA: this one should leave and re-join (§11). */
   needsRejoin?: boolean;
+  /** The machine (§12): boot id, the reboot sentinel's package list (null: no reboot required), and a reboot's times. */
+  host?: { bootId: string; rebootRequired: string[] | null; downAt?: number; bootAt?: number };
   kubeliteFailed: boolean;
   faults: {
     slowMs?: number;
     dropSsh?: 'before' | 'after';
     failUpgradeTo?: string;
+    /** The next boot takes five times as long (`slow-boot`), or never comes (`no-boot`, until heal). */
+    slowBoot?: boolean;
+    noBoot?: boolean;
     /** The next control-plane join of this node does not converge (the join trap). */
     noConverge?: boolean;
     /** `block-port`: inbound TCP to these ports is dropped (sim/network.ts). */
@@ -192,6 +197,8 @@ export function leaderOf(s: LabState, c: Cluster, now: number): Member | undefin
 /** Kubernetes Ready condition of a lab node seen from cluster `c`. */
 export function nodeReady(s: LabState, c: Cluster, name: string, now: number): boolean {
   const n = s.nodes[name];
+  // A rebooting node stays Ready until the node monitor's grace period runs out (§12: a fast reboot never shows NotReady).
+  if (n?.power === 'rebooting' && n.cluster === c.id && now - (n.host?.downAt ?? 0) < graceMs(s, n)) return hasQuorum(s, c, now);
   if (!n || n.cluster !== c.id || !servicesUp(n, now) || n.kubeliteFailed) return false;
   if (!hasQuorum(s, c, now)) return false;
   if (n.worker) return true;
@@ -286,4 +293,11 @@ export function addDeployment(c: Cluster, d: Omit<Deployment, 'hash'>, nodes: st
     c.pods.push(newPod(c, dep, 'ReplicaSet', node, now));
   }
   return dep;
+}
+
+/** node-monitor-grace-period for this node's Kubernetes: 40 s up to 1.31, 50 s from 1.32 (kubernetes#126287). */
+export function graceMs(s: LabState, n: NodeState): number {
+  const base = timingFor(s.profile, s.timeScale).notReadyGraceMs;
+  const minor = Number(/^v1\.(\d+)\./.exec(n.snap.current.version)?.[1] ?? 0);
+  return minor >= 32 ? Math.round(base * 1.25) : base;
 }

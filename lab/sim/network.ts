@@ -30,7 +30,7 @@ export function portBlocked(n: NodeState, port: number): boolean {
 export function portState(s: LabState, ip: string, port: number, now: number): PortState {
   const node = Object.values(s.nodes).find((n) => n.address === ip);
   if (!node) return { open: false, why: ip === EXTRA_IP ? 'refused' : 'no-route' };
-  if (node.power === 'crashed' || node.power === 'destroyed') return { open: false, why: 'no-route', node };
+  if (node.power === 'crashed' || node.power === 'destroyed' || node.power === 'rebooting') return { open: false, why: 'no-route', node };
   if (node.power === 'hung' || portBlocked(node, port)) return { open: false, why: 'timeout', node };
   if (port === SSH_PORT) return { open: true, node };
   if (node.services !== 'running') return { open: false, why: 'refused', node };

@@ -73,7 +73,7 @@ test('the zsh script, run by zsh, offers commands, subcommands, options and valu
   for (const spec of commandTree(program)) if (spec.path) expect(z).toContain(`'${spec.path}')`);
   execFileSync('zsh', ['-n', zshFile]);
   expect(zshOffers('runbook', '')).toMatch(/^DESCRIBE check form remove-node upgrade .*\bwatch\b.*\bcompletion help$/);
-  expect(zshOffers('runbook', 'lab', '')).toBe('DESCRIBE up down status journal list fault heal');
+  expect(zshOffers('runbook', 'lab', '')).toBe('DESCRIBE up down status journal list fault heal rebuild');
   expect(zshOffers('runbook', 'list', '--status', 't')).toBe('ADD running failed completed cancelled terminated timed-out');
   expect(zshOffers('runbook', 'watch', '--')).toMatch(/^ADD --json --help .*--namespace.*--task-queue/);
   // A value is never taken for a command: "lab" after --task-queue is the queue's name.
