@@ -235,7 +235,14 @@ export type WaitOutcome =
 
 export function parseWaitOutput(stdout: string, stderr: string, exitCode: number): WaitOutcome {
   if (exitCode === 0) {
-    const [node] = parseNodes(stdout);
+    let node: KubeNode | undefined;
+    try {
+      [node] = parseNodes(stdout);
+    } catch (e) {
+      // The same JSON as `get nodes` prints, but this is the command that printed it.
+      if (e instanceof UnexpectedOutputError) throw new UnexpectedOutputError('kubectl wait', stdout, 'not the Node object of -o json');
+      throw e;
+    }
     if (!node) throw new UnexpectedOutputError('kubectl wait', stdout, 'no node');
     return { met: true, node };
   }
