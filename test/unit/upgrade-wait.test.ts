@@ -37,7 +37,7 @@ function activities(answer: (line: string) => ExecResult, calls: string[]) {
 }
 
 const run = <T>(fn: () => Promise<T>): Promise<T> => new MockActivityEnvironment().run(fn) as Promise<T>;
-const result = (stdout: string, exitCode = 0, stderr = ''): ExecResult => ({ stdout, stderr, exitCode, signal: null, durationMs: 1 }) as ExecResult;
+const result = (stdout: string, exitCode = 0, stderr = ''): ExecResult => ({ stdout, stderr, exitCode, durationMs: 1 }) as ExecResult;
 
 test('an unparseable kubectl wait ends the step: non-retryable, names the node and kubectl wait, one try per control plane', async () => {
   const calls: string[] = [];
