@@ -294,7 +294,7 @@ export function createBackupActivities(deps: ActivityDeps) {
     if (problem) {
       fs.rmSync(partial, { force: true });
       throw ApplicationFailure.create({
-        type: 'BackupUnverifiable',
+        type: FailureType.BackupUnverifiable,
         message: `backup ${id} of ${node.name} could not be verified and was not kept: ${problem}`,
       });
     }
@@ -348,7 +348,7 @@ export function createBackupActivities(deps: ActivityDeps) {
     const record = await describeBackup({ cluster: inventory.cluster, backupId: input.backupId });
     if (record.node !== node.name) precondition(`backup ${record.id} was taken on ${record.node}, not ${node.name}: its info.yaml belongs to ${record.node}`);
     if (!record.intact) {
-      throw ApplicationFailure.create({ type: 'BackupCorrupt', message: `backup ${record.id} no longer matches its recorded sha256 ${record.sha256}`, nonRetryable: true });
+      throw ApplicationFailure.create({ type: FailureType.BackupCorrupt, message: `backup ${record.id} no longer matches its recorded sha256 ${record.sha256}`, nonRetryable: true });
     }
     const sh = sessionFor(deps, inventory, node);
     if (!(await isStopped(sh))) precondition(`microk8s is running on ${node.name}; stop it before restoring a backup`);
@@ -371,7 +371,7 @@ export function createBackupActivities(deps: ActivityDeps) {
     const staged = (await listBackend(sh, staging)) ?? [];
     if (!sameAsBackup(staged)) {
       await sh.run(command('rm', '-rf', staging));
-      throw ApplicationFailure.create({ type: 'RestoreUnverified', message: `the files unpacked on ${node.name} do not match backup ${record.id}; nothing was swapped in` });
+      throw ApplicationFailure.create({ type: FailureType.RestoreUnverified, message: `the files unpacked on ${node.name} do not match backup ${record.id}; nothing was swapped in` });
     }
     await sh.check(command('rm', '-rf', backend));
     await sh.check(command('mv', staging, backend));

@@ -1,11 +1,13 @@
 /** All activities, built by one factory so the worker injects its dependencies (samples-typescript style). */
 import { createBackupActivities } from './backup';
 import { createCheckActivities } from './check';
-import { withCommandAudit } from './command-audit';
+import { withCommandAudit } from './ssh/audit';
 import type { ActivityDeps } from './deps';
 import { withFailureBudget } from './failure-budget';
 import { createFormActivities } from './form';
+import { createFormSurveyActivities } from './form-survey';
 import { createRecoveryActivities } from './recovery';
+import { createRemoveNodeActivities } from './remove-node';
 import { createUpgradeActivities } from './upgrade';
 
 export type { ActivityDeps } from './deps';
@@ -16,7 +18,9 @@ export function createActivities(deps: ActivityDeps) {
   return withCommandAudit(
     withFailureBudget({
       ...createCheckActivities(deps),
+      ...createFormSurveyActivities(deps),
       ...createFormActivities(deps),
+      ...createRemoveNodeActivities(deps),
       ...createUpgradeActivities(deps),
       ...createBackupActivities(deps),
       ...createRecoveryActivities(deps),

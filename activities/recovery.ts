@@ -6,7 +6,7 @@
  */
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
 import { createHash } from 'crypto';
-import { PassThrough, Transform } from 'stream';
+import { PassThrough } from 'stream';
 import type { CommandRecord, FileChange } from '../common/audit';
 import { FailureType } from '../common/constants';
 import { type Inventory, type NodeSpec, nodePaths } from '../common/inventory';
@@ -15,7 +15,6 @@ import { findNode, isStopped, listBackend, sessionFor } from './backup';
 import type { ActivityDeps } from './deps';
 import {
   clusterMembersCommand,
-  type DqliteMember,
   isNoLeaderError,
   parseClusterYaml,
   parseDqliteCluster,
@@ -31,76 +30,11 @@ import {
   isCopiedFromTemplate,
   isFollowerLeftover,
   raftPosition,
-  type RaftPosition,
   rolesFor,
   survivorsClusterYaml,
 } from './microk8s/raft';
 import type { NodeSession } from './ssh/types';
-
-/** Test seam: wrap the bytes of one file copied from the template (e.g. to corrupt them in transit). */
-export interface RecoveryHooks {
-  transferTransform?: (file: { node: string; name: string }) => Transform | undefined;
-}
-
-export type RecoveryPhase = 'cluster-yaml-rewritten' | 'reconfiguring' | 'reconfigured' | 'copying' | 'copied';
-
-export interface RecoveryMarker {
-  recoveryId: string;
-  phase: RecoveryPhase;
-  template: string;
-  /** name → sha256 of the backend's files when the phase was entered. */
-  files: Record<string, string>;
-}
-
-export interface NodeAssessment {
-  name: string;
-  role: 'controlplane' | 'worker';
-  reachable: boolean;
-  /** Why it counts as unreachable. */
-  error?: string;
-  stopped?: boolean;
-  info?: DqliteMember;
-  clusterYaml?: DqliteMember[];
-  files?: BackendFile[];
-  position?: RaftPosition;
-  marker?: RecoveryMarker;
-}
-
-/** What the plan shows about the raft files: the template, its evidence, roles, and the files to delete and copy. */
-export interface RecoveryProposal {
-  template: string;
-  evidence: string[];
-  /** Role each survivor gets in the new cluster.yaml, template first. */
-  roles: Array<{ node: string; role: string }>;
-  /** Per other survivor: its raft files that will be deleted. */
-  leftovers: Record<string, string[]>;
-  /** The template's files copied to the others now (they change with .reconfigure). */
-  toCopy: string[];
-}
-
-export interface QuorumAssessment {
-  nodes: NodeAssessment[];
-  /** From the reachable survivors' files; `error` when --template names no usable survivor. */
-  proposal?: RecoveryProposal | { error: string };
-  /** A dqlite leader answered `.cluster` through some reachable control-plane node. */
-  leader?: { via: string; members: DqliteMember[] };
-  /** The API answered `kubectl get nodes` through some reachable control-plane node. */
-  api: { answering: boolean; detail: string };
-  commands: CommandRecord[];
-}
-
-export interface NodeStepResult {
-  node: string;
-  changed: boolean;
-  detail: string;
-  commands: CommandRecord[];
-}
-
-export interface FileStepResult extends NodeStepResult {
-  changes: FileChange[];
-  /** The node's backend files after the step (name, size, sha256). */
-  files: BackendFile[];
-}
+import type { RecoveryHooks, RecoveryMarker, NodeAssessment, RecoveryProposal, QuorumAssessment, NodeStepResult, FileStepResult } from './recovery-reports';
 
 const RUNNING_CHECK_MS = 20_000;
 
@@ -277,7 +211,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     }
     if (await isStopped(sh)) return { node: node.name, changed: false, detail: 'already stopped', commands: sh.records };
     await sh.check(command(nodePaths(node).microk8s, 'stop'), { timeoutMs: 5 * 60_000 });
-    if (!(await isStopped(sh))) throw failure('StopFailed', `microk8s stop on ${node.name} exited 0 but stopped.lock is missing`, false);
+    if (!(await isStopped(sh))) throw failure(FailureType.StopFailed, `microk8s stop on ${node.name} exited 0 but stopped.lock is missing`, false);
     return { node: node.name, changed: true, detail: 'microk8s stop', commands: sh.records };
   }
 
@@ -291,7 +225,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     }
     if (!(await isStopped(sh))) return { node: node.name, changed: false, detail: 'already running', commands: sh.records };
     await sh.check(command(nodePaths(node).microk8s, 'start'), { timeoutMs: 5 * 60_000 });
-    if (await isStopped(sh)) throw failure('StartFailed', `microk8s start on ${node.name} exited 0 but stopped.lock is still there`, false);
+    if (await isStopped(sh)) throw failure(FailureType.StartFailed, `microk8s start on ${node.name} exited 0 but stopped.lock is still there`, false);
     return { node: node.name, changed: true, detail: 'microk8s start', commands: sh.records };
   }
 
@@ -368,7 +302,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const r = await sh.run(reconfigureCommand(sh.node), { timeoutMs: 5 * 60_000 });
     const outcome = parseReconfigureOutput(`${r.stdout}\n${r.stderr}`, r.exitCode ?? -1);
     if (!outcome.ok) {
-      throw failure('ReconfigureFailed', `.reconfigure on ${input.template} did not print OK (exit ${r.exitCode}): ${outcome.message ?? r.stderr.trim().slice(0, 300)}`);
+      throw failure(FailureType.ReconfigureFailed, `.reconfigure on ${input.template} did not print OK (exit ${r.exitCode}): ${outcome.message ?? r.stderr.trim().slice(0, 300)}`);
     }
     const after = (await listBackend(sh, p.backend)) ?? [];
     await writeMarker(sh, { ...mine, phase: 'reconfigured', files: checksums(after) });
@@ -419,7 +353,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     }
     const tplFiles = (await listBackend(tpl, nodePaths(tpl.node).backend)) ?? [];
     if (!sameFiles(checksums(tplFiles), tplMarker.files)) {
-      throw failure('TemplateChanged', `the template ${input.template}'s files changed since its reconfigure; refusing to copy them`);
+      throw failure(FailureType.TemplateChanged, `the template ${input.template}'s files changed since its reconfigure; refusing to copy them`);
     }
     const toCopy = tplFiles.filter((f) => isCopiedFromTemplate(f.name));
     const wanted = new Map(toCopy.map((f) => [f.name, f.sha256]));
@@ -445,14 +379,14 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     }
     const after = (await listBackend(tgt, dir)) ?? [];
     const missing = toCopy.find((w) => !after.some((f) => f.name === w.name && f.sha256 === w.sha256));
-    if (missing) throw failure('ChecksumMismatch', `${missing.name} on ${input.target} does not match the template's after the copy`);
+    if (missing) throw failure(FailureType.ChecksumMismatch, `${missing.name} on ${input.target} does not match the template's after the copy`);
 
     const info = await readText(tgt, nodePaths(tgt.node).infoYaml);
     const cluster = await readText(tgt, nodePaths(tgt.node).clusterYaml);
-    if (!info || !cluster) throw failure('InfoYamlMismatch', `${input.target} lacks info.yaml or cluster.yaml after the copy`);
+    if (!info || !cluster) throw failure(FailureType.InfoYamlMismatch, `${input.target} lacks info.yaml or cluster.yaml after the copy`);
     const me = parseInfoYaml(info);
     if (!infoAgreesWithCluster(me, parseClusterYaml(cluster))) {
-      throw failure('InfoYamlMismatch', `${input.target}'s info.yaml (ID ${me.id}, Address ${me.address}) is not in the new cluster.yaml; dqlite would refuse to start`);
+      throw failure(FailureType.InfoYamlMismatch, `${input.target}'s info.yaml (ID ${me.id}, Address ${me.address}) is not in the new cluster.yaml; dqlite would refuse to start`);
     }
     await writeMarker(tgt, { recoveryId: input.recoveryId, phase: 'copied', template: input.template, files: checksums(after) });
     return { node: input.target, changed: true, detail: `${changes.filter((c) => c.action === 'copied').length} copied, ${doomed.length} deleted`, changes, files: after, commands: [...tpl.records, ...tgt.records] };
@@ -478,7 +412,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
         return { via: name, members: parseDqliteCluster(c.stdout), nodes: parseNodes(k.stdout), attempts: attempt };
       }
       heartbeat({ waiting: 'quorum', last });
-      if (Date.now() > deadline) throw failure('QuorumNotRestored', `no dqlite leader and API after ${Math.round(input.timeoutMs / 1000)} s; last: ${last}`);
+      if (Date.now() > deadline) throw failure(FailureType.QuorumNotRestored, `no dqlite leader and API after ${Math.round(input.timeoutMs / 1000)} s; last: ${last}`);
       await sleep(2000);
     }
   }
@@ -498,7 +432,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
       await sh.run(command(nodePaths(sh.node).microk8s, 'remove-node', name, '--force'), { timeoutMs: 5 * 60_000 });
       const again = await sh.run(command(nodePaths(sh.node).microk8s, 'kubectl', 'get', 'node', name, '-o', 'name'));
       if (!(again.exitCode !== 0 && isNodeNotFound(again.stderr))) {
-        throw failure('RemoveNodeFailed', `${name} is still a Kubernetes node after microk8s remove-node ${name} --force`, false);
+        throw failure(FailureType.RemoveNodeFailed, `${name} is still a Kubernetes node after microk8s remove-node ${name} --force`, false);
       }
       removed.push(name);
     }
@@ -529,7 +463,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
         break;
       }
       heartbeat({ waiting: 'recovered cluster', last });
-      if (Date.now() > deadline) throw failure('RecoveryNotVerified', `survivors not Ready after ${Math.round(input.timeoutMs / 1000)} s: ${last}`);
+      if (Date.now() > deadline) throw failure(FailureType.RecoveryNotVerified, `survivors not Ready after ${Math.round(input.timeoutMs / 1000)} s: ${last}`);
       await sleep(2000);
     }
   }

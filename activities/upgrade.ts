@@ -9,7 +9,7 @@ import type { CommandRecord } from '../common/audit';
 import { FailureType } from '../common/constants';
 import type { Inventory, NodeSpec } from '../common/inventory';
 import { sameMinor } from '../common/versions';
-import type { ClusterObservation, DqliteRole, ObservedNode } from '../workflows/upgrade-plan';
+import type { DqliteRole, ObservedNode } from '../common/upgrade';
 import type { ActivityDeps } from './deps';
 import {
   budgetFor,
@@ -50,91 +50,7 @@ import {
 import { parseStatus, statusCommand } from './microk8s/status';
 import { UnexpectedOutputError } from './microk8s/unexpected-output';
 import type { NodeSession } from './ssh/types';
-
-/** What every upgrade activity needs: the (slim) inventory and the node it is about. */
-export interface NodeActivityInput {
-  inventory: Inventory;
-  node: string;
-}
-
-export interface SnapState {
-  version: string;
-  revision: string;
-  tracking?: string;
-  held: boolean;
-}
-
-export interface ObservedCluster extends ClusterObservation {
-  commands: CommandRecord[];
-}
-
-export interface HealthReport {
-  ok: boolean;
-  problems: string[];
-  commands: CommandRecord[];
-}
-
-/** What the health gates after a refresh compare against. */
-export interface HealthGateInput {
-  controlPlane: boolean;
-  expect: { ha: boolean; voters: number };
-  baseline: string[];
-  /**
-   * waitNodeReady has just seen the node Ready on the target minor: the gate does not ask again (one kubectl less).
-   * Honoured on the activity's first attempt only; a retry, later, looks again.
-   */
-  readyVerified?: boolean;
-}
-
-export interface UncordonReport {
-  /** False for `already uncordoned`. */
-  changed: boolean;
-  /** False when the health gate failed: the node was left cordoned (nothing changed). */
-  uncordoned: boolean;
-  /** The gate's problems (empty without a gate or when it passed). */
-  problems: string[];
-  commands: CommandRecord[];
-}
-
-export interface DrainReport {
-  drained: boolean;
-  evicted: string[];
-  pdbBlocked: PdbBlock[];
-  /** Evictable pods still on the node after the drain (should be none). */
-  leftOver: string[];
-  message?: string;
-  commands: CommandRecord[];
-}
-
-export interface RefreshReport {
-  /** The node already ran the target: no refresh was run (a rerun after a crash, or an earlier run). */
-  skipped: boolean;
-  before: SnapState;
-  after: SnapState;
-  commands: CommandRecord[];
-}
-
-export interface RevertReport {
-  skipped: boolean;
-  before: SnapState;
-  after: SnapState;
-  commands: CommandRecord[];
-}
-
-export interface ReadyReport {
-  ready: boolean;
-  kubeletVersion?: string;
-  waitedMs: number;
-  message?: string;
-}
-
-export interface NodeStateReport {
-  snap: SnapState;
-  ready: boolean;
-  unschedulable: boolean;
-  kubeletVersion?: string;
-  commands: CommandRecord[];
-}
+import type { NodeActivityInput, SnapState, ObservedCluster, HealthReport, HealthGateInput, UncordonReport, DrainReport, RefreshReport, RevertReport, ReadyReport, NodeStateReport } from './upgrade-reports';
 
 const SNAP_TIMEOUT_MS = 30 * 60_000;
 const POLL_MS = 1000;
@@ -350,7 +266,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       const status = await onControlPlane(input.inventory, input.node, records, async (sh) => {
         const r = await sh.run(statusCommand(sh.node));
         const st = parseStatus(r.stdout, r.exitCode ?? 1, r.stderr);
-        if (!st.running) throw failure('ApiUnavailable', `${sh.node.name}: microk8s not running (${st.message ?? st.notRunningReason})`);
+        if (!st.running) throw failure(FailureType.ApiUnavailable, `${sh.node.name}: microk8s not running (${st.message ?? st.notRunningReason})`);
         return st;
       });
       if (input.expect.ha && !status.ha) problems.push('high availability is off');
@@ -392,7 +308,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
           timeoutMs: (input.timeoutSeconds + 60) * 1000,
         });
         const down = r.exitCode !== 0 ? parseApiUnavailable(r.stderr) : undefined;
-        if (down) throw failure('ApiUnavailable', `${sh.node.name}: API server not answering (${down.line})`);
+        if (down) throw failure(FailureType.ApiUnavailable, `${sh.node.name}: API server not answering (${down.line})`);
         const parsed = parseDrainOutput(r.stdout, r.stderr, r.exitCode ?? 1);
         let blocks: PdbBlock[] = parsed.blockedByPdb.map((pod) => ({ pod, budget: budgetNamedIn(`${r.stdout}\n${r.stderr}`, pod) }));
         if (blocks.some((b) => !b.budget)) blocks = await nameBudgets(sh, blocks);
@@ -424,13 +340,13 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       const r = await sh.run(refreshCommand(input.channel), { timeoutMs: SNAP_TIMEOUT_MS });
       const outcome = parseRefreshOutput(r.stdout, r.stderr, r.exitCode ?? 1);
       if (outcome.outcome === 'change-in-progress') {
-        throw failure('SnapBusy', `${input.node}: snap has a "${outcome.change}" change in progress; retrying`);
+        throw failure(FailureType.SnapBusy, `${input.node}: snap has a "${outcome.change}" change in progress; retrying`);
       }
       if (outcome.outcome === 'no-updates' && onTarget(before)) return { skipped: true, before, after: before, commands: sh.records };
       const after = await snapState(sh);
       if (outcome.outcome === 'failed' || !onTarget(after)) {
         const why = outcome.outcome === 'failed' ? outcome.message : `now ${after.version} on ${after.tracking}`;
-        throw failure('RefreshFailed', `${input.node}: snap refresh microk8s --channel=${input.channel} failed: ${why}`, true);
+        throw failure(FailureType.RefreshFailed, `${input.node}: snap refresh microk8s --channel=${input.channel} failed: ${why}`, true);
       }
       return { skipped: false, before, after, commands: sh.records };
     },
@@ -454,7 +370,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
           const w = await onControlPlane(input.inventory, input.node, records, async (sh) => {
             const r = await sh.run(waitNodeReadyCommand(sh.node, input.node, chunkS), { quiet: true, timeoutMs: (chunkS + 60) * 1000 });
             const down = r.exitCode !== 0 ? parseApiUnavailable(r.stderr) : undefined;
-            if (down) throw failure('ApiUnavailable', `${sh.node.name}: API server not answering (${down.line})`);
+            if (down) throw failure(FailureType.ApiUnavailable, `${sh.node.name}: API server not answering (${down.line})`);
             return parseWaitOutput(r.stdout, r.stderr, r.exitCode ?? 1);
           });
           if (w.met) {
@@ -471,7 +387,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
           if (err instanceof ApplicationFailure && err.nonRetryable) throw err;
           // Output kubectl wait cannot have printed will not parse on the next try either: end the step now.
           if (err instanceof UnexpectedOutputError) {
-            throw failure('UnexpectedOutput', `${input.node}: waiting for Ready: ${err.message}`, true);
+            throw failure(FailureType.UnexpectedOutput, `${input.node}: waiting for Ready: ${err.message}`, true);
           }
           message = (err as Error).message;
         }
@@ -529,12 +445,12 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       const r = await sh.run(revertCommand({ revision: input.revision }), { timeoutMs: SNAP_TIMEOUT_MS });
       const outcome = parseRevertOutput(r.stdout, r.stderr, r.exitCode ?? 1);
       if (outcome.outcome === 'change-in-progress') {
-        throw failure('SnapBusy', `${input.node}: snap has a "${outcome.change}" change in progress; retrying`);
+        throw failure(FailureType.SnapBusy, `${input.node}: snap has a "${outcome.change}" change in progress; retrying`);
       }
       const after = await snapState(sh);
       if (after.revision !== input.revision) {
         const why = outcome.outcome === 'failed' ? outcome.message : `still on revision ${after.revision}`;
-        throw failure('RevertFailed', `${input.node}: snap revert microk8s --revision=${input.revision} failed: ${why}`, true);
+        throw failure(FailureType.RevertFailed, `${input.node}: snap revert microk8s --revision=${input.revision} failed: ${why}`, true);
       }
       return { skipped: false, before, after, commands: sh.records };
     },

@@ -6,6 +6,15 @@ import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { Inventory } from '../common/inventory';
 import type { RunbookKind } from '../common/messages';
+import type { ConnectConfig, ConnectionFlags } from '../local/connection';
+import type { ViewChoice } from './watch/views';
+
+export interface GlobalFlags extends ConnectionFlags {
+  taskQueue: string;
+}
+
+/** How `follow` shows a run: JSON or a view, and whether to ask y/N for the plan (starting, not watching). */
+export type FollowSpec = Pick<StartSpec, 'json' | 'formatResult' | 'resultOk'> & ViewChoice & { askPlan?: boolean };
 
 export interface StartSpec {
   kind: RunbookKind;
@@ -42,6 +51,15 @@ export interface CliContext {
   client(): Promise<Client>;
   /** `user@host`, recorded as the Temporal client identity and in approvals. */
   identity: string;
+}
+
+/** What the commands about runs and servers (control, dev, demo, worker) also need. */
+export interface ProgramContext extends CliContext {
+  /** The program's global flags (connection, task queue). */
+  readonly flags: GlobalFlags;
+  connectConfig(): ConnectConfig;
+  /** Follow a run until it ends; resolves with the exit code. */
+  follow(workflowId: string, spec: FollowSpec): Promise<number>;
 }
 
 export type RegisterCommands = (program: Command, ctx: CliContext) => void;

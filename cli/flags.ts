@@ -81,3 +81,10 @@ export const nameList = (item: z.ZodString, example: string, what = 'name them')
         return `${JSON.stringify(dup)} is listed twice; name each node once, e.g. ${example}`;
       },
     });
+
+/** A TCP port flag (1-65535), or exit 2 naming it. */
+export function parsePort(flag: string, value: string, badInput: (m: string) => never): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) badInput(`${flag}: ${JSON.stringify(value)} is not a TCP port (1-65535)`);
+  return n;
+}

@@ -11,8 +11,9 @@ import { approveUpdate, progressQuery, rejectUpdate, type RunbookProgress } from
 import { diffProgress, eventLines, finalStatusOf, type WatchEvent } from './watch/events';
 import type { Ending } from './watch/summary';
 import type { WatchView } from './watch/views';
-import { CliExit } from './exit';
+import { CliExit } from '../local/exit';
 import { isConnectionLoss, Outage, withReconnect } from './reconnect';
+import { innermostMessage, innermostType } from '../common/failures';
 
 export interface FollowOptions {
   view: WatchView;
@@ -217,21 +218,11 @@ export async function followRunbook(handle: WorkflowHandle, o: FollowOptions): P
 
 /** The innermost failure's type (an ApplicationFailure's `type`), if any. */
 export function failureType(e: unknown): string | undefined {
-  let cause = e instanceof WorkflowFailedError ? (e.cause as { type?: string; cause?: unknown } | undefined) : undefined;
-  let type: string | undefined;
-  while (cause) {
-    if (typeof cause.type === 'string') type = cause.type;
-    cause = cause.cause as typeof cause;
-  }
-  return type;
+  return e instanceof WorkflowFailedError ? innermostType(e.cause) : undefined;
 }
 
 /** The innermost cause is the useful line ("node k8s-2: host key mismatch ..."). */
 export function failureMessage(e: unknown): string {
-  if (e instanceof WorkflowFailedError) {
-    let cause: Error | undefined = e.cause;
-    while (cause && (cause as { cause?: Error }).cause) cause = (cause as { cause?: Error }).cause;
-    return printable(cause?.message ?? e.message);
-  }
+  if (e instanceof WorkflowFailedError) return printable(e.cause ? innermostMessage(e.cause) : e.message);
   return printable((e as Error).message);
 }

@@ -1,7 +1,7 @@
 /** Entry point of `runbook`: run the program, turn every error into one clear line and its documented exit code. */
 import { ExitCode } from '../common/constants';
 import { printable } from '../common/text';
-import { CliExit, exitFor } from './exit';
+import { CliExit, exitFor } from '../local/exit';
 import { buildProgram } from './program';
 
 // `runbook --help | head`: the reader went away; that is not an error worth a stack trace.

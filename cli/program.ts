@@ -10,14 +10,15 @@ import { DEFAULT_TASK_QUEUE, ExitCode } from '../common/constants';
 import { InventoryError, type Inventory } from '../common/inventory';
 import { plainTextProblem, printable } from '../common/text';
 import { describeHolder, lockMessage } from './cluster-lock';
-import { connectClient, CONNECTION_OPTIONS, resolveConnectConfig, type ConnectConfig, type ConnectionFlags } from './connection';
-import type { CliContext, StartSpec } from './context';
-import { badInput, CliExit, EXIT_CODES_HELP } from './exit';
+import { connectClient, CONNECTION_OPTIONS, resolveConnectConfig, type ConnectConfig } from '../local/connection';
+import type { FollowSpec, GlobalFlags, ProgramContext, StartSpec } from './context';
+import { badInput, CliExit, EXIT_CODES_HELP } from '../local/exit';
 import { followRunbook } from './follow';
-import { chooseView, type ViewChoice } from './watch/views';
+import { chooseView } from './watch/views';
+import { uiLink } from './ui-link';
 import { readInventoryFile } from './inventory-file';
 import { devUiUrl } from './dev-server';
-import { defaultStateDir } from '../worker/state-dir';
+import { defaultStateDir } from '../local/state-dir';
 import { runbookStartOptions } from './start-options';
 import { registerCheckCommand } from './commands/check';
 import { registerCodecServerCommands } from './commands/codec-server';
@@ -33,9 +34,6 @@ import { registerUpgradeCommands } from './commands/upgrade';
 import { registerWorkerCommand } from './commands/worker';
 import { registerLabCommands } from '../lab/commands';
 
-export interface GlobalFlags extends ConnectionFlags {
-  taskQueue: string;
-}
 
 export function defaultIdentity(): string {
   let user = process.env.USER || 'unknown';
@@ -47,14 +45,7 @@ export function defaultIdentity(): string {
   return `${user}@${os.hostname()}`;
 }
 
-/** `http://localhost:8233/namespaces/<ns>/workflows/<id>/<runId>/history`; RUNBOOK_UI_URL overrides the base. */
-export function uiLink(namespace: string, workflowId: string, runId?: string): string {
-  const base = (process.env.RUNBOOK_UI_URL || 'http://localhost:8233').replace(/\/+$/, '');
-  const wf = `${base}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-  return runId ? `${wf}/${encodeURIComponent(runId)}/history` : wf;
-}
-
-export class RunbookCli implements CliContext {
+export class RunbookCli implements ProgramContext {
   readonly identity = defaultIdentity();
   private clientPromise?: Promise<Client>;
 
@@ -133,7 +124,7 @@ export class RunbookCli implements CliContext {
    */
   async follow(
     workflowId: string,
-    spec: Pick<StartSpec, 'json' | 'formatResult' | 'resultOk'> & ViewChoice & { /** Ask y/N for the plan on a terminal (starting, not watching). */ askPlan?: boolean },
+    spec: FollowSpec,
   ): Promise<number> {
     const client = await this.client();
     const handle = client.workflow.getHandle(workflowId);

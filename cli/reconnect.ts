@@ -5,7 +5,7 @@
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { ExitCode } from '../common/constants';
-import { CliExit, connectionReason } from './exit';
+import { CliExit, connectionReason } from '../local/exit';
 
 const UNAVAILABLE = 14;
 

@@ -57,6 +57,36 @@ export const FailureType = {
   CommandFailed: 'CommandFailed',
   CommandTimedOut: 'CommandTimedOut',
   SshConnectionFailed: 'SshConnectionFailed',
+  AddNodeFailed: 'AddNodeFailed',
+  ApiUnavailable: 'ApiUnavailable',
+  BackupCorrupt: 'BackupCorrupt',
+  BackupUnverifiable: 'BackupUnverifiable',
+  ChecksumMismatch: 'ChecksumMismatch',
+  ConnectionLost: 'ConnectionLost',
+  DqliteUnavailable: 'DqliteUnavailable',
+  InfoYamlMismatch: 'InfoYamlMismatch',
+  JoinRefused: 'JoinRefused',
+  KubeApiUnavailable: 'KubeApiUnavailable',
+  NoSurvivorReachable: 'NoSurvivorReachable',
+  PlanNotApproved: 'PlanNotApproved',
+  QuorumIntact: 'QuorumIntact',
+  QuorumNotRestored: 'QuorumNotRestored',
+  ReconfigureFailed: 'ReconfigureFailed',
+  RecoveryNotVerified: 'RecoveryNotVerified',
+  RefreshFailed: 'RefreshFailed',
+  RemoveNodeFailed: 'RemoveNodeFailed',
+  RestoreUnverified: 'RestoreUnverified',
+  RevertFailed: 'RevertFailed',
+  SnapBusy: 'SnapBusy',
+  StaleDqliteMember: 'StaleDqliteMember',
+  StartFailed: 'StartFailed',
+  StopFailed: 'StopFailed',
+  SurvivorUnreachable: 'SurvivorUnreachable',
+  TemplateChanged: 'TemplateChanged',
+  UnexpectedOutput: 'UnexpectedOutput',
+  DrainFailed: 'DrainFailed',
+  OnlyVoter: 'OnlyVoter',
+  RemovalNotConverged: 'RemovalNotConverged',
 } as const;
 export const NON_RETRYABLE_TYPES = [
   FailureType.HostKeyMismatch,
@@ -70,7 +100,7 @@ export const NON_RETRYABLE_TYPES = [
  * The node did not answer: no SSH session (refused, timed out, a hung sshd), the connection lost mid-command, or a
  * command that never returned. A step that ends on one of these at its deadline ends with the node unreachable.
  */
-export const NODE_UNREACHABLE_TYPES: readonly string[] = [FailureType.SshConnectionFailed, FailureType.CommandTimedOut, 'ConnectionLost'];
+export const NODE_UNREACHABLE_TYPES: readonly string[] = [FailureType.SshConnectionFailed, FailureType.CommandTimedOut, FailureType.ConnectionLost];
 
 /**
  * Failures time may heal: the node, the network or an API server coming back, snapd finishing a change. Temporal
@@ -79,8 +109,9 @@ export const NODE_UNREACHABLE_TYPES: readonly string[] = [FailureType.SshConnect
  */
 export const TRANSIENT_TYPES: readonly string[] = [
   ...NODE_UNREACHABLE_TYPES,
-  'ApiUnavailable',
-  'KubeApiUnavailable',
-  'DqliteUnavailable',
-  'SnapBusy',
+  FailureType.ApiUnavailable,
+  FailureType.KubeApiUnavailable,
+  FailureType.DqliteUnavailable,
+  FailureType.SnapBusy,
 ];
+

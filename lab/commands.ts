@@ -4,6 +4,8 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { FAULT_KINDS, type FaultKind, Lab, LabInputError, type LabStatus, defaultStateDir } from './index';
+import { CliExit } from '../local/exit';
+import { ExitCode } from '../common/constants';
 
 function int(flag: string) {
   return (v: string) => {
@@ -12,10 +14,10 @@ function int(flag: string) {
   };
 }
 
+/** The one error convention of the CLI: a CliExit (bad input: 2) reaches main, which prints it and exits. */
 function fail(e: unknown): never {
-  const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`error: ${msg}\n`);
-  process.exit(e instanceof LabInputError ? 2 : 1);
+  const message = `error: ${e instanceof Error ? e.message : String(e)}`;
+  throw new CliExit(e instanceof CliExit ? e.code : ExitCode.RUNBOOK_FAILED, message);
 }
 
 /** --name, or the only lab there is. */

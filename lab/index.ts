@@ -30,8 +30,10 @@ import {
 } from './sim/model';
 import { type JournalEntry, journal, journalPath, readState, statePath, withState } from './sim/store';
 import { applyFault, healNode, validPort, type FaultKind, type FaultOptions } from './faults';
-import { defaultStateDir } from '../worker/state-dir';
+import { defaultStateDir } from '../local/state-dir';
 import { startListeners, stopListeners } from './listeners';
+import { CliExit } from '../local/exit';
+import { ExitCode } from '../common/constants';
 import { freshCerts } from './sim/certs';
 import { hostPaths, newBoot } from './sim/reboot';
 import { type LabAccount, type Privilege, LabAccountError, MICROK8S_GROUP, grantTraversal, groupId, idsOf, labAccount } from './account';
@@ -81,13 +83,13 @@ interface LabMeta {
   nodes: LabNode[];
 }
 
-/** Bad lab input: names the option and the fix (the CLI exits 2 on it). */
-export class LabInputError extends Error {
+/** Bad lab input: names the option and the fix; a CliExit, so the CLI exits 2 on it like on any bad input. */
+export class LabInputError extends CliExit {
   constructor(
     readonly field: string,
     message: string,
   ) {
-    super(`${field}: ${message}`);
+    super(ExitCode.BAD_INPUT, `${field}: ${message}`);
     this.name = 'LabInputError';
   }
 }

@@ -3,7 +3,7 @@
  * TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY / TEMPORAL_TLS* / temporal.toml, RUNBOOK_TASK_QUEUE,
  * RUNBOOK_STATE_DIR, RUNBOOK_METRICS (e.g. ":9464").
  */
-import { connectNative, resolveConnectConfig } from '../cli/connection';
+import { connectNative, resolveConnectConfig } from '../local/connection';
 import { DEFAULT_TASK_QUEUE } from '../common/constants';
 import { defaultStateDir, runWorker } from './run';
 import { installRuntime } from './runtime';

@@ -9,7 +9,7 @@ import { loadWorkerDataConverter } from '../codec/data-converter';
 import { createWorker, DEFAULT_SHUTDOWN_GRACE_TIME, type RunbookWorker } from './create-worker';
 import { registerSearchAttributes } from './search-attributes';
 
-export { defaultStateDir } from './state-dir';
+export { defaultStateDir } from '../local/state-dir';
 
 export interface RunWorkerOptions {
   connection: NativeConnection;

@@ -8,6 +8,7 @@ import type { FileChange } from '../common/audit';
 import type { RunbookBaseInput } from '../common/messages';
 import { backupIdFor, controlPlane, describeBackupResult, invalidInput, local, nodeOps } from './backup-steps';
 import { RunbookController } from './runbook-controller';
+import { FailureType } from '../common/constants';
 
 export interface BackupInput extends RunbookBaseInput {
   /** Default: the first control-plane node of the inventory. */
@@ -94,7 +95,7 @@ export async function restoreBackup(input: RestoreBackupInput): Promise<RestoreB
   ]);
   if (record.node !== node.name) invalidInput(`--backup ${record.id} was taken on ${record.node}; restore it with --node ${record.node}`);
   if (!record.intact) {
-    throw ApplicationFailure.create({ type: 'BackupCorrupt', message: `backup ${record.id} no longer matches its sha256; it cannot be restored`, nonRetryable: true });
+    throw ApplicationFailure.create({ type: FailureType.BackupCorrupt, message: `backup ${record.id} no longer matches its sha256; it cannot be restored`, nonRetryable: true });
   }
   const safetyId = backupIdFor(node.name, 'before-restore');
   const plan = [

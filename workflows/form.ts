@@ -6,7 +6,7 @@
  */
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { FormOptions, FormSurvey, PlannedJoin, Verification } from '../activities/form';
+import type { FormOptions, FormSurvey, PlannedJoin, Verification } from '../activities/form-reports';
 import type { RunbookBaseInput } from '../common/messages';
 import { RunbookController } from './runbook-controller';
 import { stepOptions } from './step-options';

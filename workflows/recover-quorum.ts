@@ -8,7 +8,7 @@
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { BackupNodeResult } from '../activities/backup';
-import type { NodeAssessment, QuorumAssessment, RecoveryProposal } from '../activities/recovery';
+import type { NodeAssessment, QuorumAssessment, RecoveryProposal } from '../activities/recovery-reports';
 import type { FileChange } from '../common/audit';
 import { FailureType } from '../common/constants';
 import type { RunbookBaseInput } from '../common/messages';
@@ -73,9 +73,9 @@ function recoveryIdOf(): string {
 /** The refusals of step 1, from the facts the assessment gathered. Returns the survivors in inventory order. */
 function judgeAssessment(input: RecoverQuorumInput, a: QuorumAssessment) {
   if (a.leader) {
-    refuse('QuorumIntact', `quorum is not lost: a dqlite leader answered through ${a.leader.via} (${a.leader.members.length} members). recover-quorum refuses on a healthy cluster; remove a dead node with microk8s remove-node NAME --force instead.`);
+    refuse(FailureType.QuorumIntact, `quorum is not lost: a dqlite leader answered through ${a.leader.via} (${a.leader.members.length} members). recover-quorum refuses on a healthy cluster; remove a dead node with microk8s remove-node NAME --force instead.`);
   }
-  if (a.api.answering) refuse('QuorumIntact', `quorum is not lost: ${a.api.detail}. recover-quorum refuses on a healthy cluster.`);
+  if (a.api.answering) refuse(FailureType.QuorumIntact, `quorum is not lost: ${a.api.detail}. recover-quorum refuses on a healthy cluster.`);
   const lostAnswering = a.nodes.filter((n) => input.lost.includes(n.name) && n.reachable);
   if (lostAnswering.length && !input.fence) {
     refuse(
@@ -86,11 +86,11 @@ function judgeAssessment(input: RecoverQuorumInput, a: QuorumAssessment) {
   const survivors = a.nodes.filter((n) => n.role === 'controlplane' && !input.lost.includes(n.name));
   const reachable = survivors.filter((n) => n.reachable);
   if (!reachable.length) {
-    refuse('NoSurvivorReachable', `no surviving control-plane node answers over SSH (${survivors.map((n) => `${n.name}: ${n.error ?? 'unreachable'}`).join('; ') || 'none left after --lost'}); the procedure needs at least one survivor's backend.`);
+    refuse(FailureType.NoSurvivorReachable, `no surviving control-plane node answers over SSH (${survivors.map((n) => `${n.name}: ${n.error ?? 'unreachable'}`).join('; ') || 'none left after --lost'}); the procedure needs at least one survivor's backend.`);
   }
   const silent = survivors.filter((n) => !n.reachable);
   if (silent.length) {
-    refuse('SurvivorUnreachable', `${silent.map((n) => n.name).join(', ')} ${silent.length === 1 ? 'is' : 'are'} not in --lost but do${silent.length === 1 ? 'es' : ''} not answer over SSH: add ${silent.length === 1 ? 'it' : 'them'} to --lost if gone for good, or bring ${silent.length === 1 ? 'it' : 'them'} back first.`);
+    refuse(FailureType.SurvivorUnreachable, `${silent.map((n) => n.name).join(', ')} ${silent.length === 1 ? 'is' : 'are'} not in --lost but do${silent.length === 1 ? 'es' : ''} not answer over SSH: add ${silent.length === 1 ? 'it' : 'them'} to --lost if gone for good, or bring ${silent.length === 1 ? 'it' : 'them'} back first.`);
   }
   for (const s of reachable) {
     if (!s.info || !s.files) refuse(FailureType.PreconditionFailed, `${s.name} has no info.yaml or backend directory; it cannot rejoin a recovered cluster`);
@@ -239,7 +239,7 @@ export async function recoverQuorum(input: RecoverQuorumInput): Promise<RecoverQ
     if (picked.template !== planned.template) {
       rb.note(`the template changed from ${planned.template} (plan) to ${picked.template} after the stop`);
       if (!input.yes && (await rb.requestApproval(`use ${picked.template} as the template instead of ${planned.template}`)) !== 'approved') {
-        refuse('PlanNotApproved', `the new template ${picked.template} was not approved; survivors are stopped and unchanged`);
+        refuse(FailureType.PlanNotApproved, `the new template ${picked.template} was not approved; survivors are stopped and unchanged`);
       }
     }
     const template = picked.template;

@@ -6,7 +6,7 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { RemovalSurvey } from '../activities/form';
+import type { RemovalSurvey } from '../activities/remove-node';
 import type { RunbookBaseInput } from '../common/messages';
 import { RunbookController } from './runbook-controller';
 import { stepOptions } from './step-options';

@@ -15,10 +15,11 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PdbBlock } from '../activities/microk8s/drain';
-import type { HealthGateInput, SnapState } from '../activities/upgrade';
+import type { HealthGateInput, SnapState } from '../activities/upgrade-reports';
 import type { Inventory } from '../common/inventory';
 import { RunbookController } from './runbook-controller';
 import { failedAtDeadline, failedUnreachable, mayBeUnreachable, stepOptions } from './step-options';
+import { innermostMessage } from '../common/failures';
 
 export const NodeUpgradeFailed = 'NodeUpgradeFailed';
 export const NodeRollbackFailed = 'NodeRollbackFailed';
@@ -263,11 +264,7 @@ export function stepFailureMessage(err: unknown, t: Pick<NodeTimeouts, 'stepTime
 }
 
 /** The innermost message of an activity failure. */
-export function causeOf(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
-}
+export const causeOf = innermostMessage;
 
 /** Roll one node back to the revision it ran before, and verify it: Ready on the old minor, uncordoned. */
 export async function rollbackNode(input: RollbackNodeInput): Promise<RollbackNodeResult> {

@@ -34,7 +34,9 @@ import {
   upgradeNode,
   type UpgradeNodeResult,
 } from './upgrade-node';
-import { type ClusterObservation, type Hop, type NodeStep, planHop, planUpgrade, UpgradeOptions, type UpgradePlan } from './upgrade-plan';
+import { type Hop, type NodeStep, planHop, planUpgrade, type UpgradePlan } from './upgrade-plan';
+import { type ClusterObservation, UpgradeOptions } from '../common/upgrade';
+import { innermostMessage } from '../common/failures';
 
 export { rollbackNode, upgradeNode } from './upgrade-node';
 
@@ -478,8 +480,4 @@ function nodeFailureOf(err: unknown, node: string): NodeFailure | undefined {
   return { node, step: 'upgradeNode', message, refreshed: true, ...(mayBeUnreachable(err) ? { mayBeUnreachable: true } : {}) };
 }
 
-function causeMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
-}
+const causeMessage = innermostMessage;

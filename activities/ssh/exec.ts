@@ -8,7 +8,7 @@ import { getMaxListeners, setMaxListeners } from 'events';
 import { StringDecoder } from 'string_decoder';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { commandFailed, commandTimedOut, connectionFailed } from './failures';
-import { exitStatusOf, type PooledConnection } from './pool';
+import { exitStatusOf, type PooledConnection } from './connection';
 import type { ProgressReporter } from './progress';
 import { PidReportParser, signalGroupLine, withSudo } from './remote-process';
 

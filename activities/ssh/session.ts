@@ -10,11 +10,10 @@ import { tail, type CommandRecord } from '../../common/audit';
 import type { NodeSpec } from '../../common/inventory';
 import { runOnChannel } from './exec';
 import { commandFailed, invalidInput, redactor } from './failures';
-import type { SshPool } from './pool';
 import { ProgressReporter } from './progress';
 import { runsAsRoot } from './privilege';
 import { withSudo, wrapForKill } from './remote-process';
-import type { ExecResult, NodeSession, RunOptions, TrustSettings } from './types';
+import type { ChannelOpener, ExecResult, NodeSession, RunOptions, TrustSettings } from './types';
 
 export const DEFAULT_TIMEOUT_MS = 120_000;
 
@@ -37,7 +36,7 @@ export class NodeSessionImpl implements NodeSession {
   constructor(
     readonly node: NodeSpec,
     private readonly trust: TrustSettings,
-    private readonly pool: SshPool,
+    private readonly pool: ChannelOpener,
   ) {}
 
   async run(commandLine: string, opts: RunOptions = {}): Promise<ExecResult> {

@@ -2,9 +2,11 @@
  * The contract of the one SSH layer. Activities get a NodeSession from the pool and run quoted command
  * lines (built with common/shell.ts) on it. Implementation: activities/ssh/*.ts on ssh2.
  */
+import type { ClientChannel } from 'ssh2';
 import type { Readable, Writable } from 'stream';
 import type { CommandRecord } from '../../common/audit';
 import type { HostKeyPolicy, NodeSpec } from '../../common/inventory';
+import type { PooledConnection } from './connection';
 
 export interface TrustSettings {
   /** OpenSSH known_hosts file (hashed entries and [host]:port supported). Default ~/.ssh/known_hosts. */
@@ -62,4 +64,9 @@ export interface SshPoolOptions {
   keepaliveIntervalMs?: number;
   /** Concurrent commands per connection (OpenSSH's MaxSessions is 10; two are kept for `kill`). Default 8. */
   maxChannelsPerConnection?: number;
+}
+
+/** What a session needs from the pool: an exec channel on a live connection to its node. */
+export interface ChannelOpener {
+  openChannel(node: NodeSpec, trust: TrustSettings, line: string): Promise<{ conn: PooledConnection; channel: ClientChannel }>;
 }

@@ -5,8 +5,8 @@ import { Option, type Command } from 'commander';
 import { ExitCode, RunbookClusterKey, RunbookKindKey } from '../../common/constants';
 import { plainTextProblem, printable, printableDeep } from '../../common/text';
 import { approveUpdate, decideUpdate, pauseUpdate, progressQuery, rejectUpdate, resumeUpdate } from '../../common/messages';
-import type { RunbookCli } from '../program';
-import { uiLink } from '../program';
+import type { ProgramContext } from '../context';
+import { uiLink } from '../ui-link';
 import { finalStatusOf } from '../watch/events';
 import { withReconnect } from '../reconnect';
 import { statusScreen } from '../watch/status-screen';
@@ -47,7 +47,7 @@ export function listQuery(o: { cluster?: string; kind?: string; status?: string 
 }
 
 /** describe(), with an unknown ID as bad input (exit 2) instead of a stack trace. */
-async function describeRunbook(ctx: RunbookCli, client: Client, id: string): Promise<WorkflowExecutionDescription> {
+async function describeRunbook(ctx: ProgramContext, client: Client, id: string): Promise<WorkflowExecutionDescription> {
   try {
     // A server restart while looking is waited out (reconnecting…), up to RUNBOOK_RECONNECT_TIMEOUT.
     return await withReconnect(() => client.workflow.getHandle(id).describe());
@@ -85,21 +85,21 @@ function example(...lines: string[]): string {
 }
 
 /** A workflow ID as typed: what `runbook list` prints, never empty or a control sequence. */
-export function checkRunbookId(ctx: RunbookCli, id: string): void {
+export function checkRunbookId(ctx: ProgramContext, id: string): void {
   if (!id || id.length > 1000 || plainTextProblem(id) || /\s/.test(id)) {
     ctx.badInput(`<id>: ${printable(JSON.stringify(id))} is not a runbook ID; give one as runbook list prints it, e.g. runbook-prod`);
   }
 }
 
 /** A --reason kept in history and shown on other operators' screens: one printable line. */
-function checkReason(ctx: RunbookCli, reason: string | undefined): void {
+function checkReason(ctx: ProgramContext, reason: string | undefined): void {
   if (reason === undefined) return;
   const problem = plainTextProblem(reason) ?? (reason.length > 1000 ? 'must be at most 1,000 characters' : undefined);
   if (problem) ctx.badInput(`--reason: ${problem}; e.g. --reason "change CHG-42"`);
 }
 
 async function update(
-  ctx: RunbookCli,
+  ctx: ProgramContext,
   id: string,
   run: (client: Client) => Promise<unknown>,
   done: string,
@@ -127,7 +127,7 @@ async function update(
   }
 }
 
-export function registerControlCommands(program: Command, ctx: RunbookCli): void {
+export function registerControlCommands(program: Command, ctx: ProgramContext): void {
   program
     .command('list')
     .description('List runbooks (search attributes RunbookCluster / RunbookKind), newest first')

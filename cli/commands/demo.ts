@@ -10,10 +10,10 @@ import type { Command } from 'commander';
 import type { NativeConnection } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Lab } from '../../lab';
-import { defaultStateDir } from '../../worker/state-dir';
+import { defaultStateDir } from '../../local/state-dir';
 import { portInUse, startDevServer } from '../dev-server';
-import { parsePort } from './dev';
-import type { RunbookCli } from '../program';
+import { parsePort } from '../flags';
+import type { ProgramContext } from '../context';
 
 const LAB_NAME = 'demo';
 const CLI_MAIN = path.resolve(__dirname, '../main.js');
@@ -66,7 +66,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   });
 }
 
-export function registerDemoCommand(program: Command, ctx: RunbookCli): void {
+export function registerDemoCommand(program: Command, ctx: ProgramContext): void {
   program
     .command('demo')
     .description('Dev server + lab + worker, then form, upgrade (with a rollback), lose and recover quorum; prints the UI link')

@@ -1,18 +1,13 @@
 /** `runbook dev`: the local Temporal dev server (persistent, UI on 8233) and a worker beside it. Ctrl-C stops both. */
 import type { Command } from 'commander';
-import { defaultStateDir } from '../../worker/state-dir';
+import { defaultStateDir } from '../../local/state-dir';
 import * as fs from 'fs';
 import { devDbFile, devUiFile, startDevServer } from '../dev-server';
-import type { RunbookCli } from '../program';
-import { uiLink } from '../program';
+import type { ProgramContext } from '../context';
+import { parsePort } from '../flags';
+import { uiLink } from '../ui-link';
 
-export function parsePort(flag: string, value: string, badInput: (m: string) => never): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) badInput(`${flag}: ${JSON.stringify(value)} is not a TCP port (1-65535)`);
-  return n;
-}
-
-export function registerDevCommand(program: Command, ctx: RunbookCli): void {
+export function registerDevCommand(program: Command, ctx: ProgramContext): void {
   program
     .command('dev')
     .description(`Start a local Temporal dev server (SQLite at ${devDbFile('<state-dir>')}, UI on 8233) and a worker`)

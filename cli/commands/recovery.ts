@@ -2,7 +2,7 @@
  * `runbook backup`, `runbook backups list`, `runbook restore-backup` and `runbook recover-quorum`. Every flag is
  * checked with zod before anything starts; a bad flag names itself and the fix, exit 2.
  */
-import { defaultStateDir } from '../../worker/state-dir';
+import { defaultStateDir } from '../../local/state-dir';
 import type { Command } from 'commander';
 import * as path from 'path';
 import { z } from 'zod';

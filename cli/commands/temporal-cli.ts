@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../../common/constants';
 import { findTemporalCli, resolveTemporalCli, TemporalCliNotFound } from '../temporal-cli';
-import { CliExit } from '../exit';
+import { CliExit } from '../../local/exit';
 
 export function registerTemporalCliCommand(program: Command): void {
   program

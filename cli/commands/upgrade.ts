@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { normaliseChannel, UpgradeOptions } from '../../workflows/upgrade-plan';
+import { normaliseChannel, UpgradeOptions } from '../../common/upgrade';
 import type { CliContext, RegisterCommands } from '../context';
 import { duration, flagError, wholeNumber } from '../flags';
 

@@ -1,10 +1,10 @@
 /** `runbook worker`: a production worker, connected like the Temporal CLI (flags > env > temporal.toml). */
 import type { Command } from 'commander';
-import { defaultStateDir } from '../../worker/state-dir';
-import { connectNative } from '../connection';
-import type { RunbookCli } from '../program';
+import { defaultStateDir } from '../../local/state-dir';
+import { connectNative } from '../../local/connection';
+import type { ProgramContext } from '../context';
 
-export function registerWorkerCommand(program: Command, ctx: RunbookCli): void {
+export function registerWorkerCommand(program: Command, ctx: ProgramContext): void {
   program
     .command('worker')
     .description('Run a worker for all runbooks (structured JSON logs on stderr; Ctrl-C/SIGTERM stop it gracefully)')

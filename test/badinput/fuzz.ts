@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import fc from 'fast-check';
 import YAML from 'yaml';
-import { CliExit } from '../../cli/exit';
+import { CliExit } from '../../local/exit';
 import { printable } from '../../common/text';
 import { buildProgram, RunbookCli } from '../../cli/program';
 

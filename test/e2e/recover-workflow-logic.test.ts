@@ -8,7 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import * as os from 'os';
 import * as path from 'path';
 import { chooseTemplate, isCopiedFromTemplate, isFollowerLeftover, raftPosition, rolesFor } from '../../activities/microk8s/raft';
-import type { NodeAssessment, QuorumAssessment } from '../../activities/recovery';
+import type { NodeAssessment, QuorumAssessment } from '../../activities/recovery-reports';
 import { resolveInventory, type Inventory } from '../../common/inventory';
 import { approveUpdate, progressQuery } from '../../common/messages';
 import type { RecoverQuorumResult } from '../../workflows/recover-quorum';

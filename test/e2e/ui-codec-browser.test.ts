@@ -24,7 +24,7 @@ import { ENCRYPTED_ENCODING } from '../../codec/encryption';
 import { decodeHistory } from '../../codec/history';
 import { loadKeyring } from '../../codec/keys';
 import { Lab } from '../../lab';
-import type { FormSurvey } from '../../activities/form';
+import type { FormSurvey } from '../../activities/form-reports';
 import { expectText, expectVisible, freePort, openBrowser, pageText, UI_TIMEOUT, type UiBrowser } from '../support/browser';
 import { ensureLabBuilt, waitFor } from '../support/lab';
 import { CLI_MAIN, REPO_ROOT, startTemporal, startWorker, TEST_IDENTITY, type TestWorker } from '../support/temporal';

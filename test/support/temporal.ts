@@ -3,7 +3,7 @@
  *
  * Usage, one server and one bundle per test file:
  *
- *   import { startTemporal, bundle, startWorker, startRunbook, runCli } from '../support/temporal';
+ *   import { startTemporal, bundle, startWorker, startRunbook, runCli } from './temporal';
  *   let env: TestWorkflowEnvironment;
  *   beforeAll(async () => { env = await startTemporal(); });          // random port, search attributes registered
  *   afterAll(async () => { await env?.teardown(); });

@@ -5,10 +5,10 @@ import * as path from 'path';
 import { parseClockNs, parseDf, parseSudoProbe, clockSkewMs } from '../../activities/check-probes';
 import { lockMessage } from '../../cli/cluster-lock';
 import { listQuery } from '../../cli/commands/control';
-import { resolveConnectConfig, type ConnectionFlags } from '../../cli/connection';
-import { CliExit } from '../../cli/exit';
+import { resolveConnectConfig, type ConnectionFlags } from '../../local/connection';
+import { CliExit } from '../../local/exit';
 import { ProgressPrinter } from '../../cli/follow';
-import { uiLink } from '../../cli/program';
+import { uiLink } from '../../cli/ui-link';
 import type { RunbookProgress } from '../../common/messages';
 
 let dir: string;

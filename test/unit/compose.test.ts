@@ -42,7 +42,7 @@ function sources(dir: string): string[] {
 
 /** RUNBOOK_* variables the worker process reads: worker/, codec/ and the CLI code `runbook worker` goes through. */
 function runbookVariablesRead(): Set<string> {
-  const files = [...sources('worker'), ...sources('codec'), 'cli/program.ts', 'cli/commands/worker.ts'];
+  const files = [...sources('worker'), ...sources('codec'), 'local/state-dir.ts', 'cli/program.ts', 'cli/commands/worker.ts'];
   const names = new Set<string>();
   for (const f of files) {
     for (const m of read(f).matchAll(/\benv(?:\.|\[')(RUNBOOK_[A-Z_]+)/g)) names.add(m[1]);

@@ -5,7 +5,9 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { CommandRecord } from '../../common/audit';
 import { resolveInventory, type NodeSpec } from '../../common/inventory';
-import { createFormActivities, type FormOptions } from '../../activities/form';
+import { createFormActivities } from '../../activities/form';
+import type { FormOptions } from '../../activities/form-reports';
+import { createFormSurveyActivities } from '../../activities/form-survey';
 import type { ExecResult, NodeSession, RunOptions } from '../../activities/ssh';
 
 const inventory = resolveInventory({
@@ -156,7 +158,8 @@ class FakeSession implements NodeSession {
 
 function activitiesFor(cluster: FakeCluster) {
   const ssh = { session: (node: NodeSpec) => new FakeSession(node, cluster) };
-  return createFormActivities({ ssh: ssh as never, stateDir: '/tmp/unused' });
+  const deps = { ssh: ssh as never, stateDir: '/tmp/unused' };
+  return { ...createFormSurveyActivities(deps), ...createFormActivities(deps) };
 }
 
 const run = <T>(fn: () => Promise<T>): Promise<T> => new MockActivityEnvironment().run(fn) as Promise<T>;

@@ -21,7 +21,8 @@ import {
   devTcpProbeCommand,
   removeNodeCommand,
 } from '../../activities/microk8s/join';
-import { expectedVoters, quorumGuard } from '../../activities/form';
+import { expectedVoters } from '../../activities/cluster-reads';
+import { quorumGuard } from '../../activities/remove-node';
 import type { DqliteMember } from '../../activities/microk8s/dqlite';
 
 const inv = resolveInventory({

@@ -1,7 +1,7 @@
 /** Riding out Temporal (cli/reconnect.ts): what counts as a lost server, and the bound after which the CLI exits 3. */
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { CliExit } from '../../cli/exit';
+import { CliExit } from '../../local/exit';
 import { isConnectionLoss, Outage, reconnectBoundMs } from '../../cli/reconnect';
 
 test('UNAVAILABLE and refused connections are losses; a failed runbook or a deadline is not', () => {

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { InventoryInput } from '../../common/inventory';
 import { command, SHELL_META, shellQuote } from '../../common/shell';
 import { formatChannel, tryParseChannel } from '../../common/versions';
-import { normaliseChannel } from '../../workflows/upgrade-plan';
+import { normaliseChannel } from '../../common/upgrade';
 
 const META = [...' \t\n\r;&|`$(){}<>\\\'"*?[]!#~='];
 /** Strings rich in shell syntax, plus arbitrary Unicode (no NUL: no shell argument can hold one). */

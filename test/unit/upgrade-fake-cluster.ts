@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { commandFailed, connectionFailed } from '../../activities/ssh/failures';
 import type { UpgradeActivities } from '../../activities/upgrade';
-import type { ObservedNode } from '../../workflows/upgrade-plan';
+import type { ObservedNode } from '../../common/upgrade';
 
 export interface FakeNode {
   name: string;

@@ -1,5 +1,6 @@
 import { parseUpgradeFlags, upgradeInput } from '../../cli/commands/upgrade';
-import { ClusterObservation, normaliseChannel, ObservedNode, olderThan, planUpgrade, UpgradeOptions } from '../../workflows/upgrade-plan';
+import { ClusterObservation, normaliseChannel, ObservedNode, UpgradeOptions } from '../../common/upgrade';
+import { olderThan, planUpgrade } from '../../workflows/upgrade-plan';
 
 function node(name: string, over: Partial<ObservedNode> = {}): ObservedNode {
   return {

@@ -3,7 +3,7 @@
  * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*...) over the `temporal.toml` profile, via @temporalio/envconfig.
  */
 import * as net from 'net';
-import { LocalFileError, readLocalFileSync } from '../local/files';
+import { LocalFileError, readLocalFileSync } from './files';
 import { Connection } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { loadClientConnectConfig } from '@temporalio/envconfig';

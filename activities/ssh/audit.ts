@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from 'async_hooks';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { CommandRecord } from '../common/audit';
+import type { CommandRecord } from '../../common/audit';
 
 const invocation = new AsyncLocalStorage<CommandRecord[][]>();
 
