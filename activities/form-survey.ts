@@ -12,20 +12,17 @@ import { SUDO_PROBE } from './check-probes';
 import type { ActivityDeps } from './deps';
 import { type DqliteMember } from './microk8s/dqlite';
 import {
-  CLOCK_COMMAND,
-  clockOffsetMs,
   dqliteAddress,
   DQLITE_PORT,
   JOIN_PORTS,
-  parseClockMs,
   parseHaConf,
-  parseMicrok8sVersion,
   classifyPortProbe,
   portProbeCommand,
   devTcpProbeCommand,
   readFileCommand,
 } from './microk8s/join';
-import { versionCommand } from './microk8s/version';
+import { parseMicrok8sVersion, versionCommand } from './microk8s/version';
+import { CLOCK_PROBE, clockSkewMs, parseClockNs } from './check-probes';
 import { type KubeNode } from './microk8s/kubectl';
 import type { ExecResult, NodeSession } from './ssh';
 import { LOCK, dqliteMembers, excerptOf, exec, findNode, kubeNodes, localMembers, locksOf, messageOf, sessionFor } from './cluster-reads';
@@ -71,13 +68,13 @@ export function createFormSurveyActivities(deps: ActivityDeps) {
       return { facts, problems };
     }
     const sent = Date.now();
-    const clock = await exec(sh, CLOCK_COMMAND, { quiet: true });
-    const remote = parseClockMs(clock.stdout);
-    if (remote !== undefined) facts.clockOffsetMs = clockOffsetMs(remote, sent, Date.now());
-    else problems.push(`${node.name}: cannot read the clock ("date +%s%3N" printed ${excerptOf(clock.stdout) || 'nothing'})`);
+    const clock = await exec(sh, CLOCK_PROBE, { quiet: true });
+    const remote = parseClockNs(clock.stdout);
+    if (remote !== undefined) facts.clockOffsetMs = clockSkewMs(remote, sent, Date.now());
+    else problems.push(`${node.name}: cannot read the clock ("date +%s%N" printed ${excerptOf(clock.stdout) || 'nothing'})`);
 
     const version = await exec(sh, versionCommand(node), { quiet: true });
-    const parsed = version.exitCode === 0 ? parseMicrok8sVersion(version.stdout) : undefined;
+    const parsed = version.exitCode === 0 ? tryParse(() => parseMicrok8sVersion(version.stdout)) : undefined;
     if (!parsed) {
       problems.push(
         `${node.name}: microk8s is not installed or does not answer ("${nodePaths(node).microk8s} version" failed); ` +
@@ -314,4 +311,13 @@ function planLines(s: FormSurvey, primary: NodeSpec, options: FormOptions): stri
       : 'nothing to change: every node is already a member with its role',
   );
   return [...lines, ...s.notes];
+}
+
+/** A parse that may fail on output the command should not have printed: undefined instead. */
+function tryParse<T>(parse: () => T): T | undefined {
+  try {
+    return parse();
+  } catch {
+    return undefined;
+  }
 }

@@ -20,6 +20,7 @@ import type { Inventory } from '../common/inventory';
 import { RunbookController } from './runbook-controller';
 import { failedAtDeadline, failedUnreachable, mayBeUnreachable, stepOptions } from './step-options';
 import { innermostMessage } from '../common/failures';
+import { describePdbBlock } from '../common/drain';
 
 export const NodeUpgradeFailed = 'NodeUpgradeFailed';
 export const NodeRollbackFailed = 'NodeRollbackFailed';
@@ -156,7 +157,7 @@ export async function upgradeNode(input: UpgradeNodeInput): Promise<UpgradeNodeR
     ]);
     if (!drain.drained) {
       const message = drain.pdbBlocked.length
-        ? describeBlock(node, drain.pdbBlocked)
+        ? describePdbBlock(node, drain.pdbBlocked)
         : (drain.message ?? 'drain did not finish');
       nodeFailed({ node, step: 'drainNode', message, pdbBlocked: drain.pdbBlocked, refreshed: false });
     }
@@ -250,11 +251,6 @@ async function healthGate(act: ReturnType<typeof activityProfiles>['act'], input
   if (!health.ok) nodeFailed({ node: input.node, step, message: health.problems.join('; '), refreshed: true });
 }
 
-/** Same wording as activities/microk8s/drain.ts describePdbBlock (kept here: workflows import no activity code). */
-function describeBlock(node: string, blocks: PdbBlock[]): string {
-  const parts = blocks.map((b) => `pod ${b.pod} (PodDisruptionBudget ${b.budget ?? '<not found: kubectl get pdb -A>'})`);
-  return `drain of ${node} blocked by a PodDisruptionBudget: ${parts.join(', ')}; scale the workload up or relax the budget, then retry`;
-}
 
 /** What a failed step says: its innermost message, and the deadline when it ran out of it. */
 export function stepFailureMessage(err: unknown, t: Pick<NodeTimeouts, 'stepTimeoutSeconds'>): string {

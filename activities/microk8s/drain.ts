@@ -69,15 +69,6 @@ export function budgetNamedIn(output: string, pod: string): string | undefined {
   return undefined;
 }
 
-/** One sentence for notes and failures: which pods, protected by which budgets, and what to do. */
-export function describePdbBlock(node: string, blocks: PdbBlock[]): string {
-  const parts = blocks.map((b) => `pod ${b.pod} (PodDisruptionBudget ${b.budget ?? '<not found: kubectl get pdb -A>'})`);
-  return (
-    `drain of ${node} blocked by a PodDisruptionBudget: ${parts.join(', ')}; ` +
-    'scale the workload up or relax the budget, then retry'
-  );
-}
-
 // --- snap refresh holds ------------------------------------------------------------------------------------------
 
 /** Hold auto-refresh of microk8s (snapd 2.58+); an explicit `snap refresh microk8s --channel` still works. */
@@ -87,9 +78,4 @@ export function holdCommand(): string {
 
 export function unholdCommand(): string {
   return command('snap', 'refresh', '--unhold', 'microk8s');
-}
-
-/** `snap list` marks a held snap with `held` in Notes. */
-export function isHeld(notes: string[]): boolean {
-  return notes.includes('held');
 }

@@ -211,21 +211,6 @@ export function parseUnconvergedJoin(stdout: string): boolean {
   return files.includes('init.yaml') && !files.includes('info.yaml');
 }
 
-/** Milliseconds since the epoch on the node: GNU date. */
-export const CLOCK_COMMAND = command('date', '+%s%3N');
-
-export function parseClockMs(stdout: string): number | undefined {
-  const m = /^(\d{10,16})$/.exec(stdout.trim());
-  return m ? Number(m[1]) : undefined;
-}
-
-/**
- * The node's clock offset from ours: the remote reading is assumed to be taken halfway through the round trip.
- */
-export function clockOffsetMs(remoteMs: number, sentAtMs: number, receivedAtMs: number): number {
-  return Math.round(remoteMs - (sentAtMs + receivedAtMs) / 2);
-}
-
 /** The lock files in `$SNAP_DATA/var/lock/` (§0), one per line; a missing directory prints nothing. */
 export function listLocksCommand(node: NodeSpec): string {
   return `${command('ls', '-1', '--', nodePaths(node).locks)} 2>/dev/null`;
@@ -251,12 +236,6 @@ export function parseLocks(stdout: string): string[] {
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean);
-}
-
-/** Parses `microk8s version` (`MicroK8s v1.32.8 revision 8355`, §5), as `versionCommand` in ./version prints it. */
-export function parseMicrok8sVersion(stdout: string): { version: string; revision?: string } | undefined {
-  const m = /MicroK8s\s+(v\d+\.\d+\.\d+\S*)(?:\s+revision\s+(\S+))?/.exec(stdout);
-  return m ? { version: m[1], revision: m[2] } : undefined;
 }
 
 /** Read a file that may be missing: empty output then. */

@@ -225,7 +225,7 @@ describe('flags', () => {
   });
 
   test('a downgrade or a skipped minor needs live state, so the CLI accepts the channel (the plan decides)', () => {
-    // The installed minor is only known from the nodes: upgradeHops (common/versions.ts, test/unit/versions.test.ts)
+    // The installed minor is only known from the nodes: planUpgrade (workflows/upgrade-plan.ts, test/unit/upgrade-plan.test.ts)
     // refuses a downgrade at plan time, before any change, and turns a skipped minor into one hop per minor.
     expect(resolveInventory(inventory()).nodes).toHaveLength(5);
   });

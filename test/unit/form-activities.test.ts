@@ -49,7 +49,7 @@ class FakeCluster {
     let m: RegExpExecArray | null;
     // The first contact: `sudo -n true` as the SSH user on nodes that become root by sudo, else `true`.
     if (line === 'true' || line === 'sudo -n true') return ok();
-    if (line.startsWith('date ')) return ok(`${Date.now()}\n`);
+    if (line.startsWith('date ')) return ok(`${Date.now()}000000\n`);
     if (/ version$/.test(line)) return ok(`MicroK8s ${this.versions[node.name]} revision 100\n`);
     if ((m = /^ls -1 -- (\S+)\/init\.yaml/.exec(line))) {
       return this.trapped.has(node.name) ? ok(`${m[1]}/init.yaml\n`) : fail(2, '');

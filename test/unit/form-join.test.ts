@@ -9,11 +9,9 @@ import {
   classifyJoin,
   classifyLeave,
   classifyRemoveNode,
-  clockOffsetMs,
   joinCommand,
   joinUrlFromAddNode,
   parseHaConf,
-  parseMicrok8sVersion,
   classifyPortProbe,
   joinStateCommand,
   parseUnconvergedJoin,
@@ -169,20 +167,10 @@ describe('leave and remove-node outcomes (§4)', () => {
 });
 
 describe('small readers', () => {
-  test('microk8s version', () => {
-    expect(parseMicrok8sVersion('MicroK8s v1.32.8 revision 8355\n')).toEqual({ version: 'v1.32.8', revision: '8355' });
-    expect(parseMicrok8sVersion('command not found')).toBeUndefined();
-  });
-
   test('ha-conf failure domain', () => {
     expect(parseHaConf('failure-domain=42\n')).toBe(42);
     expect(parseHaConf('# comment\nfailure-domain = 7\n')).toBe(7);
     expect(parseHaConf('')).toBeUndefined();
-  });
-
-  test('clock offset assumes the reading halfway through the round trip', () => {
-    expect(clockOffsetMs(10_050, 10_000, 10_100)).toBe(0);
-    expect(clockOffsetMs(13_050, 10_000, 10_100)).toBe(3_000);
   });
 
   test('expected voters: one below three members, three from three on (§2)', () => {

@@ -55,7 +55,6 @@ const BUILDERS: Record<string, Record<string, { line: () => string; root: boolea
     JOIN_RUNNING_COMMAND: { line: () => join.JOIN_RUNNING_COMMAND, root: false },
     clearJoinLockCommand: { line: () => join.clearJoinLockCommand(node), root: true },
     joinStateCommand: { line: () => join.joinStateCommand(node), root: true },
-    CLOCK_COMMAND: { line: () => join.CLOCK_COMMAND, root: false },
     listLocksCommand: { line: () => join.listLocksCommand(node), root: false },
     readFileCommand: { line: () => join.readFileCommand(`${backend}/info.yaml`), root: true },
     writeHaConfCommand: { line: () => join.writeHaConfCommand(node), root: true },

@@ -1,13 +1,13 @@
 import {
   budgetFor,
   budgetNamedIn,
-  describePdbBlock,
   holdCommand,
   listPdbsCommand,
   parsePdbs,
   parsePodLabels,
   unholdCommand,
 } from '../../activities/microk8s/drain';
+import { describePdbBlock } from '../../common/drain';
 import { resolveInventory } from '../../common/inventory';
 
 const via = resolveInventory({ cluster: 'c', nodes: [{ name: 'k8s-1', address: '10.0.0.1' }] }).nodes[0];

@@ -9,7 +9,6 @@ import {
   sameMinor,
   tryParseChannel,
   tryParseKubeVersion,
-  upgradeHops,
 } from '../../common/versions';
 
 describe('parseKubeVersion', () => {
@@ -111,33 +110,3 @@ describe('minorOf / compareMinor / sameMinor', () => {
   });
 });
 
-describe('upgradeHops', () => {
-  test('one minor at a time, intermediate hops on stable, the target channel last', () => {
-    expect(upgradeHops('1.28', '1.31/stable')).toEqual(['1.29/stable', '1.30/stable', '1.31/stable']);
-    expect(upgradeHops('1.21', '1.23/candidate')).toEqual(['1.22/stable', '1.23/candidate']);
-    expect(upgradeHops({ major: 1, minor: 22 }, '1.23/candidate')).toEqual(['1.23/candidate']);
-  });
-  test('accepts a kube version as the starting point and normalises a bare track', () => {
-    expect(upgradeHops('v1.22.3-3+9ec7c40ec93c73', '1.24')).toEqual(['1.23/stable', '1.24/stable']);
-  });
-  test('keeps strict confinement on every hop', () => {
-    expect(upgradeHops('1.28', '1.30-strict/stable')).toEqual(['1.29-strict/stable', '1.30-strict/stable']);
-  });
-  test('same minor means no hop', () => {
-    expect(upgradeHops('1.29', '1.29/stable')).toEqual([]);
-    expect(upgradeHops('v1.29.4', '1.29/candidate')).toEqual([]);
-  });
-  test('refuses a downgrade, saying why and what to do', () => {
-    expect(() => upgradeHops('1.29', '1.28/stable')).toThrow(
-      /^channel: 1\.28\/stable \(1\.28\) is older than the installed 1\.29; MicroK8s cannot be downgraded by refresh; .*snap revert/,
-    );
-  });
-  test('latest needs the minor it serves', () => {
-    expect(() => upgradeHops('1.30', 'latest/stable')).toThrow(/follows "latest".*pin a track/);
-    expect(upgradeHops('1.30', 'latest/stable', { latestMinor: { major: 1, minor: 32 } })).toEqual(['1.31/stable', 'latest/stable']);
-  });
-  test('rejects a bad starting minor or channel', () => {
-    expect(() => upgradeHops('one.two', '1.30/stable')).toThrow(/^from: "one\.two" names no minor version/);
-    expect(() => upgradeHops('1.29', '1.30/nightly')).toThrow(/^channel: "1\.30\/nightly" is not a MicroK8s snap channel/);
-  });
-});
