@@ -2,7 +2,6 @@
  * What the formation and removal activities share: reading a node's Kubernetes and dqlite view, its locks and
  * backend files, and the conventions of their results (failures that are not retried, scrubbed audit records).
  */
-import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CommandRecord } from '../common/audit';
 import { FailureType } from '../common/constants';
@@ -57,15 +56,6 @@ export function scrub(records: readonly CommandRecord[], secrets: string[]): Com
   return records.map((r) => ({ ...r, command: clean(r.command), stdoutTail: clean(r.stdoutTail), stderrTail: clean(r.stderrTail) }));
 }
 
-/** Heartbeat on a timer while a long remote command runs, so a crashed worker is noticed and this one is not. */
-export async function withHeartbeat<T>(details: object, work: Promise<T>): Promise<T> {
-  const timer = setInterval(() => heartbeat(details), 2_000);
-  try {
-    return await work;
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 /**
  * Run a line and insist on an exit status: a command that ended without one (the connection dropped) must not be

@@ -48,7 +48,6 @@ import {
   refuse,
   scrub,
   sessionFor,
-  withHeartbeat,
 } from './cluster-reads';
 import type { FormOptions, JoinResult, JoinStepInput, Verification, VerifiedNode } from './form-reports';
 import { FailureType } from '../common/constants';
@@ -77,7 +76,7 @@ export function createFormActivities(deps: ActivityDeps) {
 
   /** The fix for the join trap (§9 row 6): `microk8s leave` on the node, so that it can join again from scratch. */
   async function undoUnconvergedJoin(shN: NodeSession, node: NodeSpec): Promise<void> {
-    const r = await withHeartbeat({ node: node.name, step: 'leave: the join did not converge' }, exec(shN, leaveCommand(node), { timeoutMs: 600_000 }));
+    const r = await exec(shN, leaveCommand(node), { timeoutMs: 600_000 });
     const outcome = classifyLeave(r.exitCode, r.stdout, r.stderr);
     if (outcome === 'left' || outcome === 'not-clustered') return;
     throw ApplicationFailure.retryable(
@@ -160,10 +159,7 @@ export function createFormActivities(deps: ActivityDeps) {
           throw ApplicationFailure.retryable(`add-node on ${primary.name} failed: ${excerptOf(add.stdout + add.stderr, tokens)}`, FailureType.AddNodeFailed);
         }
         const url = joinUrlFromAddNode(add.stdout, primary, token);
-        const joined = await withHeartbeat(
-          { node: node.name, step: `join as ${as}`, attempt },
-          exec(shN, joinCommand(node, url, as === 'worker'), { redact: [token], timeoutMs: 10 * 60_000 }),
-        );
+        const joined = await exec(shN, joinCommand(node, url, as === 'worker'), { redact: [token], timeoutMs: 10 * 60_000 });
         outcome = classifyJoin(joined.exitCode, joined.stdout, joined.stderr);
         output = excerptOf(joined.stdout + '\n' + joined.stderr, tokens);
         trapped = false;
@@ -189,7 +185,7 @@ export function createFormActivities(deps: ActivityDeps) {
       }
       if (trapped) {
         throw refuse(
-          'JoinNotConverged',
+          FailureType.JoinNotConverged,
           `${node.name}: "microk8s join" exited 0 ${unconverged} time(s) but ${dqliteAddress(node)} never appeared in dqlite .cluster ` +
             `on ${primary.name} (the join trap); each time "microk8s leave" undid it on ${node.name}. Check that every ` +
             `control-plane node of the cluster is up ("microk8s status") and that 19001/tcp is open between ${node.address} ` +
@@ -245,7 +241,7 @@ export function createFormActivities(deps: ActivityDeps) {
         heartbeat({ node: node.name, waiting: missing });
         if (Date.now() >= deadline) {
           throw refuse(
-            'JoinNotConverged',
+            FailureType.JoinNotConverged,
             `${node.name} did not settle within ${Math.round(options.settleTimeoutMs / 1000)} s: ${missing} ` +
               `(microk8s join exits 0 even when dqlite never converged; check 19001/tcp between the nodes)`,
           );
@@ -277,14 +273,14 @@ export function createFormActivities(deps: ActivityDeps) {
       const confOk = parseHaConf(conf) === domain;
       if (confOk && !stopped) return { commands: [...sh.records], outcome: 'unchanged' };
       if (!stopped) {
-        await withHeartbeat({ node: node.name, step: 'microk8s stop' }, sh.check(command(p.microk8s, 'stop'), { timeoutMs: 300_000 }));
+        await sh.check(command(p.microk8s, 'stop'), { timeoutMs: 300_000 });
       }
       if (!confOk) {
         const kept = conf.split('\n').filter((l) => l.trim() && !/^\s*failure-domain\s*=/.test(l));
         await sh.check(writeHaConfCommand(node), { stdin: [...kept, haConfContent(domain).trim()].join('\n') + '\n' });
       }
       // `start` exits 0 even when the node is not Ready: the workflow waits for Ready and settled roles next.
-      await withHeartbeat({ node: node.name, step: 'microk8s start' }, sh.check(command(p.microk8s, 'start'), { timeoutMs: 300_000 }));
+      await sh.check(command(p.microk8s, 'start'), { timeoutMs: 300_000 });
       return { commands: [...sh.records], outcome: 'restarted' };
     },
 

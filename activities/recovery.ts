@@ -331,7 +331,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     if (got !== file.sha256) {
       await to.run(command('rm', '-f', tmp));
       throw failure(
-        'ChecksumMismatch',
+        FailureType.ChecksumMismatch,
         `${file.name} arrived on ${to.node.name} with sha256 ${got}, expected ${file.sha256} (as on ${from.node.name}); it was not put in place`,
       );
     }

@@ -24,7 +24,6 @@ import {
   messageOf,
   refuse,
   sessionFor,
-  withHeartbeat,
 } from './cluster-reads';
 import type { FormOptions } from './form-reports';
 import { FailureType } from '../common/constants';
@@ -136,10 +135,7 @@ export function createRemoveNodeActivities(deps: ActivityDeps) {
     async drainDepartingNode({ inventory, remover, node }: { inventory: Inventory; remover: string; node: string }): Promise<Step> {
       const on = findNode(inventory, remover);
       const sh = session(inventory, on);
-      const r = await withHeartbeat(
-        { node, step: 'drain' },
-        exec(sh, drainCommand(on, node, { timeoutS: 300 }), { timeoutMs: 360_000 }),
-      );
+      const r = await exec(sh, drainCommand(on, node, { timeoutS: 300 }), { timeoutMs: 360_000 });
       if (r.exitCode !== 0 && isNodeNotFound(r.stderr)) return { commands: [...sh.records], outcome: 'not-in-kubernetes' };
       const d = parseDrainOutput(r.stdout, r.stderr, r.exitCode ?? 1);
       if (!d.drained) {
@@ -156,7 +152,7 @@ export function createRemoveNodeActivities(deps: ActivityDeps) {
       const locks = await locksOf(sh, node);
       const clustered = locks.includes(LOCK.worker) || (await localMembers(sh, node)).members.length > 1;
       if (!clustered) return { commands: [...sh.records], outcome: 'already-left' };
-      const r = await withHeartbeat({ node: node.name, step: 'leave' }, exec(sh, leaveCommand(node), { timeoutMs: 600_000 }));
+      const r = await exec(sh, leaveCommand(node), { timeoutMs: 600_000 });
       const outcome = classifyLeave(r.exitCode, r.stdout, r.stderr);
       if (outcome === 'only-voter') {
         throw refuse(FailureType.OnlyVoter, `${node.name} holds the only copy of the Kubernetes database; remove the other nodes first or grow to 3 control-plane nodes`);
@@ -185,14 +181,11 @@ export function createRemoveNodeActivities(deps: ActivityDeps) {
       const inDqlite = members.some((m) => m.address === dqliteAddress(node));
       if (!k && !inDqlite) return { commands: [...sh.records], outcome: 'already-removed' };
       const target = k ? k.name : node.address;
-      const r = await withHeartbeat(
-        { node: node.name, step: 'remove-node' },
-        exec(sh, removeNodeCommand(on, target, force || !k), { timeoutMs: 300_000 }),
-      );
+      const r = await exec(sh, removeNodeCommand(on, target, force || !k), { timeoutMs: 300_000 });
       const outcome = classifyRemoveNode(r.exitCode, r.stdout, r.stderr);
       if (outcome === 'registered-with-dqlite') {
         throw refuse(
-          'StillDqliteMember',
+          FailureType.StillDqliteMember,
           `${node.name} is still a dqlite member: "microk8s leave" has not completed on it; rerun, or use --force-lost if it is gone for good`,
         );
       }

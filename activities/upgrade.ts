@@ -151,7 +151,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
     if (r.exitCode !== 0) {
       const down = parseApiUnavailable(r.stderr);
       throw failure(
-        down ? 'ApiUnavailable' : FailureType.CommandFailed,
+        down ? FailureType.ApiUnavailable : FailureType.CommandFailed,
         `${sh.node.name}: ${down ? `API server not answering (${down.line})` : (r.stderr.trim() || r.stdout.trim()).slice(0, 400)}`,
       );
     }

@@ -87,6 +87,9 @@ export const FailureType = {
   DrainFailed: 'DrainFailed',
   OnlyVoter: 'OnlyVoter',
   RemovalNotConverged: 'RemovalNotConverged',
+  JoinNotConverged: 'JoinNotConverged',
+  LostNodeAnswers: 'LostNodeAnswers',
+  StillDqliteMember: 'StillDqliteMember',
 } as const;
 export const NON_RETRYABLE_TYPES = [
   FailureType.HostKeyMismatch,

@@ -79,7 +79,7 @@ function judgeAssessment(input: RecoverQuorumInput, a: QuorumAssessment) {
   const lostAnswering = a.nodes.filter((n) => input.lost.includes(n.name) && n.reachable);
   if (lostAnswering.length && !input.fence) {
     refuse(
-      'LostNodeAnswers',
+      FailureType.LostNodeAnswers,
       `${lostAnswering.map((n) => n.name).join(', ')} still answer${lostAnswering.length === 1 ? 's' : ''} over SSH. A lost node must never come back into the old cluster: shut it down for good, or pass --fence to stop and disable microk8s on it first.`,
     );
   }
