@@ -12,6 +12,7 @@ import { promisify } from 'util';
 import YAML from 'yaml';
 import { type Inventory, resolveInventory } from '../common/inventory';
 import { freezeNode, generateKey, killNode, startSshd } from './sshd';
+import { labProcesses } from './processes';
 import { LAB_PORT, claimSlot, releaseSlot } from './slots';
 import { type Profile, timingFor } from './timing';
 import { initialRelease, parseChannel, channelName } from './sim/catalogue';
@@ -499,8 +500,25 @@ export class Lab {
     if (fs.existsSync(nodesDir)) {
       for (const n of fs.readdirSync(nodesDir)) killNode(path.join(nodesDir, n, 'sshd', 'sshd.pid'));
     }
+    for (const pid of labProcesses(dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     releaseSlot(slot, dir);
-    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    // Killed processes (a command's last journal line, an ssh master removing its socket) may still touch the
+    // directory for a moment: retry the removal a while before giving up.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+        return;
+      } catch (e) {
+        if (attempt >= 5 || !['ENOTEMPTY', 'EBUSY', 'EPERM'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   }
 }
 

@@ -55,3 +55,22 @@ export function connectionOf(pid: number, listener: number): number | undefined 
   }
   return undefined;
 }
+
+/**
+ * Processes still working for a lab after its nodes were killed: simulator commands orphaned when their session
+ * ended (they carry LAB_DIR in their environment) and its boot processes (the lab directory in their arguments).
+ */
+export function labProcesses(labDir: string): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const env = fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (env.includes(`LAB_DIR=${labDir}`) || (argv.some((a) => a.endsWith('/lab/boot.js')) && argv.includes(labDir))) out.push(Number(entry));
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return out;
+}

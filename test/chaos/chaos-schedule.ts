@@ -81,7 +81,12 @@ export class ChaosSchedule {
       const killsDue = this.killsOwedBefore(idx + 1);
       if (!serverDue && killsDue <= 0) continue;
       n++;
-      const step = await Promise.race([this.o.step().catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), 700))]);
+      // The query may outlive the race (it retries while the server restarts): keep it, so stop() waits for it and no
+      // call is still retrying when the driver closes its connection (grpc-js then throws from a timer).
+      const query = this.o.step().catch(() => undefined);
+      this.pending.add(query);
+      void query.finally(() => this.pending.delete(query));
+      const step = await Promise.race([query, new Promise<undefined>((r) => setTimeout(() => r(undefined), 700))]);
       const t0 = Date.now();
       const t = new Date(t0).toISOString();
       if (serverDue) {
@@ -100,5 +105,8 @@ export class ChaosSchedule {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.done;
+    await Promise.all(this.pending);
   }
+
+  private readonly pending = new Set<Promise<unknown>>();
 }
