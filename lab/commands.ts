@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { FAULT_KINDS, type FaultKind, Lab, LabInputError, type LabStatus, defaultStateDir } from './index';
 import { CliExit } from '../local/exit';
 import { ExitCode } from '../common/constants';
+import { CERT_NAMES } from './sim/certs';
 
 function int(flag: string) {
   return (v: string) => {
@@ -148,7 +149,7 @@ export function registerLabCommands(program: Command): void {
       if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new LabInputError('KIND', `unknown fault "${kind}"; use one of ${FAULT_KINDS.join(', ')}`);
       if (kind === 'fail-upgrade' && !/^1\.\d+$/.test(o.to ?? '')) throw new LabInputError('--to', 'fail-upgrade needs the minor that fails, e.g. --to 1.29');
       if (o.when && !['before', 'after'].includes(o.when)) throw new LabInputError('--when', 'must be "before" or "after"');
-      if (o.cert !== undefined && !['ca.crt', 'server.crt', 'front-proxy-client.crt'].includes(o.cert)) throw new LabInputError('--cert', 'must be ca.crt, server.crt or front-proxy-client.crt');
+      if (o.cert !== undefined && !(CERT_NAMES as readonly string[]).includes(o.cert)) throw new LabInputError('--cert', `must be one of ${CERT_NAMES.join(', ')}`);
       const pkgs = o.pkgs === undefined ? undefined : String(o.pkgs).split(',').filter(Boolean);
       if (pkgs && (pkgs.length === 0 || pkgs.some((p) => !/^[a-z0-9][a-z0-9+.-]*$/.test(p)))) throw new LabInputError('--pkgs', 'must be package names separated by commas, e.g. --pkgs linux-image-6.8.0-49-generic,libc6');
       const opts = { to: o.to, ms: o.ms, when: o.when, port: o.port, clusterOf: o.clusterOf, cert: o.cert, pkgs };

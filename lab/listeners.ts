@@ -12,7 +12,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { portState, AGENT_PORT, API_PORT } from './sim/network';
 import { DQLITE_PORT, type LabState } from './sim/model';
-import { simulatorEntry } from './sim/install';
+import { labEntry } from './sim/install';
 
 export const LISTENED_PORTS = [AGENT_PORT, DQLITE_PORT, API_PORT] as const;
 const FOLLOW_MS = 100;
@@ -62,8 +62,7 @@ function follow(labDir: string): void {
   setInterval(tick, FOLLOW_MS);
 }
 
-/** The compiled entry (tests load this module from its TypeScript source). */
-const entry = () => path.join(path.dirname(simulatorEntry()), '..', 'listeners.js');
+const entry = () => labEntry('listeners.js');
 
 /** Start the lab's listener process (detached: it outlives the command that made the lab). */
 export function startListeners(labDir: string): void {

@@ -9,6 +9,7 @@ import { snapPaths } from './backend';
 import { Exit, type Sim } from './context';
 import { isWorker } from './guards';
 import type { NodeState } from './model';
+import { rfc3339 } from './snap-hold';
 
 export const CERT_NAMES = ['ca.crt', 'server.crt', 'front-proxy-client.crt'] as const;
 export type CertName = (typeof CERT_NAMES)[number];
@@ -28,7 +29,6 @@ export function certsOf(n: NodeState, now: number): Certs {
   return n.certs;
 }
 
-const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** kubectl's error when the node's API server presents an expired certificate, or undefined. */
 export function expiredServerCert(n: NodeState, now: number): string | undefined {

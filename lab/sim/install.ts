@@ -32,6 +32,11 @@ export function simulatorEntry(): string {
   return path.join(dir, 'dist/lab/sim/main.js');
 }
 
+/** Another compiled lab process beside the simulator (`listeners.js`, `boot.js`): tests load the TypeScript sources. */
+export function labEntry(file: string): string {
+  return path.join(path.dirname(simulatorEntry()), '..', file);
+}
+
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export function writeShim(file: string, labDir: string, node: string, tool: string): void {

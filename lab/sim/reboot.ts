@@ -12,6 +12,7 @@ import * as path from 'path';
 import { snapPaths } from './backend';
 import type { Sim } from './context';
 import { lockExists } from './guards';
+import { labEntry } from './install';
 import { startServices } from './lifecycle';
 import type { LabState, NodeState } from './model';
 import { rebalance } from './store';
@@ -66,7 +67,7 @@ export function rebootCommand(sim: Sim, tool: 'reboot' | 'shutdown' | 'systemctl
     return 1;
   }
   sim.state((s, now, self) => goDown(sim, s, self, now));
-  const child = spawn(process.execPath, [bootEntry(), sim.labDir, sim.node, String(process.pid)], { detached: true, stdio: 'ignore' });
+  const child = spawn(process.execPath, [labEntry('boot.js'), sim.labDir, sim.node, String(process.pid)], { detached: true, stdio: 'ignore' });
   child.unref();
   return 0;
 }
@@ -99,11 +100,4 @@ export function finishBoot(sim: Sim, s: LabState, n: NodeState, now: number): vo
     n.restartUntil = now + sim.timing.servicesBootMs;
   }
   sim.event('rebooted', { bootId: n.host!.bootId });
-}
-
-/** The compiled boot process (lab/boot.ts); tests load this module from its TypeScript source. */
-function bootEntry(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return path.join(dir, 'dist/lab/boot.js');
 }

@@ -46,12 +46,15 @@ export function holdUntil(value: string, now: number): Hold | { error: string } 
   return now + d;
 }
 
-const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+export const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** A time as snap prints it: RFC3339 with `--abs-time`, else snapd's human form. */
+export const formatTime = (at: number, now: number, abs: boolean) => (abs ? rfc3339(at) : humanTime(at, now));
 
 /** The hold as snap prints it: `forever` past 100 years, else RFC3339 (`--abs-time`) or snapd's human time. */
 export function formatHold(h: Exclude<Hold, null>, now: number, abs: boolean): string {
   if (h === 'forever' || h - now > HUNDRED_YEARS_MS) return 'forever';
-  return abs ? rfc3339(h) : humanTime(h, now);
+  return formatTime(h, now, abs);
 }
 
 /** snapd's timeutil.Human in UTC: today/tomorrow/yesterday at HH:MM, in N days, or the date. */
@@ -124,7 +127,7 @@ export function refreshTime(sim: Sim, abs: boolean): number {
   const next = nextRefresh(n, now);
   const sys = n.snap.systemHold ?? null;
   const held = holding(sys, now) && (sys === 'forever' || next <= (sys as number));
-  const fmt = (ms: number) => (abs ? rfc3339(ms) : humanTime(ms, now));
+  const fmt = (ms: number) => formatTime(ms, now, abs);
   sim.out(
     [
       `timer: ${timer}`,

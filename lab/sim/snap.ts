@@ -12,9 +12,8 @@ import { type LabState, type NodeState, type SnapRevision } from './model';
 import { startServices, stopServices } from './lifecycle';
 import { table } from './kubectl';
 import { spread } from '../timing';
-import { formatHold, getSystem, holding, humanTime, refreshHold, refreshTime, setSystem } from './snap-hold';
+import { formatHold, formatTime, getSystem, holding, refreshHold, refreshTime, setSystem } from './snap-hold';
 
-const formatWhen = (at: number, now: number, abs: boolean) => (abs ? new Date(at).toISOString().replace(/\.\d+Z$/, 'Z') : humanTime(at, now));
 
 const PUBLISHER = 'canonical✓';
 
@@ -81,7 +80,7 @@ function info(sim: Sim, args: string[]): number {
     `  microk8s.daemon-kubelite:           simple, enabled, ${n.services === 'running' && !n.kubeliteFailed ? 'active' : 'inactive'}`,
     'snap-id:      EaXqgt1lyCaxKaQCU349mlodBkDCXRcg',
     `tracking:     ${n.snap.tracking}`,
-    `refresh-date: ${n.snap.lastRefresh ? formatWhen(n.snap.lastRefresh, now, abs) : formatWhen(now - 3_600_000, now, abs)}`,
+    `refresh-date: ${n.snap.lastRefresh ? formatTime(n.snap.lastRefresh, now, abs) : formatTime(now - 3_600_000, now, abs)}`,
     ...(holding(n.snap.hold, now) ? [`hold:         ${formatHold(n.snap.hold as number | 'forever', now, abs)}`] : []),
     'channels:',
   ];

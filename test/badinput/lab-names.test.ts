@@ -94,3 +94,20 @@ test('a pid file naming a process the lab did not start: teardown leaves it aliv
   expect(alive(bystander.pid!)).toBe(true);
   expect(fs.existsSync(path.join(stateDir, 'labs', 'liar'))).toBe(false);
 });
+
+test('the new lab flags refuse bad values with exit 2, naming the flag and the fix, and change nothing', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['up', '--name', 'u1', '--user', 'Bad User'], /--user: "Bad User" is not a user name; .*e\.g\. --user mk8s-lab/],
+    [['fault', 'k8s-1', 'cert-expired', '--name', 'u1', '--cert', 'kubelet.crt'], /--cert: must be one of ca\.crt, server\.crt, front-proxy-client\.crt/],
+    [['fault', 'k8s-1', 'reboot-required', '--name', 'u1', '--pkgs', 'linux;reboot'], /--pkgs: must be package names separated by commas/],
+    [['fault', 'k8s-1', 'reboot-required', '--name', 'u1', '--pkgs', ','], /--pkgs: must be package names separated by commas/],
+    [['rebuild', 'k8s-1', '--name', 'nope'], /--name: no lab "nope"/],
+  ];
+  for (const [args, message] of cases) {
+    const r = lab(...args);
+    expect([args.join(' '), r.code]).toEqual([args.join(' '), 2]);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  }
+  expect(fs.existsSync(path.join(stateDir, 'labs', 'u1'))).toBe(false);
+});
