@@ -5,13 +5,7 @@
  */
 import { createHash, type Hash } from 'crypto';
 import * as fs from 'fs';
-
-export interface ArchiveEntry {
-  /** Path inside the backend directory, without a leading `./`. */
-  path: string;
-  size: number;
-  sha256: string;
-}
+import type { ArchiveEntry } from '../common/backup';
 
 export interface ArchiveReading {
   sha256: string;

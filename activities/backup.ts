@@ -9,73 +9,17 @@ import * as fs from 'fs';
 import { readLocalFileSync } from '../local/files';
 import * as path from 'path';
 import { Writable } from 'stream';
-import type { CommandRecord, FileChange } from '../common/audit';
+import type { FileChange } from '../common/audit';
 import { FailureType } from '../common/constants';
 import { type Inventory, type NodeSpec, nodePaths } from '../common/inventory';
 import { command } from '../common/shell';
-import { type ArchiveEntry, readArchive, sha256OfFile } from './backup-archive';
+import { readArchive, sha256OfFile } from './backup-archive';
+import type { ArchiveEntry, BackupNodeInput, BackupNodeResult, BackupRecord, RestoreNodeBackupInput, RestoreNodeBackupResult } from '../common/backup';
 import type { ActivityDeps } from './deps';
 import { backendListingCommand, type BackendFile, classifyBackendFile, parseBackendListing } from './microk8s/raft';
 import type { NodeSession } from './ssh/types';
 
 export const BACKUP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
-
-export interface BackupNodeInput {
-  inventory: Inventory;
-  node: string;
-  /**
-   * Deterministic id from the workflow (a retry overwrites the same file). Default: derived from the workflow
-   * and activity ids, which are stable across retries.
-   */
-  id?: string;
-  /** Require microk8s to be stopped on the node (a consistent copy): refused when it runs. */
-  stopped?: boolean;
-  /** Keep only the newest K backups of this cluster afterwards (never the one just made). */
-  keep?: number;
-  label?: string;
-}
-
-export interface BackupRecord {
-  id: string;
-  cluster: string;
-  node: string;
-  /** The tarball on the engine's machine. */
-  path: string;
-  sha256: string;
-  size: number;
-  /** Regular files in the archive, relative to the backend directory. */
-  files: string[];
-  entries: ArchiveEntry[];
-  /** The backend directory on the node. */
-  backend: string;
-  stopped: boolean;
-  label?: string;
-  /** ISO time the backup was taken (activity clock). */
-  createdAt: string;
-}
-
-export interface BackupNodeResult extends BackupRecord {
-  /** An identical, verified backup with this id already existed (a retry). */
-  reused: boolean;
-  /** Backup ids removed by `keep`. */
-  pruned: string[];
-  commands: CommandRecord[];
-}
-
-export interface RestoreNodeBackupInput {
-  inventory: Inventory;
-  node: string;
-  backupId: string;
-}
-
-export interface RestoreNodeBackupResult {
-  node: string;
-  backupId: string;
-  /** The backend already held exactly the backup's files. */
-  alreadyRestored: boolean;
-  changes: FileChange[];
-  commands: CommandRecord[];
-}
 
 export function backupDir(stateDir: string, cluster: string): string {
   return path.join(stateDir, 'backups', cluster);

@@ -4,11 +4,10 @@
  */
 import type { NodeSpec } from '../common/inventory';
 import { command } from '../common/shell';
+import type { DiskUsage, SudoState } from '../common/check';
 
 /** `sudo -n true`: succeeds only when sudo needs no password (the engine never types one). */
 export const SUDO_PROBE = command('sudo', '-n', 'true');
-
-export type SudoState = 'ok' | 'not-needed' | 'password-required' | 'failed';
 
 export function parseSudoProbe(exitCode: number | null, stderr: string): SudoState {
   if (exitCode === 0) return 'ok';
@@ -18,14 +17,6 @@ export function parseSudoProbe(exitCode: number | null, stderr: string): SudoSta
 /** Free space of the filesystem holding the snap data directory (POSIX `df -P`, 1 KiB blocks). */
 export function diskCommand(node: NodeSpec): string {
   return command('df', '-Pk', node.paths.snapData);
-}
-
-export interface DiskUsage {
-  filesystem: string;
-  mountedOn: string;
-  totalKb: number;
-  availableKb: number;
-  usedPercent: number;
 }
 
 /** `Filesystem 1024-blocks Used Available Capacity Mounted on`, then one row (mount points may hold spaces). */

@@ -3,77 +3,26 @@
  * node or a stopped MicroK8s is a finding, not a failure. Nothing here changes a node.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { CommandRecord } from '../common/audit';
 import { FailureType } from '../common/constants';
 import type { NodeSpec } from '../common/inventory';
 import type { ActivityDeps } from './deps';
-import {
-  CLOCK_PROBE,
-  clockSkewMs,
-  diskCommand,
-  MAX_CLOCK_SKEW_MS,
-  MIN_FREE_DISK_KB,
-  parseClockNs,
-  parseDf,
-  parseSudoProbe,
-  SUDO_PROBE,
-  type DiskUsage,
-  type SudoState,
-} from './check-probes';
+import { CLOCK_PROBE, clockSkewMs, diskCommand, MAX_CLOCK_SKEW_MS, MIN_FREE_DISK_KB, parseClockNs, parseDf, parseSudoProbe, SUDO_PROBE } from './check-probes';
 import { clusterMembersCommand, parseDqliteCluster } from './microk8s/dqlite';
 import { getNodesCommand, parseNodes } from './microk8s/kubectl';
 import { isSnapNotInstalled, parseSnapList, snapListCommand } from './microk8s/snap';
-import { parseStatus, statusCommand, type NotRunningReason } from './microk8s/status';
+import { parseStatus, statusCommand } from './microk8s/status';
 import type { NodeSession, TrustSettings } from './ssh';
+import type { ClusterCheck, NodeCheck } from '../common/check';
 
 export interface CheckNodeInput {
   node: NodeSpec;
   trust: TrustSettings;
 }
 
-export interface NodeCheck {
-  node: string;
-  role: NodeSpec['role'];
-  address: string;
-  reachable: boolean;
-  /** `verified` once a connection got past host-key verification. */
-  hostKey: 'verified' | 'mismatch' | 'unknown' | 'unreachable';
-  /** Why the node could not be reached (the SSH layer's message). */
-  sshError?: string;
-  sudo?: SudoState;
-  microk8s?: { installed: boolean; version?: string; revision?: string; channel?: string };
-  status?: {
-    running: boolean;
-    notRunningReason?: NotRunningReason;
-    message?: string;
-    ha: boolean;
-    voters: string[];
-    standbys: string[];
-  };
-  clockSkewMs?: number;
-  disk?: DiskUsage & { path: string };
-  /** One line per thing an operator should fix. */
-  problems: string[];
-  commands: CommandRecord[];
-}
-
 export interface CheckClusterInput {
   /** Control-plane nodes to ask, in order; the first that answers is used. */
   candidates: NodeSpec[];
   trust: TrustSettings;
-}
-
-export interface ClusterCheck {
-  /** The node that answered. */
-  via?: string;
-  nodes: Array<{ name: string; ready: string; version: string; role: string; cordoned: boolean }>;
-  ready: string[];
-  notReady: string[];
-  voters: string[];
-  standbys: string[];
-  ha: boolean;
-  problems: string[];
-  commands: CommandRecord[];
 }
 
 const SSH_FAILURES: Record<string, NodeCheck['hostKey']> = {

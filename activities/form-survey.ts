@@ -8,9 +8,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { type Inventory, type NodeSpec, nodePaths } from '../common/inventory';
 import { command } from '../common/shell';
 import { formatMinor, minorOf } from '../common/versions';
-import { SUDO_PROBE } from './check-probes';
+import { SUDO_PROBE, CLOCK_PROBE, clockSkewMs, parseClockNs } from './check-probes';
 import type { ActivityDeps } from './deps';
-import { type DqliteMember } from './microk8s/dqlite';
+import { type DqliteMember } from '../common/dqlite';
 import {
   dqliteAddress,
   DQLITE_PORT,
@@ -22,11 +22,10 @@ import {
   readFileCommand,
 } from './microk8s/join';
 import { parseMicrok8sVersion, versionCommand } from './microk8s/version';
-import { CLOCK_PROBE, clockSkewMs, parseClockNs } from './check-probes';
 import { type KubeNode } from './microk8s/kubectl';
 import type { ExecResult, NodeSession } from './ssh';
 import { LOCK, dqliteMembers, excerptOf, exec, findNode, kubeNodes, localMembers, locksOf, messageOf, sessionFor } from './cluster-reads';
-import type { FormOptions, FormSurvey, NodeFacts } from './form-reports';
+import type { FormOptions, FormSurvey, NodeFacts } from '../common/form';
 
 export function createFormSurveyActivities(deps: ActivityDeps) {
   const session = (inv: Inventory, node: NodeSpec): NodeSession => sessionFor(deps, inv, node);

@@ -9,7 +9,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { type Inventory, type NodeSpec, nodePaths } from '../common/inventory';
 import { command } from '../common/shell';
 import type { ActivityDeps } from './deps';
-import { dqliteCommand, type DqliteMember, removeShellCommand } from './microk8s/dqlite';
+import { dqliteCommand, removeShellCommand } from './microk8s/dqlite';
+import { type DqliteMember } from '../common/dqlite';
 import {
   addNodeCommand,
   classifyJoin,
@@ -49,7 +50,7 @@ import {
   scrub,
   sessionFor,
 } from './cluster-reads';
-import type { FormOptions, JoinResult, JoinStepInput, Verification, VerifiedNode } from './form-reports';
+import type { FormOptions, JoinResult, JoinStepInput, Verification, VerifiedNode } from '../common/form';
 import { FailureType } from '../common/constants';
 
 export function createFormActivities(deps: ActivityDeps) {

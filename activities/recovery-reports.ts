@@ -1,7 +1,7 @@
 /** What the quorum-recovery activities take and report: the contract between them and the recover-quorum workflow. */
 import type { Transform } from 'stream';
 import type { CommandRecord, FileChange } from '../common/audit';
-import type { DqliteMember } from './microk8s/dqlite';
+import type { DqliteMember } from '../common/dqlite';
 import type { BackendFile, RaftPosition } from './microk8s/raft';
 
 /** Test seam: wrap the bytes of one file copied from the template (e.g. to corrupt them in transit). */

@@ -6,7 +6,7 @@ import { heartbeat, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type Inventory, type NodeSpec, type Role } from '../common/inventory';
 import type { ActivityDeps } from './deps';
-import { type DqliteMember, type DqliteRole } from './microk8s/dqlite';
+import { type DqliteMember, type DqliteRole } from '../common/dqlite';
 import { classifyLeave, classifyRemoveNode, dqliteAddress, leaveCommand, listLocksCommand, parseLocks, removeNodeCommand } from './microk8s/join';
 import { drainCommand, isNodeNotFound, type KubeNode, parseDrainOutput } from './microk8s/kubectl';
 import type { NodeSession } from './ssh';
@@ -25,7 +25,7 @@ import {
   refuse,
   sessionFor,
 } from './cluster-reads';
-import type { FormOptions } from './form-reports';
+import type { FormOptions } from '../common/form';
 import { FailureType } from '../common/constants';
 
 export interface RemovalSurvey {

@@ -9,18 +9,10 @@ import type { CommandRecord } from '../common/audit';
 import { FailureType } from '../common/constants';
 import type { Inventory, NodeSpec } from '../common/inventory';
 import { sameMinor } from '../common/versions';
-import type { DqliteRole, ObservedNode } from '../common/upgrade';
+import type { ObservedNode } from '../common/upgrade';
 import type { ActivityDeps } from './deps';
-import {
-  budgetFor,
-  budgetNamedIn,
-  holdCommand,
-  listPdbsCommand,
-  type PdbBlock,
-  parsePdbs,
-  parsePodLabels,
-  unholdCommand,
-} from './microk8s/drain';
+import { budgetFor, budgetNamedIn, holdCommand, listPdbsCommand, parsePdbs, parsePodLabels, unholdCommand } from './microk8s/drain';
+import { type PdbBlock } from '../common/drain';
 import { clusterMembersCommand, dqliteCommand, parseDqliteCluster, parseLeader } from './microk8s/dqlite';
 import {
   drainCommand,
@@ -50,7 +42,7 @@ import {
 import { parseStatus, statusCommand } from './microk8s/status';
 import { UnexpectedOutputError } from './microk8s/unexpected-output';
 import type { NodeSession } from './ssh/types';
-import type { NodeActivityInput, SnapState, ObservedCluster, HealthReport, HealthGateInput, UncordonReport, DrainReport, RefreshReport, RevertReport, ReadyReport, NodeStateReport } from './upgrade-reports';
+import type { NodeActivityInput, SnapState, ObservedCluster, HealthReport, HealthGateInput, UncordonReport, DrainReport, RefreshReport, RevertReport, ReadyReport, NodeStateReport } from '../common/upgrade-reports';
 
 const SNAP_TIMEOUT_MS = 30 * 60_000;
 const POLL_MS = 1000;
@@ -208,11 +200,6 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       const observed: ObservedNode[] = inventory.nodes.map((n, i) => {
         const kube = nodes.find((k) => k.name === n.name);
         const member = dq.members.find((m) => host(m.address) === n.address);
-        const role: DqliteRole | undefined = member
-          ? member.role === 'stand-by'
-            ? 'standby'
-            : member.role
-          : undefined;
         return {
           name: n.name,
           controlPlane: n.role === 'controlplane',
@@ -222,7 +209,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
           kubeletVersion: kube?.kubeletVersion,
           ready: kube?.ready === 'True',
           unschedulable: kube?.unschedulable ?? false,
-          dqliteRole: n.role === 'controlplane' ? role : undefined,
+          dqliteRole: n.role === 'controlplane' ? member?.role : undefined,
           leader: !!dq.leader && host(dq.leader) === n.address,
         };
       });

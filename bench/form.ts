@@ -19,7 +19,7 @@ import { findTemporalCli } from '../cli/temporal-cli';
 import { Lab } from '../lab';
 import { createWorker } from '../worker/create-worker';
 import { installRuntime } from '../worker/runtime';
-import type { FormResult } from '../workflows/form';
+import type { FormResult } from '../common/form';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

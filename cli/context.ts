@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { Inventory } from '../common/inventory';
 import type { RunbookKind } from '../common/messages';
+import type { RunbookOwnInput, RunbookResult, RunbookType } from '../common/runbooks';
 import type { ConnectConfig, ConnectionFlags } from '../local/connection';
 import type { ViewChoice } from './watch/views';
 
@@ -14,15 +15,20 @@ export interface GlobalFlags extends ConnectionFlags {
 }
 
 /** How `follow` shows a run: JSON or a view, and whether to ask y/N for the plan (starting, not watching). */
-export type FollowSpec = Pick<StartSpec, 'json' | 'formatResult' | 'resultOk'> & ViewChoice & { askPlan?: boolean };
+export interface FollowSpec extends ViewChoice {
+  json?: boolean;
+  askPlan?: boolean;
+  formatResult?(result: unknown): string;
+  resultOk?(result: unknown): boolean;
+}
 
-export interface StartSpec {
+export interface StartSpec<T extends RunbookType = RunbookType> {
   kind: RunbookKind;
-  /** Workflow function name exported from workflows/index.ts. */
-  workflowType: string;
+  /** The workflow (common/runbooks.ts): it types `input` and the result `formatResult` and `resultOk` see. */
+  workflowType: T;
   inventory: Inventory;
   /** The runbook's own input fields; `inventory`, `planOnly`, `yes` and `requestedBy` are added by startRunbook. */
-  input: Record<string, unknown>;
+  input: RunbookOwnInput<T>;
   /** One line for the UI (staticSummary), e.g. "upgrade prod to 1.29/stable". */
   summary: string;
   /** Markdown for the UI (staticDetails). */
@@ -31,10 +37,11 @@ export interface StartSpec {
   yes?: boolean;
   /** Print the result as JSON instead of a table. */
   json?: boolean;
+  // Method syntax on purpose: a StartSpec<'check'> is then usable where any StartSpec is (following reads unknown).
   /** Render a successful result for humans (default: its JSON). */
-  formatResult?: (result: unknown) => string;
+  formatResult?(result: RunbookResult<T>): string;
   /** Whether a completed result counts as success for the exit code (default: yes). `check` says no on problems. */
-  resultOk?: (result: unknown) => boolean;
+  resultOk?(result: RunbookResult<T>): boolean;
 }
 
 export interface CliContext {
@@ -47,7 +54,7 @@ export interface CliContext {
    * show the plan and ask for confirmation unless `yes`, then follow progress until it ends.
    * Resolves with the exit code (0 ok, 1 runbook failed, 3 Temporal unreachable).
    */
-  startRunbook(spec: StartSpec): Promise<number>;
+  startRunbook<T extends RunbookType>(spec: StartSpec<T>): Promise<number>;
   client(): Promise<Client>;
   /** `user@host`, recorded as the Temporal client identity and in approvals. */
   identity: string;

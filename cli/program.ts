@@ -12,6 +12,7 @@ import { plainTextProblem, printable } from '../common/text';
 import { describeHolder, lockMessage } from './cluster-lock';
 import { connectClient, CONNECTION_OPTIONS, resolveConnectConfig, type ConnectConfig } from '../local/connection';
 import type { FollowSpec, GlobalFlags, ProgramContext, StartSpec } from './context';
+import type { RunbookType, RunbookWorkflow } from '../common/runbooks';
 import { badInput, CliExit, EXIT_CODES_HELP } from '../local/exit';
 import { followRunbook } from './follow';
 import { chooseView } from './watch/views';
@@ -100,13 +101,13 @@ export class RunbookCli implements ProgramContext {
     return json ? (l) => process.stderr.write(`${l}\n`) : (l) => process.stdout.write(`${l}\n`);
   }
 
-  async startRunbook(spec: StartSpec): Promise<number> {
+  async startRunbook<T extends RunbookType>(spec: StartSpec<T>): Promise<number> {
     const say = this.say(spec.json);
     const client = await this.client();
     const options = runbookStartOptions(spec, { taskQueue: this.flags.taskQueue, identity: this.identity });
     let handle;
     try {
-      handle = await client.workflow.start(spec.workflowType, options);
+      handle = await client.workflow.start<RunbookWorkflow<T>>(spec.workflowType, options);
     } catch (e) {
       if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
       const holder = await describeHolder(client, options.workflowId);

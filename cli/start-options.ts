@@ -5,7 +5,7 @@
  */
 import type { WorkflowStartOptions } from '@temporalio/client';
 import { clusterWorkflowId, RunbookClusterKey, RunbookKindKey } from '../common/constants';
-import type { RunbookBaseInput } from '../common/messages';
+import type { Runbooks, RunbookType, RunbookWorkflow } from '../common/runbooks';
 import type { StartSpec } from './context';
 
 export interface StartSettings {
@@ -14,24 +14,28 @@ export interface StartSettings {
   identity: string;
 }
 
-export function runbookInput(spec: StartSpec, identity: string): RunbookBaseInput & Record<string, unknown> {
+/** What starting needs from a spec: test fixtures start their own workflow types with the same options. */
+export type StartOptionsSpec = Pick<StartSpec, 'kind' | 'inventory' | 'summary' | 'details' | 'planOnly' | 'yes'> & { input: object };
+
+export function runbookInput<T extends RunbookType>(spec: StartOptionsSpec, identity: string): Runbooks[T]['input'] {
   return {
     ...spec.input,
     inventory: spec.inventory,
     planOnly: spec.planOnly ?? false,
     yes: spec.yes ?? false,
     requestedBy: identity,
-  };
+  } as Runbooks[T]['input'];
 }
 
-export function runbookStartOptions(spec: StartSpec, s: StartSettings): WorkflowStartOptions<(input: unknown) => Promise<unknown>> {
+/** The input's type is checked where the spec is made (StartSpec<T>); test fixtures start their own workflows. */
+export function runbookStartOptions<T extends RunbookType = RunbookType>(spec: StartOptionsSpec, s: StartSettings): WorkflowStartOptions<RunbookWorkflow<T>> {
   const cluster = spec.inventory.cluster;
   return {
     taskQueue: s.taskQueue,
     workflowId: clusterWorkflowId(cluster),
     workflowIdConflictPolicy: 'FAIL',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    args: [runbookInput(spec, s.identity)],
+    args: [runbookInput<T>(spec, s.identity)],
     typedSearchAttributes: [
       { key: RunbookClusterKey, value: cluster },
       { key: RunbookKindKey, value: spec.kind },

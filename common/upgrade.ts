@@ -3,6 +3,7 @@
  * (observation): its options, the channel grammar of `--to`, and what observing the cluster reports. Workflow-safe.
  */
 import { z } from 'zod';
+import type { DqliteRole } from './dqlite';
 
 const RISKS = ['stable', 'candidate', 'beta', 'edge'] as const;
 const CHANNEL = /^1\.(\d{1,3})(?:\/(stable|candidate|beta|edge))?$/;
@@ -49,8 +50,6 @@ export type UpgradeOptions = z.output<typeof UpgradeOptions>;
 
 // --- what the observation activity reports --------------------------------------------------------------------
 
-export type DqliteRole = 'voter' | 'standby' | 'spare';
-
 export interface ObservedNode {
   name: string;
   controlPlane: boolean;
@@ -77,3 +76,4 @@ export interface ClusterObservation {
   /** Channel → version published there (`snap info microk8s`), for "latest patch of the current track". */
   channels: Record<string, string>;
 }
+

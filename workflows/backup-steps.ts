@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { BackupRecord } from '../activities/backup';
+import type { BackupRecord } from '../common/backup';
 import { FailureType } from '../common/constants';
 import type { Inventory, NodeSpec } from '../common/inventory';
 import { stepOptions } from './step-options';

@@ -3,27 +3,10 @@
  * The tarball lives in the engine's state directory; history holds only its id, path, size and checksums.
  */
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { BackupNodeResult } from '../activities/backup';
-import type { FileChange } from '../common/audit';
-import type { RunbookBaseInput } from '../common/messages';
 import { backupIdFor, controlPlane, describeBackupResult, invalidInput, local, nodeOps } from './backup-steps';
 import { RunbookController } from './runbook-controller';
 import { FailureType } from '../common/constants';
-
-export interface BackupInput extends RunbookBaseInput {
-  /** Default: the first control-plane node of the inventory. */
-  node?: string;
-  /** Stop microk8s for a consistent copy and start it again afterwards. */
-  stopped?: boolean;
-  /** Keep only the newest K backups of the cluster. */
-  keep?: number;
-  label?: string;
-}
-
-export interface BackupResult {
-  plan: string[];
-  backup?: Omit<BackupNodeResult, 'commands' | 'entries'>;
-}
+import type { BackupInput, BackupResult, RestoreBackupInput, RestoreBackupResult } from '../common/backup';
 
 /** Back up one control-plane node's backend directory off the node. */
 export async function backup(input: BackupInput): Promise<BackupResult> {
@@ -70,18 +53,6 @@ export async function backup(input: BackupInput): Promise<BackupResult> {
     rb.node(node.name, 'done');
     rb.step('done');
   }
-}
-
-export interface RestoreBackupInput extends RunbookBaseInput {
-  node: string;
-  backupId: string;
-}
-
-export interface RestoreBackupResult {
-  plan: string[];
-  /** The off-node copy of what was on the node before the restore. */
-  safetyBackup?: string;
-  changes: FileChange[];
 }
 
 /** Stop the node, keep a copy of what is there, put the backup back (verified), start the node. */

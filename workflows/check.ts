@@ -4,21 +4,10 @@
  * voters, HA). Nothing changes, so there is no plan to approve.
  */
 import { proxyActivities } from '@temporalio/workflow';
-import type { createCheckActivities, ClusterCheck, NodeCheck } from '../activities/check';
-import type { RunbookBaseInput } from '../common/messages';
+import type { createCheckActivities } from '../activities/check';
+import type { ClusterCheck, NodeCheck, CheckInput, CheckResult } from '../common/check';
 import { RunbookController } from './runbook-controller';
 import { stepOptions } from './step-options';
-
-export type CheckInput = RunbookBaseInput;
-
-export interface CheckResult {
-  cluster: string;
-  healthy: boolean;
-  nodes: NodeCheck[];
-  clusterView: ClusterCheck;
-  /** Every problem, prefixed with the node it concerns. */
-  problems: string[];
-}
 
 type CheckActivities = ReturnType<typeof createCheckActivities>;
 

@@ -6,52 +6,9 @@
  */
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { FormOptions, FormSurvey, PlannedJoin, Verification } from '../activities/form-reports';
-import type { RunbookBaseInput } from '../common/messages';
+import { type FormOptions, type FormSurvey, type PlannedJoin, type Verification, DEFAULT_FORM_TIMING, type FormInput, type FormResult, type FormTiming } from '../common/form';
 import { RunbookController } from './runbook-controller';
 import { stepOptions } from './step-options';
-
-export interface FormInput extends RunbookBaseInput {
-  /** Workers joining at once (`--worker-concurrency`, default 5). Control-plane joins are always sequential. */
-  workerConcurrency?: number;
-  /** Largest clock difference allowed between nodes (`--max-clock-skew`, default 2 s). */
-  maxClockSkewMs?: number;
-  /** Remove stale dqlite members that block a join without asking (`--clean-stale`). */
-  cleanStale?: boolean;
-  /** Polling and timeouts; tests shorten them. */
-  timing?: Partial<FormTiming>;
-}
-
-export interface FormTiming {
-  /** Poll interval while waiting for a node to be Ready and dqlite to settle. */
-  pollMs: number;
-  /** How long a joined node may take to show up Ready and in dqlite with settled roles. */
-  settleTimeoutMs: number;
-  /** A silent activity is retried on another worker after this long (a crashed worker). */
-  heartbeatTimeoutMs: number;
-  /** Join tokens live this long: long enough for retries within one join, short enough to be useless later. */
-  tokenTtlSeconds: number;
-}
-
-export const DEFAULT_FORM_TIMING: FormTiming = {
-  pollMs: 3_000,
-  settleTimeoutMs: 5 * 60_000,
-  heartbeatTimeoutMs: 60_000,
-  tokenTtlSeconds: 300,
-};
-
-export interface FormResult {
-  plan: string[];
-  /** False when the cluster was already formed as the inventory says. */
-  changed: boolean;
-  primary: string;
-  joined: string[];
-  verification: Verification;
-  /** The closing summary table, one line per row (markdown). */
-  table: string[];
-  /** Warnings and the report lines the run recorded (also in `runbook watch`). */
-  notes: string[];
-}
 
 function formOptions(input: FormInput): FormOptions {
   const timing = { ...DEFAULT_FORM_TIMING, ...input.timing };

@@ -7,14 +7,14 @@
  */
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { BackupNodeResult } from '../activities/backup';
+import type { BackupNodeResult } from '../common/backup';
 import type { NodeAssessment, QuorumAssessment, RecoveryProposal } from '../activities/recovery-reports';
 import type { FileChange } from '../common/audit';
 import { FailureType } from '../common/constants';
-import type { RunbookBaseInput } from '../common/messages';
 import { describeBackupResult, invalidInput, nodeOps } from './backup-steps';
 import { RunbookController } from './runbook-controller';
 import { stepOptions } from './step-options';
+import type { RecoverQuorumInput, RecoverQuorumResult } from '../common/recovery';
 
 // No attempt cap anywhere: a lost worker is retried however often it happens, until the step's deadline
 // (scheduleToClose); real failures end the step at once (workflows/step-options.ts).
@@ -34,32 +34,6 @@ const raftOps = proxyActivities<Activities>(
 const waits = proxyActivities<Activities>(
   stepOptions({ startToClose: '30 minutes', scheduleToClose: '60 minutes', heartbeat: '30 seconds', nonRetryable: ['QuorumNotRestored', 'RecoveryNotVerified'] }),
 );
-
-export interface RecoverQuorumInput extends RunbookBaseInput {
-  /** The control-plane nodes lost for good (`--lost`). */
-  lost: string[];
-  /** `--template NAME`; default: the survivor with the newest raft data. */
-  template?: string;
-  /** Stop and disable microk8s on a "lost" node that still answers, instead of refusing. */
-  fence?: boolean;
-  /** How long to wait for the API, a dqlite leader and Ready nodes after the start. Default 10 minutes. */
-  waitTimeoutMs?: number;
-  /** How long the offer to restore the survivors after a failure waits for an answer. Default 24 hours. */
-  restoreOfferTimeoutMs?: number;
-}
-
-export interface RecoverQuorumResult {
-  plan: string[];
-  outcome: 'planned' | 'recovered';
-  survivors: string[];
-  template?: string;
-  backups: Array<{ node: string; id: string; path: string; sha256: string }>;
-  /** Every file deleted, copied, rewritten or created on a node. */
-  fileChanges: FileChange[];
-  removedNodes: string[];
-  voters?: number;
-  ha?: boolean;
-}
 
 function refuse(type: string, message: string): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: true });

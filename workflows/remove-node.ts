@@ -7,27 +7,9 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RemovalSurvey } from '../activities/remove-node';
-import type { RunbookBaseInput } from '../common/messages';
 import { RunbookController } from './runbook-controller';
 import { stepOptions } from './step-options';
-
-export interface RemoveNodeInput extends RunbookBaseInput {
-  node: string;
-  /** The node is gone for good: skip drain and leave, `remove-node --force` (`--force-lost`). */
-  forceLost?: boolean;
-  timing?: { pollMs?: number; settleTimeoutMs?: number; heartbeatTimeoutMs?: number };
-}
-
-export interface RemoveNodeResult {
-  plan: string[];
-  changed: boolean;
-  node: string;
-  remover: string;
-  /** dqlite members and voters once the node is gone. */
-  members?: number;
-  voters?: number;
-  notes: string[];
-}
+import type { RemoveNodeInput, RemoveNodeResult } from '../common/remove-node';
 
 export async function removeNode(input: RemoveNodeInput): Promise<RemoveNodeResult> {
   const { inventory, node } = input;

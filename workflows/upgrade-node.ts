@@ -14,9 +14,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { PdbBlock } from '../activities/microk8s/drain';
-import type { HealthGateInput, SnapState } from '../activities/upgrade-reports';
-import type { Inventory } from '../common/inventory';
+import { type HealthGateInput, DEFAULT_STEP_TIMEOUT_SECONDS, type NodeFailure, type NodeTimeouts, type RollbackNodeInput, type RollbackNodeResult, type UpgradeNodeInput, type UpgradeNodeResult } from '../common/upgrade-reports';
 import { RunbookController } from './runbook-controller';
 import { failedAtDeadline, failedUnreachable, mayBeUnreachable, stepOptions } from './step-options';
 import { innermostMessage } from '../common/failures';
@@ -24,85 +22,6 @@ import { describePdbBlock } from '../common/drain';
 
 export const NodeUpgradeFailed = 'NodeUpgradeFailed';
 export const NodeRollbackFailed = 'NodeRollbackFailed';
-
-export interface NodeTimeouts {
-  drainTimeoutSeconds: number;
-  readyTimeoutSeconds: number;
-  readyPollMs: number;
-  heartbeatTimeoutSeconds: number;
-  /** `--step-timeout`: each step's deadline, retries included (absent in runs started before it existed). */
-  stepTimeoutSeconds?: number;
-}
-
-/** `--step-timeout`'s default: 30 minutes, the snap command's own timeout. */
-export const DEFAULT_STEP_TIMEOUT_SECONDS = 1800;
-
-export interface UpgradeNodeInput extends NodeTimeouts {
-  /** The node and the control planes kubectl can run on: never the whole inventory (history size). */
-  inventory: Inventory;
-  node: string;
-  controlPlane: boolean;
-  channel: string;
-  /** The Kubernetes minor the node must report afterwards (`1.29`). */
-  minor: string;
-  fromVersion: string;
-  /** HA and voter count before the upgrade, for the quorum check and the health gate. */
-  expect: { ha: boolean; voters: number };
-  /** Failing workloads at the start of the run. */
-  baseline: string[];
-  soakSeconds: number;
-  /** Cordoned before this run started: an operator's cordon is left in place. */
-  wasCordoned: boolean;
-}
-
-export interface UpgradeNodeResult {
-  node: string;
-  /** `already-on-target`: no refresh was run (a rerun, or a retry after a crash). */
-  outcome: 'upgraded' | 'already-on-target';
-  before: SnapState;
-  after: SnapState;
-  kubeletVersion?: string;
-  uncordoned: boolean;
-}
-
-export interface NodeFailure {
-  node: string;
-  /** The step that failed, named after the procedure (`drainNode`, `refreshSnap`, `waitNodeReady`…). */
-  step: string;
-  message: string;
-  pdbBlocked?: PdbBlock[];
-  /** Whether the snap was touched: decides between a revert and a plain uncordon. */
-  refreshed: boolean;
-  /**
-   * The step ran out of its deadline (`--step-timeout`) or lost its node over SSH: before any rollback, the node is
-   * asked whether it answers at all.
-   */
-  mayBeUnreachable?: boolean;
-  /** Asked again after such a failure, the node did not answer: no rollback can run on it. Set by the parent. */
-  unreachable?: boolean;
-}
-
-export interface RollbackNodeInput extends NodeTimeouts {
-  inventory: Inventory;
-  node: string;
-  /** The revision the node ran before the upgrade. */
-  revision: string;
-  /** Its minor (`1.28`): Ready is awaited on it. */
-  minor: string;
-  wasCordoned: boolean;
-  reason: string;
-}
-
-export interface RollbackNodeResult {
-  node: string;
-  reverted: boolean;
-  drainedAgain: boolean;
-  uncordoned: boolean;
-  version: string;
-  revision: string;
-  /** What was done, in order: the compensation record. */
-  actions: string[];
-}
 
 /**
  * No attempt cap: a lost worker is retried however often it happens. Every step ends by its deadline
@@ -250,7 +169,6 @@ async function healthGate(act: ReturnType<typeof activityProfiles>['act'], input
   ]);
   if (!health.ok) nodeFailed({ node: input.node, step, message: health.problems.join('; '), refreshed: true });
 }
-
 
 /** What a failed step says: its innermost message, and the deadline when it ran out of it. */
 export function stepFailureMessage(err: unknown, t: Pick<NodeTimeouts, 'stepTimeoutSeconds'>): string {

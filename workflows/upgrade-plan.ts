@@ -61,7 +61,8 @@ export function olderThan(a: string, b: string): boolean {
   return !!x && !!y && compareVersions(x, y) < 0;
 }
 
-const ROLE_RANK: Record<string, number> = { spare: 0, standby: 1, voter: 2 };
+// `standby`: observations recorded before the one spelling (histories replay with it).
+const ROLE_RANK: Record<string, number> = { spare: 0, 'stand-by': 1, standby: 1, voter: 2 };
 
 /**
  * Control planes in a safe order: spares and stand-bys first (losing them costs nothing), then non-leader

@@ -19,21 +19,14 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { BackupNodeResult } from '../activities/backup';
+import type { BackupNodeResult } from '../common/backup';
 import { BAD_REQUEST_TYPE, CHILD_ID_PATCH, legacyNodeWorkflowId, nodeWorkflowId, UPGRADE_REQUEST_CHECK_PATCH } from '../common/constants';
 import type { Inventory } from '../common/inventory';
-import type { RunbookBaseInput } from '../common/messages';
 import { minorOf } from '../common/versions';
 import { RunbookController } from './runbook-controller';
 import { failedAtDeadline, mayBeUnreachable, stepOptions } from './step-options';
-import {
-  type NodeFailure,
-  NodeUpgradeFailed,
-  rollbackNode,
-  type RollbackNodeResult,
-  upgradeNode,
-  type UpgradeNodeResult,
-} from './upgrade-node';
+import { NodeUpgradeFailed, rollbackNode, upgradeNode } from './upgrade-node';
+import type { NodeFailure, RollbackNodeResult, UpgradeNodeResult, RollingUpgradeInput, RollingUpgradeResult, UpgradeFailureDetails } from '../common/upgrade-reports';
 import { type Hop, type NodeStep, planHop, planUpgrade, type UpgradePlan } from './upgrade-plan';
 import { type ClusterObservation, UpgradeOptions } from '../common/upgrade';
 import { innermostMessage } from '../common/failures';
@@ -44,26 +37,6 @@ export const UpgradeFailed = 'UpgradeFailed';
 
 /** How long a node whose step ran out of its deadline (or lost it) is given to answer before its rollback is skipped. */
 const REACH_TIMEOUT_MS = 2 * 60_000;
-
-export type RollingUpgradeInput = RunbookBaseInput & import('zod').input<typeof UpgradeOptions>;
-
-export interface RollingUpgradeResult {
-  outcome: 'planned' | 'refused' | 'nothing-to-do' | 'upgraded';
-  plan: string[];
-  backup?: { id: string; node: string; path: string; sha256: string; size: number };
-  /** Node → version it ended on. */
-  versions: Record<string, string>;
-  /** Every compensation, in order (rollbacks, uncordons after cancel, hold releases that failed). */
-  compensations: string[];
-}
-
-/** Details attached to an UpgradeFailed failure: what was done, and what was left behind and why. */
-export interface UpgradeFailureDetails {
-  failure: NodeFailure;
-  compensations: string[];
-  leftCordoned: string[];
-  upgraded: string[];
-}
 
 export async function rollingUpgrade(input: RollingUpgradeInput): Promise<RollingUpgradeResult> {
   const { inventory } = input;

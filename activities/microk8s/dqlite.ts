@@ -8,20 +8,8 @@ import { parse as parseYaml } from 'yaml';
 import { FailureType } from '../../common/constants';
 import { NodeSpec, nodePaths } from '../../common/inventory';
 import { command } from '../../common/shell';
+import { type DqliteMember, NUMBER_BY_ROLE, toDqliteRole } from '../../common/dqlite';
 import { UnexpectedOutputError, nonBlankLines } from './unexpected-output';
-
-/** go-dqlite's role names (tabular output); `microk8s status` says `standby`, which parsers map to `stand-by`. */
-export type DqliteRole = 'voter' | 'stand-by' | 'spare';
-const ROLE_BY_NUMBER: Record<number, DqliteRole> = { 0: 'voter', 1: 'stand-by', 2: 'spare' };
-const NUMBER_BY_ROLE: Record<DqliteRole, number> = { voter: 0, 'stand-by': 1, spare: 2 };
-
-export interface DqliteMember {
-  /** Decimal uint64, as in info.yaml/cluster.yaml. */
-  id: string;
-  /** `<ip>:19001` or `[<ipv6>]:19001`. */
-  address: string;
-  role: DqliteRole;
-}
 
 /** The bootstrap ID: always the node that created the cluster (`dqlite.BootstrapID`). */
 export const BOOTSTRAP_ID = '3297041220608546238';
@@ -36,19 +24,6 @@ function invalid(message: string): ApplicationFailure {
 
 export function isDqliteAddress(s: string): boolean {
   return ADDRESS.test(s);
-}
-
-/** Normalise a role from a number (0/1/2), go-dqlite's names, or status's `standby`. */
-export function toDqliteRole(value: unknown): DqliteRole | undefined {
-  if (typeof value === 'bigint') value = Number(value);
-  if (typeof value === 'number') return ROLE_BY_NUMBER[value];
-  if (typeof value !== 'string') return undefined;
-  const s = value.trim().toLowerCase();
-  if (/^\d+$/.test(s)) return ROLE_BY_NUMBER[Number(s)];
-  if (s === 'voter') return 'voter';
-  if (s === 'stand-by' || s === 'standby') return 'stand-by';
-  if (s === 'spare') return 'spare';
-  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -8,13 +8,6 @@ import { command } from '../../common/shell';
 
 // --- PodDisruptionBudgets ---------------------------------------------------------------------------------------
 
-/** A pod whose eviction a PodDisruptionBudget refused, with the budget when one could be matched. */
-export interface PdbBlock {
-  /** `namespace/pod` */
-  pod: string;
-  budget?: string;
-}
-
 /** `kubectl get pdb -A -o json`: kubectl's drain error names the pods, never the budget. */
 export function listPdbsCommand(via: NodeSpec): string {
   return command(nodePaths(via).microk8s, 'kubectl', 'get', 'pdb', '--all-namespaces', '-o', 'json');

@@ -4,7 +4,8 @@
  * survivors-only `cluster.yaml` (rendered by ./dqlite, which also builds `.reconfigure`). No I/O here.
  */
 import { andThen, command } from '../../common/shell';
-import { type DqliteMember, type DqliteRole, renderClusterYaml } from './dqlite';
+import { renderClusterYaml } from './dqlite';
+import { type DqliteMember, type DqliteRole } from '../../common/dqlite';
 
 export type BackendFileKind =
   | 'closed-segment'

@@ -8,8 +8,9 @@ import { parse as parseYaml } from 'yaml';
 import { FailureType } from '../../common/constants';
 import { NodeSpec, nodePaths } from '../../common/inventory';
 import { command } from '../../common/shell';
-import { DqliteRole, toDqliteRole } from './dqlite';
+import { DqliteRole, toDqliteRole } from '../../common/dqlite';
 import { UnexpectedOutputError, nonBlankLines } from './unexpected-output';
+import type { NotRunningReason } from '../../common/check';
 
 export interface StatusOptions {
   format?: 'yaml' | 'pretty';
@@ -40,20 +41,6 @@ export function statusCommand(node: NodeSpec, opts: StatusOptions = {}): string 
   if (opts.timeoutS !== undefined) argv.push('--timeout', opts.timeoutS);
   return command(...argv);
 }
-
-export type NotRunningReason =
-  /** `microk8s stop` was run (stopped.lock): exit 0. */
-  | 'stopped'
-  /** Services up but no Ready node or no `service/kubernetes`: exit 1. */
-  | 'not-ready'
-  /** The node is a worker: status only runs on control-plane nodes, exit 0. Ask kubectl instead. */
-  | 'worker'
-  /** The caller cannot read MicroK8s' credentials (needs sudo or the microk8s group). */
-  | 'permissions'
-  /** The install-time low-memory guard refuses to run. */
-  | 'low-memory'
-  /** A non-zero exit with output none of the above. */
-  | 'failed';
 
 export interface DatastoreNode {
   address: string;

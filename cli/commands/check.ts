@@ -1,6 +1,6 @@
 /** `runbook check -i inventory.yaml [--json]`: the read-only health and pre-flight report. */
 import type { Command } from 'commander';
-import type { CheckResult } from '../../workflows/check';
+import type { CheckResult } from '../../common/check';
 import type { CliContext, RegisterCommands } from '../context';
 
 function table(rows: string[][]): string {
@@ -59,8 +59,8 @@ export const registerCheckCommand: RegisterCommands = (program: Command, ctx: Cl
         summary: `check ${inventory.cluster} (${inventory.nodes.length} nodes)`,
         yes: true,
         json: opts.json,
-        formatResult: (r) => formatCheck(r as CheckResult),
-        resultOk: (r) => (r as CheckResult).healthy,
+        formatResult: formatCheck,
+        resultOk: (r) => r.healthy,
       });
     });
 };

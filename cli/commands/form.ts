@@ -5,8 +5,8 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import type { CliContext, RegisterCommands } from '../context';
 import { parseFlags, secondsNumber, wholeNumber } from '../flags';
-import type { FormResult } from '../../workflows/form';
-import type { RemoveNodeResult } from '../../workflows/remove-node';
+import type { FormResult } from '../../common/form';
+import type { RemoveNodeResult } from '../../common/remove-node';
 
 const FormFlags = z.strictObject({
   inventory: z.string().min(1),
@@ -68,7 +68,7 @@ export const registerFormCommands: RegisterCommands = (program: Command, ctx: Cl
         planOnly: flags.plan,
         yes: flags.yes,
         json: flags.json,
-        formatResult: (r) => formatFormResult(r as FormResult, flags.plan),
+        formatResult: (r) => formatFormResult(r, flags.plan),
       });
     });
 
@@ -99,7 +99,7 @@ export const registerFormCommands: RegisterCommands = (program: Command, ctx: Cl
         planOnly: flags.plan,
         yes: flags.yes,
         json: flags.json,
-        formatResult: (r) => formatRemoveResult(r as RemoveNodeResult, flags.plan),
+        formatResult: (r) => formatRemoveResult(r, flags.plan),
       });
     });
 };

@@ -3,8 +3,8 @@
  * result, every file change included, is JSON with `--json` and in `runbook history`).
  */
 import type { FileChange } from '../../common/audit';
-import type { BackupResult, RestoreBackupResult } from '../../workflows/backup';
-import type { RecoverQuorumResult } from '../../workflows/recover-quorum';
+import type { BackupResult, RestoreBackupResult } from '../../common/backup';
+import type { RecoverQuorumResult } from '../../common/recovery';
 
 function mib(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;

@@ -11,8 +11,6 @@ import type { Inventory } from '../../common/inventory';
 import type { CliContext, RegisterCommands } from '../context';
 import { nameList, parseFlags, wholeNumber } from '../flags';
 import { formatBackupResult, formatRecoverResult, formatRestoreResult } from './recovery-summary';
-import type { BackupResult, RestoreBackupResult } from '../../workflows/backup';
-import type { RecoverQuorumResult } from '../../workflows/recover-quorum';
 import { plainTextProblem, printableDeep } from '../../common/text';
 
 const NODE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -91,7 +89,7 @@ export const registerRecoveryCommands: RegisterCommands = (program: Command, ctx
         inventory,
         input: { node, stopped: flags.stopped, keep: flags.keep, label: flags.label },
         summary: `back up ${node} of ${inventory.cluster}${flags.stopped ? ' (stopped)' : ''}`,
-        formatResult: (r) => formatBackupResult(r as BackupResult, flags.plan),
+        formatResult: (r) => formatBackupResult(r, flags.plan),
         planOnly: flags.plan,
         yes: flags.yes,
         json: flags.json,
@@ -152,7 +150,7 @@ export const registerRecoveryCommands: RegisterCommands = (program: Command, ctx
         inventory,
         input: { node: flags.node, backupId: flags.backup },
         summary: `restore ${flags.node} of ${inventory.cluster} from ${flags.backup}`,
-        formatResult: (r) => formatRestoreResult(r as RestoreBackupResult, flags.plan),
+        formatResult: (r) => formatRestoreResult(r, flags.plan),
         planOnly: flags.plan,
         yes: flags.yes,
         json: flags.json,
@@ -194,7 +192,7 @@ export const registerRecoveryCommands: RegisterCommands = (program: Command, ctx
           waitTimeoutMs: flags.waitTimeout * 1000,
         },
         summary: `recover quorum of ${inventory.cluster}: lost ${flags.lost.join(', ')}`,
-        formatResult: (r) => formatRecoverResult(r as RecoverQuorumResult),
+        formatResult: formatRecoverResult,
         planOnly: flags.plan,
         yes: flags.yes,
         json: flags.json,

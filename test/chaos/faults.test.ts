@@ -7,10 +7,9 @@
  */
 import * as fs from 'fs';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { JournalEntry } from '../../lab';
-import type { FormResult } from '../../workflows/form';
-import type { CheckResult } from '../../workflows/check';
-import { Lab } from '../../lab';
+import { type JournalEntry, Lab } from '../../lab';
+import type { FormResult } from '../../common/form';
+import type { CheckResult } from '../../common/check';
 import { ensureLabBuilt, tempStateDir, waitFor } from '../support/lab';
 import { startRunbook, startTemporal, startWorker, type TestWorker } from '../support/temporal';
 import { FAST_TIMING } from '../e2e/form-support';

@@ -14,8 +14,8 @@ import { runbookStartOptions } from '../../cli/start-options';
 import { Lab } from '../../lab';
 import { workflowsPath } from '../../worker/create-worker';
 import { installRuntime } from '../../worker/runtime';
-import type { CheckResult } from '../../workflows/check';
-import type { FormResult } from '../../workflows/form';
+import type { CheckResult } from '../../common/check';
+import type { FormResult } from '../../common/form';
 import { UsageSampler } from './proc-usage';
 import { startDevServer } from './temporal-server';
 import { ChaosWorker } from './worker-process';
@@ -63,7 +63,7 @@ async function main(): Promise<number> {
         client.workflow.start(
           kind,
           runbookStartOptions(
-            { kind, workflowType: kind, inventory: lab.inventory, input: kind === 'form' ? { timing: FORM_TIMING } : {}, summary: `load ${kind}`, yes: true },
+            { kind, inventory: lab.inventory, input: kind === 'form' ? { timing: FORM_TIMING } : {}, summary: `load ${kind}`, yes: true },
             { taskQueue, identity: 'load@driver' },
           ),
         ),

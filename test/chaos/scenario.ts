@@ -12,8 +12,8 @@
  * client that retries across the server restart; heartbeat timeouts are shortened (inputs the CLI does not
  * expose) so that a killed worker's activity is retried within seconds instead of 30-60 s.
  */
+import type { TestStartSpec } from '../support/temporal';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { StartSpec } from '../../cli/context';
 import { runbookStartOptions } from '../../cli/start-options';
 import { upgradeInput, parseUpgradeFlags } from '../../cli/commands/upgrade';
 import { clusterWorkflowId } from '../../common/constants';
@@ -86,7 +86,7 @@ export class Scenario {
   constructor(private readonly ctx: ScenarioContext) {}
 
   /** Start a runbook as the CLI does and wait for its end, whatever the chaos does meanwhile. */
-  private async runbook(name: string, spec: StartSpec, timeoutMs: number): Promise<{ value?: unknown; error?: WorkflowFailedError; ms: number }> {
+  private async runbook(name: string, spec: TestStartSpec, timeoutMs: number): Promise<{ value?: unknown; error?: WorkflowFailedError; ms: number }> {
     const { client, taskQueue, log } = this.ctx;
     const t0 = Date.now();
     log(`runbook ${name}: start`);

@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Lab } from '../../lab';
 import { snapPaths } from '../../lab/sim/backend';
-import type { BackupResult, RestoreBackupResult } from '../../workflows/backup';
+import type { BackupResult, RestoreBackupResult } from '../../common/backup';
 import { runCli, startRunbook, startTemporal, startWorker } from '../support/temporal';
 
 let env: TestWorkflowEnvironment;

@@ -8,7 +8,7 @@ import * as path from 'path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import YAML from 'yaml';
 import { Lab } from '../../lab';
-import type { CheckResult } from '../../workflows/check';
+import type { CheckResult } from '../../common/check';
 import { runCli, startTemporal, startWorker, type TestWorker } from '../support/temporal';
 
 let env: TestWorkflowEnvironment;

@@ -13,7 +13,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { Lab } from '../../lab';
 import { nodePaths } from '../../common/inventory';
 import { approveUpdate, progressQuery, type RunbookProgress } from '../../common/messages';
-import type { FormResult } from '../../workflows/form';
+import type { FormResult } from '../../common/form';
 import { REPO_ROOT, startTemporal } from '../support/temporal';
 import { commandsOf, FAST_TIMING, start, startFormWorker, subset, type FormWorker } from './form-support';
 

@@ -9,8 +9,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SshPool } from '../../activities/ssh';
 import type { Inventory } from '../../common/inventory';
 import { createWorker } from '../../worker/create-worker';
-import { bundle, startRunbook, temporalCliPath } from '../support/temporal';
-import type { StartSpec } from '../../cli/context';
+import { bundle, startRunbook, temporalCliPath, type TestStartSpec } from '../support/temporal';
 import type { Lab } from '../../lab';
 import { snapPaths } from '../../lab/sim/backend';
 
@@ -73,7 +72,7 @@ export function subset(inv: Inventory, names: string[]): Inventory {
   return { ...inv, nodes: inv.nodes.filter((n) => names.includes(n.name)) };
 }
 
-export async function start(env: TestWorkflowEnvironment, w: FormWorker, spec: Omit<StartSpec, 'summary'>) {
+export async function start(env: TestWorkflowEnvironment, w: FormWorker, spec: Omit<TestStartSpec, 'summary'>) {
   return startRunbook(env, { summary: `${spec.kind} ${spec.inventory.cluster}`, ...spec }, w.taskQueue);
 }
 

@@ -7,11 +7,10 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import * as os from 'os';
 import * as path from 'path';
-import type { FormSurvey, Verification } from '../../activities/form-reports';
+import type { FormSurvey, Verification } from '../../common/form';
 import type { RemovalSurvey } from '../../activities/remove-node';
 import { resolveInventory, type Inventory } from '../../common/inventory';
-import type { RunbookProgress } from '../../common/messages';
-import { approveUpdate, progressQuery, rejectUpdate } from '../../common/messages';
+import { type RunbookProgress, approveUpdate, progressQuery, rejectUpdate } from '../../common/messages';
 import { createWorker } from '../../worker/create-worker';
 import { bundle, startRunbook, startTemporal } from '../support/temporal';
 

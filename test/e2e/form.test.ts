@@ -11,8 +11,8 @@ import { Lab } from '../../lab';
 import { snapPaths } from '../../lab/sim/backend';
 import type { Inventory } from '../../common/inventory';
 import { progressQuery, rejectUpdate, type RunbookProgress } from '../../common/messages';
-import type { FormResult } from '../../workflows/form';
-import type { RemoveNodeResult } from '../../workflows/remove-node';
+import type { FormResult } from '../../common/form';
+import type { RemoveNodeResult } from '../../common/remove-node';
 import { startTemporal } from '../support/temporal';
 import { commandsOf, FAST_TIMING, historyText, issuedTokens, start, startFormWorker, subset, type FormWorker } from './form-support';
 

@@ -139,7 +139,7 @@ describe('runbook history on a real run', () => {
     });
     await worker.runUntil(async () => {
       const options = runbookStartOptions(
-        { kind: 'check', workflowType: 'historyTestRunbook', inventory, input: { askOptional: true }, summary: `history test on ${cluster}` },
+        { kind: 'check', inventory, input: { askOptional: true }, summary: `history test on ${cluster}` },
         { taskQueue, identity: 'alice@ops-laptop' },
       );
       const handle = await operator.workflow.start('historyTestRunbook', options);

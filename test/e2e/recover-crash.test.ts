@@ -12,7 +12,7 @@ import { createRecoveryActivities } from '../../activities/recovery';
 import { SshPool } from '../../activities/ssh';
 import { progressQuery } from '../../common/messages';
 import { Lab } from '../../lab';
-import type { RecoverQuorumResult } from '../../workflows/recover-quorum';
+import type { RecoverQuorumResult } from '../../common/recovery';
 import { REPO_ROOT, startRunbook, startTemporal } from '../support/temporal';
 
 let env: TestWorkflowEnvironment;

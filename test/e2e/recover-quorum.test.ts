@@ -12,7 +12,7 @@ import type { Inventory } from '../../common/inventory';
 import type { RunbookKind } from '../../common/messages';
 import { Lab } from '../../lab';
 import { snapPaths } from '../../lab/sim/backend';
-import type { RecoverQuorumResult } from '../../workflows/recover-quorum';
+import type { RecoverQuorumResult } from '../../common/recovery';
 import { startRunbook, startTemporal, startWorker } from '../support/temporal';
 import { FAST_TIMING, openJoinPorts, subset } from './form-support';
 

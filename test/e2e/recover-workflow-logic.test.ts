@@ -11,7 +11,7 @@ import { chooseTemplate, isCopiedFromTemplate, isFollowerLeftover, raftPosition,
 import type { NodeAssessment, QuorumAssessment } from '../../activities/recovery-reports';
 import { resolveInventory, type Inventory } from '../../common/inventory';
 import { approveUpdate, progressQuery } from '../../common/messages';
-import type { RecoverQuorumResult } from '../../workflows/recover-quorum';
+import type { RecoverQuorumResult } from '../../common/recovery';
 import { startRunbook, startTemporal, startWorker } from '../support/temporal';
 
 let env: TestWorkflowEnvironment;

@@ -24,7 +24,7 @@ import { ENCRYPTED_ENCODING } from '../../codec/encryption';
 import { decodeHistory } from '../../codec/history';
 import { loadKeyring } from '../../codec/keys';
 import { Lab } from '../../lab';
-import type { FormSurvey } from '../../activities/form-reports';
+import type { FormSurvey } from '../../common/form';
 import { expectText, expectVisible, freePort, openBrowser, pageText, UI_TIMEOUT, type UiBrowser } from '../support/browser';
 import { ensureLabBuilt, waitFor } from '../support/lab';
 import { CLI_MAIN, REPO_ROOT, startTemporal, startWorker, TEST_IDENTITY, type TestWorker } from '../support/temporal';
@@ -132,7 +132,7 @@ describe('Temporal Web UI with payload encryption, through runbook codec-server'
     handle = await client.workflow.start(
       'form',
       runbookStartOptions(
-        { kind: 'form', workflowType: 'form', inventory, input: { timing: FAST_TIMING }, summary: staticSummary },
+        { kind: 'form', inventory, input: { timing: FAST_TIMING }, summary: staticSummary },
         { taskQueue: worker.taskQueue, identity: TEST_IDENTITY },
       ),
     );

@@ -81,7 +81,7 @@ function watch(id: string, env: Record<string, string> = {}) {
 
 async function start(cluster: string) {
   const inventory = resolveInventory({ cluster, nodes: [{ name: 'k8s-1', address: '10.0.0.1' }] }, 'reconnect-test');
-  return client.workflow.start('watchTestRunbook', runbookStartOptions({ kind: 'upgrade', workflowType: 'watchTestRunbook', inventory, input: {}, summary: `upgrade ${cluster}`, yes: true }, { taskQueue, identity: 'tester@jest' }));
+  return client.workflow.start('watchTestRunbook', runbookStartOptions({ kind: 'upgrade', inventory, input: {}, summary: `upgrade ${cluster}`, yes: true }, { taskQueue, identity: 'tester@jest' }));
 }
 
 test('a server SIGKILLed and restarted mid-runbook: reconnecting, then the real outcome (exit 0)', async () => {

@@ -4,7 +4,7 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { createCheckActivities } from '../../activities/check';
-import type { CheckInput } from '../../workflows/check';
+import type { CheckInput } from '../../common/check';
 import { RunbookController } from '../../workflows/runbook-controller';
 
 const probes = proxyActivities<ReturnType<typeof createCheckActivities>>({ startToCloseTimeout: '3m' });

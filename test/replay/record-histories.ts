@@ -11,19 +11,18 @@ import * as path from 'path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { StartSpec } from '../../cli/context';
 import { approveUpdate, progressQuery, type RunbookProgress } from '../../common/messages';
 import { Lab } from '../../lab';
-import type { BackupResult } from '../../workflows/backup';
+import type { BackupResult } from '../../common/backup';
 import { tempStateDir } from '../support/lab';
-import { startRunbook, startTemporal, startWorker, type TestWorker } from '../support/temporal';
+import { startRunbook, startTemporal, startWorker, type TestWorker, type TestStartSpec } from '../support/temporal';
 import { FAST_TIMING, issuedTokens, openJoinPorts, subset } from '../e2e/form-support';
 import { findSecrets } from './fixture-secrets';
 import { HISTORIES_DIR, MANIFEST_PATH, readManifest, scrubMachine, type FixtureEntry } from './fixtures';
 
 interface Run {
   scenario: string;
-  spec: Omit<StartSpec, 'summary'>;
+  spec: Omit<TestStartSpec, 'summary'>;
   /** Answer the plan approval instead of starting with --yes. */
   approvePlan?: boolean;
   /** A rollback scenario ends in a failed runbook: that is what it records. */
@@ -154,7 +153,7 @@ const GROUPS: Record<string, Group> = {
   /** backup and restore-backup of k8s-1, then quorum recovery after losing 2 of 3 voters. */
   async recovery(env, stateDir) {
     const lab = await Lab.up({ name: labName('r'), controlPlanes: 3, channel: '1.28/stable', formed: true, profile: 'fast', stateDir });
-    const spec = (kind: StartSpec['kind'], workflowType: string, input: Record<string, unknown>): Run['spec'] => ({ kind, workflowType, inventory: lab.inventory, input });
+    const spec = (kind: TestStartSpec['kind'], workflowType: string, input: Record<string, unknown>): Run['spec'] => ({ kind, workflowType, inventory: lab.inventory, input });
     return withLab(env, stateDir, lab, async (rec) => {
       const made = (await rec.run({ scenario: 'stopped', spec: spec('backup', 'backup', { node: 'k8s-1', stopped: true, label: 'fixture' }) })) as BackupResult;
       const backupId = made.backup?.id;

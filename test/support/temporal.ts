@@ -34,9 +34,8 @@ import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../../common/constants';
-import type { StartSpec } from '../../cli/context';
 import { failureConverterPath } from '../../codec/data-converter';
-import { runbookStartOptions } from '../../cli/start-options';
+import { runbookStartOptions, type StartOptionsSpec } from '../../cli/start-options';
 import { findTemporalCli, TemporalCliNotFound } from '../../cli/temporal-cli';
 import { SshPool } from '../../activities/ssh';
 import { createWorker, workflowsPath, type RunbookWorker } from '../../worker/create-worker';
@@ -196,9 +195,12 @@ export async function startWorker(env: TestWorkflowEnvironment, opts: StartWorke
 }
 
 /** Start a runbook the way `runbook <kind>` does. */
+/** A runbook, or one of the test fixtures' own workflows, started the way `runbook <kind>` starts one. */
+export type TestStartSpec = StartOptionsSpec & { workflowType: string; input: Record<string, unknown> };
+
 export async function startRunbook(
   env: TestWorkflowEnvironment,
-  spec: StartSpec,
+  spec: TestStartSpec,
   taskQueue: string,
   identity = TEST_IDENTITY,
 ): Promise<WorkflowHandleWithFirstExecutionRunId> {

@@ -6,7 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { CommandRecord } from '../../common/audit';
 import { resolveInventory, type NodeSpec } from '../../common/inventory';
 import { createFormActivities } from '../../activities/form';
-import type { FormOptions } from '../../activities/form-reports';
+import type { FormOptions } from '../../common/form';
 import { createFormSurveyActivities } from '../../activities/form-survey';
 import type { ExecResult, NodeSession, RunOptions } from '../../activities/ssh';
 

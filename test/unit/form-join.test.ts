@@ -21,7 +21,7 @@ import {
 } from '../../activities/microk8s/join';
 import { expectedVoters } from '../../activities/cluster-reads';
 import { quorumGuard } from '../../activities/remove-node';
-import type { DqliteMember } from '../../activities/microk8s/dqlite';
+import type { DqliteMember } from '../../common/dqlite';
 
 const inv = resolveInventory({
   cluster: 'c1',

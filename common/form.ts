@@ -1,7 +1,7 @@
-/** What the form activities take and report: the contract between them and the form workflow. */
-import type { CommandRecord } from '../common/audit';
-import { type Inventory, type Role } from '../common/inventory';
-import { type DqliteMember, type DqliteRole } from './microk8s/dqlite';
+import type { CommandRecord } from './audit';
+import type { DqliteMember, DqliteRole } from './dqlite';
+import type { Inventory, Role } from './inventory';
+import type { RunbookBaseInput } from './messages';
 
 export interface FormOptions {
   maxClockSkewMs: number;
@@ -87,4 +87,46 @@ export interface JoinResult {
   /** Joins that exited 0 without converging (the join trap), each undone with `microk8s leave`. */
   unconverged: number;
   commands: CommandRecord[];
+}
+
+export interface FormInput extends RunbookBaseInput {
+  /** Workers joining at once (`--worker-concurrency`, default 5). Control-plane joins are always sequential. */
+  workerConcurrency?: number;
+  /** Largest clock difference allowed between nodes (`--max-clock-skew`, default 2 s). */
+  maxClockSkewMs?: number;
+  /** Remove stale dqlite members that block a join without asking (`--clean-stale`). */
+  cleanStale?: boolean;
+  /** Polling and timeouts; tests shorten them. */
+  timing?: Partial<FormTiming>;
+}
+
+export interface FormTiming {
+  /** Poll interval while waiting for a node to be Ready and dqlite to settle. */
+  pollMs: number;
+  /** How long a joined node may take to show up Ready and in dqlite with settled roles. */
+  settleTimeoutMs: number;
+  /** A silent activity is retried on another worker after this long (a crashed worker). */
+  heartbeatTimeoutMs: number;
+  /** Join tokens live this long: long enough for retries within one join, short enough to be useless later. */
+  tokenTtlSeconds: number;
+}
+
+export const DEFAULT_FORM_TIMING: FormTiming = {
+  pollMs: 3_000,
+  settleTimeoutMs: 5 * 60_000,
+  heartbeatTimeoutMs: 60_000,
+  tokenTtlSeconds: 300,
+};
+
+export interface FormResult {
+  plan: string[];
+  /** False when the cluster was already formed as the inventory says. */
+  changed: boolean;
+  primary: string;
+  joined: string[];
+  verification: Verification;
+  /** The closing summary table, one line per row (markdown). */
+  table: string[];
+  /** Warnings and the report lines the run recorded (also in `runbook watch`). */
+  notes: string[];
 }
