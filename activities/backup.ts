@@ -11,11 +11,11 @@ import * as path from 'path';
 import { Writable } from 'stream';
 import type { FileChange } from '../common/audit';
 import { FailureType } from '../common/constants';
-import { type Inventory, type NodeSpec, nodePaths } from '../common/inventory';
+import { nodePaths } from '../common/inventory';
 import { command } from '../common/shell';
 import { readArchive, sha256OfFile } from './backup-archive';
 import type { ArchiveEntry, BackupNodeInput, BackupNodeResult, BackupRecord, RestoreNodeBackupInput, RestoreNodeBackupResult } from '../common/backup';
-import type { ActivityDeps } from './deps';
+import { type ActivityDeps, findNode, openNode } from './deps';
 import { backendListingCommand, type BackendFile, classifyBackendFile, parseBackendListing } from './microk8s/raft';
 import type { NodeSession } from './ssh/types';
 
@@ -23,22 +23,6 @@ export const BACKUP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
 export function backupDir(stateDir: string, cluster: string): string {
   return path.join(stateDir, 'backups', cluster);
-}
-
-export function findNode(inventory: Inventory, name: string): NodeSpec {
-  const node = inventory.nodes.find((n) => n.name === name);
-  if (!node) {
-    throw ApplicationFailure.create({
-      type: FailureType.InvalidInput,
-      message: `node ${name} is not in the inventory of cluster ${inventory.cluster}`,
-      nonRetryable: true,
-    });
-  }
-  return node;
-}
-
-export function sessionFor(deps: ActivityDeps, inventory: Inventory, node: NodeSpec): NodeSession {
-  return deps.ssh.session(node, { knownHosts: inventory.knownHosts, hostKeyPolicy: inventory.hostKeyPolicy });
 }
 
 function precondition(message: string): never {
@@ -199,7 +183,7 @@ export function createBackupActivities(deps: ActivityDeps) {
       return { ...existing, reused: true, pruned: pruneNow(), commands: [] };
     }
 
-    const sh = sessionFor(deps, inventory, node);
+    const sh = openNode(deps, inventory, node);
     const backend = nodePaths(node).backend;
     const stopped = await isStopped(sh);
     if (input.stopped && !stopped) {
@@ -294,7 +278,7 @@ export function createBackupActivities(deps: ActivityDeps) {
     if (!record.intact) {
       throw ApplicationFailure.create({ type: FailureType.BackupCorrupt, message: `backup ${record.id} no longer matches its recorded sha256 ${record.sha256}`, nonRetryable: true });
     }
-    const sh = sessionFor(deps, inventory, node);
+    const sh = openNode(deps, inventory, node);
     if (!(await isStopped(sh))) precondition(`microk8s is running on ${node.name}; stop it before restoring a backup`);
     const backend = nodePaths(node).backend;
     const wanted = new Map(record.entries.map((e) => [e.path, e]));

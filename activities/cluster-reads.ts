@@ -5,8 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { CommandRecord } from '../common/audit';
 import { FailureType } from '../common/constants';
-import { type Inventory, type NodeSpec, nodePaths, type Role } from '../common/inventory';
-import type { ActivityDeps } from './deps';
+import { type NodeSpec, nodePaths, type Role } from '../common/inventory';
 import { clusterMembersCommand, parseClusterYaml, parseDqliteCluster, parseInfoYaml } from './microk8s/dqlite';
 import { type DqliteMember } from '../common/dqlite';
 import { dqliteAddress, listLocksCommand, parseLocks, readFileCommand } from './microk8s/join';
@@ -31,18 +30,6 @@ export function expectedVoters(members: number): number {
   return members >= 3 ? 3 : Math.min(1, members);
 }
 
-export function findNode(inv: Inventory, name: string): NodeSpec {
-  const node = inv.nodes.find((n) => n.name === name);
-  if (!node) {
-    throw ApplicationFailure.create({
-      type: FailureType.InvalidInput,
-      message: `node ${JSON.stringify(name)} is not in the inventory of ${inv.cluster}`,
-      nonRetryable: true,
-    });
-  }
-  return node;
-}
-
 export function refuse(type: string, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true });
 }
@@ -56,7 +43,6 @@ export function scrub(records: readonly CommandRecord[], secrets: string[]): Com
   const clean = (s: string) => secrets.reduce((acc, t) => acc.split(t).join('<redacted>'), s);
   return records.map((r) => ({ ...r, command: clean(r.command), stdoutTail: clean(r.stdoutTail), stderrTail: clean(r.stderrTail) }));
 }
-
 
 /**
  * Run a line and insist on an exit status: a command that ended without one (the connection dropped) must not be
@@ -105,11 +91,6 @@ export async function localMembers(sh: NodeSession, node: NodeSpec): Promise<{ o
     own: info.trim() ? parseInfoYaml(info).address : undefined,
     members: cluster.trim() ? parseClusterYaml(cluster) : [],
   };
-}
-
-/** The session for a node of this inventory, with the inventory's host-key trust. */
-export function sessionFor(deps: ActivityDeps, inv: Inventory, node: NodeSpec): NodeSession {
-  return deps.ssh.session(node, { knownHosts: inv.knownHosts, hostKeyPolicy: inv.hostKeyPolicy });
 }
 
 /** True when `node` already belongs to the primary's cluster, judged from the node's own files. */

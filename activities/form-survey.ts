@@ -9,7 +9,7 @@ import { type Inventory, type NodeSpec, nodePaths } from '../common/inventory';
 import { command } from '../common/shell';
 import { formatMinor, minorOf } from '../common/versions';
 import { SUDO_PROBE, CLOCK_PROBE, clockSkewMs, parseClockNs } from './check-probes';
-import type { ActivityDeps } from './deps';
+import { type ActivityDeps, findNode, openNode } from './deps';
 import { type DqliteMember } from '../common/dqlite';
 import {
   dqliteAddress,
@@ -24,11 +24,11 @@ import {
 import { parseMicrok8sVersion, versionCommand } from './microk8s/version';
 import { type KubeNode } from './microk8s/kubectl';
 import type { ExecResult, NodeSession } from './ssh';
-import { LOCK, dqliteMembers, excerptOf, exec, findNode, kubeNodes, localMembers, locksOf, messageOf, sessionFor } from './cluster-reads';
+import { LOCK, dqliteMembers, excerptOf, exec, kubeNodes, localMembers, locksOf, messageOf, } from './cluster-reads';
 import type { FormOptions, FormSurvey, NodeFacts } from '../common/form';
 
 export function createFormSurveyActivities(deps: ActivityDeps) {
-  const session = (inv: Inventory, node: NodeSpec): NodeSession => sessionFor(deps, inv, node);
+  const session = (inv: Inventory, node: NodeSpec): NodeSession => openNode(deps, inv, node);
 
   /**
    * `sudo -n true` as the first command. A transient connection failure (retryable: refused, reset, no exit

@@ -8,7 +8,7 @@ import { heartbeat, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type Inventory, type NodeSpec, nodePaths } from '../common/inventory';
 import { command } from '../common/shell';
-import type { ActivityDeps } from './deps';
+import { type ActivityDeps, findNode, openNode } from './deps';
 import { dqliteCommand, removeShellCommand } from './microk8s/dqlite';
 import { type DqliteMember } from '../common/dqlite';
 import {
@@ -42,19 +42,17 @@ import {
   excerptOf,
   exec,
   expectedVoters,
-  findNode,
   kubeNodes,
   locksOf,
   messageOf,
   refuse,
   scrub,
-  sessionFor,
-} from './cluster-reads';
+  } from './cluster-reads';
 import type { FormOptions, JoinResult, JoinStepInput, Verification, VerifiedNode } from '../common/form';
 import { FailureType } from '../common/constants';
 
 export function createFormActivities(deps: ActivityDeps) {
-  const session = (inv: Inventory, node: NodeSpec): NodeSession => sessionFor(deps, inv, node);
+  const session = (inv: Inventory, node: NodeSpec): NodeSession => openNode(deps, inv, node);
 
   /**
    * A control-plane join that exited 0 converged only if the primary's dqlite lists the node (§2: join prints

@@ -11,8 +11,8 @@ import type { CommandRecord, FileChange } from '../common/audit';
 import { FailureType } from '../common/constants';
 import { type Inventory, type NodeSpec, nodePaths } from '../common/inventory';
 import { command } from '../common/shell';
-import { findNode, isStopped, listBackend, sessionFor } from './backup';
-import type { ActivityDeps } from './deps';
+import { isStopped, listBackend, } from './backup';
+import { type ActivityDeps, findNode, openNode } from './deps';
 import {
   clusterMembersCommand,
   isNoLeaderError,
@@ -104,7 +104,7 @@ function isUnreachable(err: unknown): boolean {
 }
 
 export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHooks = {}) {
-  const session = (inventory: Inventory, name: string) => sessionFor(deps, inventory, findNode(inventory, name));
+  const session = (inventory: Inventory, name: string) => openNode(deps, inventory, findNode(inventory, name));
 
   async function backendState(sh: NodeSession, withChecksums: boolean) {
     const p = nodePaths(sh.node);
@@ -131,7 +131,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     let leader: QuorumAssessment['leader'];
     const api = { answering: false, detail: 'no reachable control-plane node to ask' };
     for (const node of inventory.nodes) {
-      const sh = sessionFor(deps, inventory, node);
+      const sh = openNode(deps, inventory, node);
       const a: NodeAssessment = { name: node.name, role: node.role, reachable: false };
       nodes.push(a);
       try {

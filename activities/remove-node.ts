@@ -5,7 +5,7 @@
 import { heartbeat, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type Inventory, type NodeSpec, type Role } from '../common/inventory';
-import type { ActivityDeps } from './deps';
+import { type ActivityDeps, findNode, openNode } from './deps';
 import { type DqliteMember, type DqliteRole } from '../common/dqlite';
 import { classifyLeave, classifyRemoveNode, dqliteAddress, leaveCommand, listLocksCommand, parseLocks, removeNodeCommand } from './microk8s/join';
 import { drainCommand, isNodeNotFound, type KubeNode, parseDrainOutput } from './microk8s/kubectl';
@@ -17,14 +17,12 @@ import {
   excerptOf,
   exec,
   expectedVoters,
-  findNode,
   kubeNodes,
   localMembers,
   locksOf,
   messageOf,
   refuse,
-  sessionFor,
-} from './cluster-reads';
+  } from './cluster-reads';
 import type { FormOptions } from '../common/form';
 import { FailureType } from '../common/constants';
 
@@ -46,7 +44,7 @@ export interface RemovalSurvey {
 }
 
 export function createRemoveNodeActivities(deps: ActivityDeps) {
-  const session = (inv: Inventory, node: NodeSpec): NodeSession => sessionFor(deps, inv, node);
+  const session = (inv: Inventory, node: NodeSpec): NodeSession => openNode(deps, inv, node);
 
   return {
 

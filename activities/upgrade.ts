@@ -10,8 +10,9 @@ import { FailureType } from '../common/constants';
 import type { Inventory, NodeSpec } from '../common/inventory';
 import { sameMinor } from '../common/versions';
 import type { ObservedNode } from '../common/upgrade';
-import type { ActivityDeps } from './deps';
-import { budgetFor, budgetNamedIn, holdCommand, listPdbsCommand, parsePdbs, parsePodLabels, unholdCommand } from './microk8s/drain';
+import { type ActivityDeps, findNode, openNode } from './deps';
+import { budgetFor, budgetNamedIn, listPdbsCommand, parsePdbs, parsePodLabels } from './microk8s/drain';
+import { holdCommand, unholdCommand } from './microk8s/snap';
 import { type PdbBlock } from '../common/drain';
 import { clusterMembersCommand, dqliteCommand, parseDqliteCluster, parseLeader } from './microk8s/dqlite';
 import {
@@ -65,11 +66,6 @@ function firstAttempt(): boolean {
   }
 }
 
-function nodeOf(inventory: Inventory, name: string): NodeSpec {
-  const node = inventory.nodes.find((n) => n.name === name);
-  if (!node) throw failure(FailureType.InvalidInput, `node ${name} is not in the inventory of ${inventory.cluster}`, true);
-  return node;
-}
 
 /**
  * Failing: Failed, Unknown or Pending, or Running but not ready after restarts (crash-looping). A Running pod
@@ -107,8 +103,7 @@ async function eachLimited<T, R>(items: T[], fn: (item: T) => Promise<R>): Promi
 }
 
 export function createUpgradeActivities(deps: ActivityDeps) {
-  const session = (inventory: Inventory, node: NodeSpec): NodeSession =>
-    deps.ssh.session(node, { knownHosts: inventory.knownHosts, hostKeyPolicy: inventory.hostKeyPolicy });
+  const session = (inventory: Inventory, node: NodeSpec): NodeSession => openNode(deps, inventory, node);
 
   /**
    * Run kubectl (or status) on a control plane, preferring ones other than `avoid`; moves on to the next when a
@@ -230,7 +225,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       const records: CommandRecord[] = [];
       const failed: string[] = [];
       await eachLimited(input.nodes, async (name) => {
-        const sh = session(input.inventory, nodeOf(input.inventory, name));
+        const sh = session(input.inventory, findNode(input.inventory, name));
         try {
           const r = await sh.run(input.release ? unholdCommand() : holdCommand());
           if (r.exitCode !== 0) failed.push(`${name}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`);
@@ -271,7 +266,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
     /** Node readiness, schedulability and snap state, for reports and "drain again if needed". */
     async readNodeState(input: NodeActivityInput): Promise<NodeStateReport> {
       const records: CommandRecord[] = [];
-      const sh = session(input.inventory, nodeOf(input.inventory, input.node));
+      const sh = session(input.inventory, findNode(input.inventory, input.node));
       let snap: SnapState;
       try {
         snap = await snapState(sh);
@@ -289,7 +284,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
     async drainNode(input: NodeActivityInput & { timeoutSeconds: number }): Promise<DrainReport> {
       const records: CommandRecord[] = [];
       // The drain runs on a control plane; the node's own SSH connection (refreshSnap next) opens meanwhile.
-      deps.ssh.warm(nodeOf(input.inventory, input.node), { knownHosts: input.inventory.knownHosts, hostKeyPolicy: input.inventory.hostKeyPolicy });
+      deps.ssh.warm(findNode(input.inventory, input.node), { knownHosts: input.inventory.knownHosts, hostKeyPolicy: input.inventory.hostKeyPolicy });
       const out = await onControlPlane(input.inventory, input.node, records, async (sh) => {
         const r = await sh.run(drainCommand(sh.node, input.node, { timeoutS: input.timeoutSeconds }), {
           timeoutMs: (input.timeoutSeconds + 60) * 1000,
@@ -321,7 +316,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
      * not (`has no updates available`: nothing changes, as on a rerun after a crash), so the store is not asked first.
      */
     async refreshSnap(input: NodeActivityInput & { channel: string; minor: string }): Promise<RefreshReport> {
-      const sh = session(input.inventory, nodeOf(input.inventory, input.node));
+      const sh = session(input.inventory, findNode(input.inventory, input.node));
       const before = await snapState(sh);
       const onTarget = (s: SnapState) => s.tracking === input.channel && sameMinor(s.version, input.minor);
       const r = await sh.run(refreshCommand(input.channel), { timeoutMs: SNAP_TIMEOUT_MS });
@@ -426,7 +421,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
 
     /** `snap revert microk8s --revision=N` to the revision seen before the upgrade; skipped when already there. */
     async revertSnap(input: NodeActivityInput & { revision: string }): Promise<RevertReport> {
-      const sh = session(input.inventory, nodeOf(input.inventory, input.node));
+      const sh = session(input.inventory, findNode(input.inventory, input.node));
       const before = await snapState(sh);
       if (before.revision === input.revision) return { skipped: true, before, after: before, commands: sh.records };
       const r = await sh.run(revertCommand({ revision: input.revision }), { timeoutMs: SNAP_TIMEOUT_MS });

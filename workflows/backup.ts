@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import { backupIdFor, controlPlane, describeBackupResult, invalidInput, local, nodeOps } from './backup-steps';
+import { Checklist } from './checklist';
 import { RunbookController } from './runbook-controller';
 import { FailureType } from '../common/constants';
 import type { BackupInput, BackupResult, RestoreBackupInput, RestoreBackupResult } from '../common/backup';
@@ -26,30 +27,40 @@ export async function backup(input: BackupInput): Promise<BackupResult> {
   }
   await rb.approvePlan(plan, input.yes, `back up ${node.name}`);
 
-  let stoppedByUs = false;
+  const checklist = new Checklist(rb);
   try {
     if (input.stopped) {
-      rb.step(`stopNode ${node.name}`);
-      rb.node(node.name, 'stopping');
-      const s = await nodeOps.stopMicrok8sOnNode.executeWithOptions({ summary: `stop ${node.name}` }, [{ inventory, node: node.name }]);
-      stoppedByUs = s.changed;
-      rb.node(node.name, 'stopped', s.detail);
+      let stoppedByUs = false;
+      // Started again only if this runbook stopped it: an operator's stop is left in place.
+      const startAgain = async () => {
+        if (!stoppedByUs) return;
+        rb.step(`startNode ${node.name}`);
+        rb.node(node.name, 'starting');
+        await nodeOps.startMicrok8sOnNode.executeWithOptions({ summary: `start ${node.name}` }, [{ inventory, node: node.name }]);
+      };
+      await checklist.step(
+        `stopNode ${node.name}`,
+        async () => {
+          rb.node(node.name, 'stopping');
+          const s = await nodeOps.stopMicrok8sOnNode.executeWithOptions({ summary: `stop ${node.name}` }, [{ inventory, node: node.name }]);
+          stoppedByUs = s.changed;
+          rb.node(node.name, 'stopped', s.detail);
+        },
+        { undo: startAgain },
+      );
     }
-    rb.step(`backupNode ${node.name}`);
-    rb.node(node.name, 'backing-up');
-    const b = await nodeOps.backupNode.executeWithOptions({ summary: `back up ${node.name}` }, [
-      { inventory, node: node.name, id, stopped: input.stopped, keep: input.keep, label: input.label },
-    ]);
+    const b = await checklist.step(`backupNode ${node.name}`, () => {
+      rb.node(node.name, 'backing-up');
+      return nodeOps.backupNode.executeWithOptions({ summary: `back up ${node.name}` }, [
+        { inventory, node: node.name, id, stopped: input.stopped, keep: input.keep, label: input.label },
+      ]);
+    });
     rb.note(`backup ${describeBackupResult(b)}`);
     if (b.pruned.length) rb.note(`removed older backups (keep ${input.keep}): ${b.pruned.join(', ')}`);
     const { commands: _c, entries: _e, ...summary } = b;
     return { plan, backup: summary };
   } finally {
-    if (stoppedByUs) {
-      rb.step(`startNode ${node.name}`);
-      rb.node(node.name, 'starting');
-      await nodeOps.startMicrok8sOnNode.executeWithOptions({ summary: `start ${node.name}` }, [{ inventory, node: node.name }]);
-    }
+    await checklist.undo();
     rb.node(node.name, 'done');
     rb.step('done');
   }

@@ -61,14 +61,3 @@ export function budgetNamedIn(output: string, pod: string): string | undefined {
   }
   return undefined;
 }
-
-// --- snap refresh holds ------------------------------------------------------------------------------------------
-
-/** Hold auto-refresh of microk8s (snapd 2.58+); an explicit `snap refresh microk8s --channel` still works. */
-export function holdCommand(): string {
-  return command('snap', 'refresh', '--hold', 'microk8s');
-}
-
-export function unholdCommand(): string {
-  return command('snap', 'refresh', '--unhold', 'microk8s');
-}

@@ -68,8 +68,8 @@ export function isSnapNotInstalled(stderr: string): boolean {
 // ---------------------------------------------------------------------------------------------------------------
 // snap info
 
-export function snapInfoCommand(): string {
-  return command('snap', 'info', SNAP);
+export function snapInfoCommand(opts: { absTime?: boolean } = {}): string {
+  return opts.absTime ? command('snap', 'info', '--abs-time', SNAP) : command('snap', 'info', SNAP);
 }
 
 export interface SnapRelease {
@@ -79,6 +79,8 @@ export interface SnapRelease {
 
 export interface SnapInfo {
   tracking?: string;
+  /** `hold:` (a per-snap hold): `forever`, or the time it ends (RFC3339 with `--abs-time`). Absent when not held. */
+  hold?: string;
   installed?: SnapRelease;
   /** Channel → release, or `closed` (`–`/`--`). A `↑`/`^` channel serves the one above it and gets its release. */
   channels: Record<string, SnapRelease | 'closed'>;
@@ -97,6 +99,7 @@ export function parseSnapInfo(stdout: string): SnapInfo {
     if (top) {
       inChannels = top[1] === 'channels';
       if (top[1] === 'tracking') info.tracking = top[2].trim();
+      if (top[1] === 'hold') info.hold = top[2].trim();
       if (top[1] === 'installed') {
         const m = RELEASE.exec(top[2].trim());
         if (!m) throw new UnexpectedOutputError('snap info', stdout, 'unreadable installed: line');
@@ -192,4 +195,50 @@ export function parseRevertOutput(stdout: string, stderr: string, exitCode: numb
   if (m) return { outcome: 'reverted', version: m[1] };
   if (exitCode === 0) throw new UnexpectedOutputError('snap revert', all);
   return failure(stdout, stderr);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// snap refresh control (behaviour reference §14)
+
+/** Hold auto-refresh of microk8s (snapd 2.58+); an explicit `snap refresh microk8s --channel` still works. */
+export function holdCommand(): string {
+  return command('snap', 'refresh', '--hold', SNAP);
+}
+
+export function unholdCommand(): string {
+  return command('snap', 'refresh', '--unhold', SNAP);
+}
+
+/** `snap refresh --time --abs-time`: the timer, the last and next refresh, a system-wide hold. */
+export function refreshTimeCommand(): string {
+  return command('snap', 'refresh', '--time', '--abs-time');
+}
+
+export interface RefreshTime {
+  /** `timer:` (or `schedule:` on old snapd), e.g. `00:00~24:00/4`. */
+  timer?: string;
+  last?: string;
+  next?: string;
+  /** A system-wide hold (`snap refresh --hold` without names, or `refresh.hold`); per-snap holds are not shown here. */
+  systemHold?: string;
+  /** `next: … (but held)`. */
+  nextHeld: boolean;
+}
+
+export function parseRefreshTime(stdout: string): RefreshTime {
+  const out: RefreshTime = { nextHeld: false };
+  for (const line of nonBlankLines(stdout)) {
+    const m = /^(timer|schedule|last|next|hold):\s*(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const value = m[2].trim();
+    if (m[1] === 'timer' || m[1] === 'schedule') out.timer = value;
+    else if (m[1] === 'last') out.last = value;
+    else if (m[1] === 'hold') out.systemHold = value;
+    else {
+      out.nextHeld = value.endsWith('(but held)');
+      out.next = value.replace(/\s*\(but held\)$/, '');
+    }
+  }
+  if (!out.timer && !out.next) throw new UnexpectedOutputError('snap refresh --time', stdout, 'no timer: or next: line');
+  return out;
 }

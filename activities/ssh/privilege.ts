@@ -27,6 +27,8 @@ const oneOf =
   (...progs: string[]) =>
   (argv: string[]) =>
     progs.includes(program(argv));
+/** `snap refresh --time`: reads the refresh timer and holds, changes nothing. */
+const refreshTimeQuery = (argv: string[]) => is('snap', 'refresh')(argv) && argv.includes('--time');
 const inLockDir = (p: string) => /\/var\/lock(\/[^/]+)?$/.test(p);
 
 /** Files the engine touches as root: the dqlite backend, `args/`, its own markers beside them (§7). */
@@ -68,7 +70,7 @@ export const COMMAND_FAMILIES: readonly CommandFamily[] = [
     family: '`snap refresh`, `revert`, `start`, `stop`',
     root: true,
     why: 'snapd changes (refresh, revert, `--hold`, services) need root (§6)',
-    matches: is('snap', 'refresh', 'revert', 'start', 'stop'),
+    matches: (argv) => is('snap', 'refresh', 'revert', 'start', 'stop')(argv) && !refreshTimeQuery(argv),
   },
   {
     family: '`dqlite` (`/snap/microk8s/current/bin/dqlite`)',
@@ -101,10 +103,10 @@ export const COMMAND_FAMILIES: readonly CommandFamily[] = [
     matches: is('microk8s', 'version'),
   },
   {
-    family: '`snap list`, `snap info`',
+    family: '`snap list`, `snap info`, `snap refresh --time`',
     root: false,
-    why: 'public snapd queries (§6)',
-    matches: is('snap', 'list', 'info'),
+    why: 'public snapd queries (§6, §14)',
+    matches: (argv) => is('snap', 'list', 'info')(argv) || refreshTimeQuery(argv),
   },
   {
     family: '`sudo -n true`',

@@ -42,8 +42,6 @@ const BUILDERS: Record<string, Record<string, { line: () => string; root: boolea
   },
   drain: {
     listPdbsCommand: { line: () => drain.listPdbsCommand(node), root: true },
-    holdCommand: { line: () => drain.holdCommand(), root: true },
-    unholdCommand: { line: () => drain.unholdCommand(), root: true },
   },
   join: {
     addNodeCommand: { line: () => join.addNodeCommand(node, '0'.repeat(32), 120), root: true },
@@ -75,6 +73,9 @@ const BUILDERS: Record<string, Record<string, { line: () => string; root: boolea
     snapInfoCommand: { line: () => snap.snapInfoCommand(), root: false },
     refreshCommand: { line: () => snap.refreshCommand('1.29/stable'), root: true },
     revertCommand: { line: () => snap.revertCommand({ revision: '6089' }), root: true },
+    holdCommand: { line: () => snap.holdCommand(), root: true },
+    unholdCommand: { line: () => snap.unholdCommand(), root: true },
+    refreshTimeCommand: { line: () => snap.refreshTimeCommand(), root: false },
   },
   status: {
     statusCommand: { line: () => status.statusCommand(node, { format: 'yaml' }), root: true },

@@ -1,12 +1,11 @@
 import {
   budgetFor,
   budgetNamedIn,
-  holdCommand,
   listPdbsCommand,
   parsePdbs,
   parsePodLabels,
-  unholdCommand,
 } from '../../activities/microk8s/drain';
+import { holdCommand, unholdCommand } from '../../activities/microk8s/snap';
 import { describePdbBlock } from '../../common/drain';
 import { resolveInventory } from '../../common/inventory';
 
