@@ -7,6 +7,7 @@ import { withFailureBudget } from './failure-budget';
 import { createFormActivities } from './form';
 import { createFormSurveyActivities } from './form-survey';
 import { createRecoveryActivities } from './recovery';
+import { createRefreshPolicyActivities } from './refresh-policy';
 import { createRemoveNodeActivities } from './remove-node';
 import { createUpgradeActivities } from './upgrade';
 
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
       ...createUpgradeActivities(deps),
       ...createBackupActivities(deps),
       ...createRecoveryActivities(deps),
+      ...createRefreshPolicyActivities(deps),
     }),
   );
 }

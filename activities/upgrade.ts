@@ -12,7 +12,7 @@ import { sameMinor } from '../common/versions';
 import type { ObservedNode } from '../common/upgrade';
 import { type ActivityDeps, findNode, openNode } from './deps';
 import { budgetFor, budgetNamedIn, listPdbsCommand, parsePdbs, parsePodLabels } from './microk8s/drain';
-import { holdCommand, unholdCommand } from './microk8s/snap';
+import { holdCommand, unholdCommand, parseRefreshOutput, parseRevertOutput, parseSnapInfo, parseSnapList, refreshCommand, revertCommand, snapInfoCommand, snapListCommand } from './microk8s/snap';
 import { type PdbBlock } from '../common/drain';
 import { clusterMembersCommand, dqliteCommand, parseDqliteCluster, parseLeader } from './microk8s/dqlite';
 import {
@@ -30,16 +30,6 @@ import {
   uncordonCommand,
   waitNodeReadyCommand,
 } from './microk8s/kubectl';
-import {
-  parseRefreshOutput,
-  parseRevertOutput,
-  parseSnapInfo,
-  parseSnapList,
-  refreshCommand,
-  revertCommand,
-  snapInfoCommand,
-  snapListCommand,
-} from './microk8s/snap';
 import { parseStatus, statusCommand } from './microk8s/status';
 import { UnexpectedOutputError } from './microk8s/unexpected-output';
 import type { NodeSession } from './ssh/types';
@@ -201,6 +191,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
           version: snaps[i].version,
           revision: snaps[i].revision,
           tracking: snaps[i].tracking ?? '-',
+          held: snaps[i].held,
           kubeletVersion: kube?.kubeletVersion,
           ready: kube?.ready === 'True',
           unschedulable: kube?.unschedulable ?? false,

@@ -30,6 +30,7 @@ import { registerDemoCommand } from './commands/demo';
 import { registerDevCommand } from './commands/dev';
 import { registerFormCommands } from './commands/form';
 import { registerRecoveryCommands } from './commands/recovery';
+import { registerRefreshPolicyCommand } from './commands/refresh-policy';
 import { registerTemporalCliCommand } from './commands/temporal-cli';
 import { registerUpgradeCommands } from './commands/upgrade';
 import { registerWorkerCommand } from './commands/worker';
@@ -249,6 +250,7 @@ export function buildProgram(): { program: Command; ctx: RunbookCli } {
   registerFormCommands(program, ctx);
   registerUpgradeCommands(program, ctx);
   registerRecoveryCommands(program, ctx);
+  registerRefreshPolicyCommand(program, ctx);
   registerControlCommands(program, ctx);
   registerHistoryCommands(program, ctx);
   registerCodecServerCommands(program);

@@ -74,4 +74,9 @@ export interface CheckResult {
   clusterView: ClusterCheck;
   /** Every problem, prefixed with the node it concerns. */
   problems: string[];
+  /**
+   * False when every node is still a cluster of its own (freshly installed: the pre-flight before `runbook form`).
+   * That is no problem; a cluster that some inventory nodes are missing from is. Absent in runs before it existed.
+   */
+  formed?: boolean;
 }

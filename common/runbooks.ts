@@ -8,6 +8,7 @@ import type { CheckInput, CheckResult } from './check';
 import type { FormInput, FormResult } from './form';
 import type { RunbookBaseInput } from './messages';
 import type { RecoverQuorumInput, RecoverQuorumResult } from './recovery';
+import type { RefreshPolicyInput, RefreshPolicyResult } from './refresh-policy';
 import type { RemoveNodeInput, RemoveNodeResult } from './remove-node';
 import type { RollingUpgradeInput, RollingUpgradeResult } from './upgrade-reports';
 
@@ -24,10 +25,11 @@ export interface Runbooks {
   backup: Runbook<BackupInput, BackupResult>;
   restoreBackup: Runbook<RestoreBackupInput, RestoreBackupResult>;
   recoverQuorum: Runbook<RecoverQuorumInput, RecoverQuorumResult>;
+  refreshPolicy: Runbook<RefreshPolicyInput, RefreshPolicyResult>;
 }
 
 export type RunbookType = keyof Runbooks;
-export const RUNBOOK_TYPES = ['check', 'form', 'removeNode', 'rollingUpgrade', 'backup', 'restoreBackup', 'recoverQuorum'] as const satisfies readonly RunbookType[];
+export const RUNBOOK_TYPES = ['check', 'form', 'removeNode', 'rollingUpgrade', 'backup', 'restoreBackup', 'recoverQuorum', 'refreshPolicy'] as const satisfies readonly RunbookType[];
 
 /** What a command supplies; the CLI adds the base (inventory, planOnly, yes, requestedBy). */
 export type RunbookOwnInput<T extends RunbookType> = Omit<Runbooks[T]['input'], keyof RunbookBaseInput>;

@@ -60,6 +60,8 @@ export interface ObservedNode {
   kubeletVersion?: string;
   ready: boolean;
   unschedulable: boolean;
+  /** `snap list` Notes say `held`: auto-refresh held before the run (an operator's hold, left in place after it). */
+  held?: boolean;
   dqliteRole?: DqliteRole;
   leader: boolean;
 }

@@ -48,14 +48,17 @@ export async function check(input: CheckInput): Promise<CheckResult> {
     }
   }
 
+  // Freshly installed nodes (each a cluster of its own, as the view shows one node) are what `form` starts from.
+  const formed = !(inv.nodes.length > 1 && clusterView.nodes.length === 1 && clusterView.nodes[0].name === clusterView.via);
   const problems = [
     ...nodes.flatMap((n) => n.problems.map((p) => `${n.node}: ${p}`)),
     ...clusterView.problems.map((p) => `cluster: ${p}`),
-    ...membershipProblems(inv.nodes.map((n) => n.name), clusterView).map((p) => `cluster: ${p}`),
+    ...(formed ? membershipProblems(inv.nodes.map((n) => n.name), clusterView).map((p) => `cluster: ${p}`) : []),
   ];
+  if (!formed) rb.note(`not formed yet: ${inv.nodes.map((n) => n.name).join(', ')} are nodes of their own; runbook form joins them`);
   for (const p of problems) rb.note(p);
-  rb.step(problems.length ? `done: ${problems.length} problem(s)` : 'done: healthy');
-  return { cluster: inv.cluster, healthy: problems.length === 0, nodes, clusterView, problems };
+  rb.step(problems.length ? `done: ${problems.length} problem(s)` : formed ? 'done: healthy' : 'done: pre-flight passed, not formed yet');
+  return { cluster: inv.cluster, healthy: problems.length === 0, nodes, clusterView, problems, formed };
 }
 
 /**

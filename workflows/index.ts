@@ -5,3 +5,4 @@ export * from './remove-node';
 export * from './upgrade';
 export * from './backup';
 export * from './recover-quorum';
+export * from './refresh-policy';

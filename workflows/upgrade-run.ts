@@ -55,6 +55,8 @@ export class UpgradeRun {
   readonly unreachable = new Set<string>();
   /** Cordoned before this run: an operator's cordon is left in place. */
   readonly wasCordoned: Record<string, boolean>;
+  /** Auto-refresh held before this run (`refresh-policy --hold`): the hold is left in place at the end. */
+  private readonly heldBefore: string[];
   private readonly attempts = new Map<string, number>();
   private readonly parentId = workflowInfo().workflowId;
 
@@ -69,6 +71,7 @@ export class UpgradeRun {
   ) {
     this.checklist = new Checklist(rb);
     this.wasCordoned = Object.fromEntries(obs.nodes.map((n) => [n.name, n.unschedulable]));
+    this.heldBefore = obs.nodes.filter((n) => n.held).map((n) => n.name);
   }
 
   compensate(line: string): void {
@@ -112,14 +115,17 @@ export class UpgradeRun {
     ]);
   }
 
-  /** The undo of holdRefreshes: a node where the release failed is named with the command that releases it. */
+  /**
+   * The undo of holdRefreshes, on the nodes this run held: a hold set before it stays. A node where the release
+   * failed is named with the command that releases it.
+   */
   async releaseHolds(): Promise<void> {
     this.rb.step('releaseRefreshHolds');
-    const r = await this.act.holdRefreshes.executeWithOptions({ summary: 'release snap refresh holds' }, [
-      { inventory: this.inventory, nodes: this.inventory.nodes.map((n) => n.name), release: true },
-    ]);
-    if (r.failed.length) this.compensate(`refresh holds NOT released on: ${r.failed.join('; ')} (run: snap refresh --unhold microk8s)`);
-    else this.rb.note('snap refresh holds released on every node');
+    const nodes = this.inventory.nodes.map((n) => n.name).filter((n) => !this.heldBefore.includes(n));
+    const r = await this.act.holdRefreshes.executeWithOptions({ summary: 'release snap refresh holds' }, [{ inventory: this.inventory, nodes, release: true }]);
+    const kept = this.heldBefore.length ? `; left in place the holds set before this run on ${this.heldBefore.join(', ')}` : '';
+    if (r.failed.length) this.compensate(`refresh holds NOT released on: ${r.failed.join('; ')} (run: snap refresh --unhold microk8s)${kept}`);
+    else this.rb.note(`snap refresh holds released on ${this.heldBefore.length ? nodes.join(', ') || 'no node' : 'every node'}${kept}`);
   }
 
   /** Ask a human; a timeout pauses (never proceeds) and asks again after `runbook resume`. */

@@ -4,6 +4,7 @@
  * did not, each line cut at 240 characters (the JSON keeps the whole bounded tail).
  */
 import type { AuditCommand, AuditOrigin, RunbookAudit } from './model';
+import { columns } from '../columns';
 
 const FAILED_TAIL_LINES = 5;
 /** Output lines are cut for reading; the JSON keeps them whole. */
@@ -54,10 +55,7 @@ function exitText(code: number | null): string {
 }
 
 function table(header: string[], rows: string[][], indent = '  '): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (i === header.length - 1 ? 0 : r[i].length))));
-  const line = (cells: string[]) =>
-    indent + cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)];
+  return columns([header, ...rows]).map((l) => indent + l);
 }
 
 function spansOneDay(audit: RunbookAudit): boolean {

@@ -2,11 +2,8 @@
 import type { Command } from 'commander';
 import type { CheckResult } from '../../common/check';
 import type { CliContext, RegisterCommands } from '../context';
+import { columns } from '../columns';
 
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
-}
 
 function kib(kb: number): string {
   return kb >= 1024 * 1024 ? `${(kb / 1024 / 1024).toFixed(1)}G` : `${Math.round(kb / 1024)}M`;
@@ -30,9 +27,9 @@ export function formatCheck(r: CheckResult): string {
   }
   const c = r.clusterView;
   const lines = [
-    `cluster ${r.cluster}: ${r.healthy ? 'healthy' : `${r.problems.length} problem(s)`}`,
+    `cluster ${r.cluster}: ${!r.healthy ? `${r.problems.length} problem(s)` : r.formed === false ? 'pre-flight passed; not formed yet (runbook form joins the nodes)' : 'healthy'}`,
     '',
-    table(rows),
+    ...columns(rows),
     '',
     `Ready:      ${c.ready.length ? c.ready.join(', ') : 'none'}${c.notReady.length ? `   not Ready: ${c.notReady.join(', ')}` : ''}${c.via ? `   (asked ${c.via})` : ''}`,
     `HA:         ${c.ha ? 'yes' : 'no'}`,

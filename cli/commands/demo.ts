@@ -30,6 +30,7 @@ function scenario(inv: string): Step[] {
   return [
     { title: 'pre-flight of freshly installed nodes (read-only)', run: ['check', '-i', inv], expect: 0 },
     { title: 'form an HA cluster: 3 control planes one at a time, then the workers', run: ['form', '-i', inv, '--yes'], expect: 0 },
+    { title: 'hold snap auto-refresh on every node: upgrades happen when we say so', run: ['refresh-policy', '-i', inv, '--hold', '--yes'], expect: 0 },
     {
       title: 'inject a fault: k8s-2 will stay NotReady after refreshing to 1.29',
       run: (lab) => lab.fault('k8s-2', 'fail-upgrade', { to: '1.29' }),
@@ -42,6 +43,7 @@ function scenario(inv: string): Step[] {
     },
     { title: 'heal k8s-2, then upgrade again: nodes already on 1.29 are skipped', run: (lab) => lab.heal('k8s-2'), expect: 0 },
     { title: 'rolling upgrade to 1.29/stable, again', run: ['upgrade', '-i', inv, '--to', '1.29/stable', '--yes'], expect: 0 },
+    { title: 'every node on 1.29, auto-refresh still held (the upgrade kept our holds)', run: ['refresh-policy', '-i', inv, '--status'], expect: 0 },
     {
       title: 'disaster: k8s-2 and k8s-3 are destroyed, 2 of 3 voters gone, quorum lost',
       run: async (lab) => {
@@ -69,7 +71,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
 export function registerDemoCommand(program: Command, ctx: ProgramContext): void {
   program
     .command('demo')
-    .description('Dev server + lab + worker, then form, upgrade (with a rollback), lose and recover quorum; prints the UI link')
+    .description('Dev server + lab + worker, then form, hold auto-refresh, upgrade (with a rollback), lose and recover quorum; prints the UI link')
     .option('--state-dir <dir>', 'engine state directory (env RUNBOOK_STATE_DIR)', defaultStateDir())
     .option('--port <port>', 'Temporal gRPC port', '7233')
     .option('--ui-port <port>', 'Web UI port', '8233')

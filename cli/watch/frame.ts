@@ -5,6 +5,7 @@
  */
 import type { NodeProgress, RunbookProgress } from '../../common/messages';
 import { answerCommands, clock } from './events';
+import { columns } from '../columns';
 
 export interface FrameInput {
   workflowId: string;
@@ -16,11 +17,6 @@ export interface FrameInput {
   now: number;
 }
 
-/** Rows of aligned columns; the last column is not padded. */
-export function columns(rows: string[][]): string[] {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd());
-}
 
 /** `k8s-2  refreshing  1.28→1.29  00:41`, under a header. */
 export function nodeTable(nodes: NodeProgress[], now: number): string[] {

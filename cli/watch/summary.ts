@@ -1,7 +1,7 @@
 /** The summary `runbook watch` ends with: outcome, duration, final node states, approvals, notes, failure. */
 import type { RunbookProgress } from '../../common/messages';
 import { clock, type FinalStatus } from './events';
-import { columns } from './frame';
+import { columns } from '../columns';
 
 export interface Ending {
   workflowId: string;

@@ -3,42 +3,21 @@
  * SSH pool, and a formed lab (3 control planes + 1 worker behind real sshd).
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import YAML from 'yaml';
 import { Lab } from '../../lab';
 import type { CheckResult } from '../../common/check';
-import { runCli, startTemporal, startWorker, type TestWorker } from '../support/temporal';
+import { useLabSuite } from '../support/e2e';
 
-let env: TestWorkflowEnvironment;
-let lab: Lab;
-let worker: TestWorker;
-let stateDir: string;
-
-beforeAll(async () => {
-  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'check-e2e-'));
-  [env, lab] = await Promise.all([
-    startTemporal(),
-    Lab.up({ name: `check${process.pid % 100000}`, controlPlanes: 3, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast', stateDir }),
-  ]);
-  worker = await startWorker(env, { stateDir });
-}, 120_000);
-
-afterAll(async () => {
-  await worker?.stop();
-  await lab?.down();
-  await env?.teardown();
-  if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
-});
+const s = useLabSuite({ lab: { name: 'check', controlPlanes: 3, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast' } });
 
 function parseReport(stdout: string): CheckResult {
   return JSON.parse(stdout) as CheckResult;
 }
 
 test('a healthy formed lab: every node reachable with sudo, versions, HA with three voters, all Ready; exit 0', async () => {
-  const r = await runCli(env, ['check', '-i', lab.inventoryPath, '--json'], { taskQueue: worker.taskQueue });
-  expect(r.stderr).toContain(`started check on cluster ${lab.inventory.cluster}: runbook-${lab.inventory.cluster}`);
+  const r = await s.cli(['check', '-i', s.lab.inventoryPath, '--json']);
+  expect(r.stderr).toContain(`started check on cluster ${s.lab.inventory.cluster}: runbook-${s.lab.inventory.cluster}`);
   expect(r.stderr).toMatch(/UI: http:\/\/localhost:8233\/namespaces\/default\/workflows\/runbook-[a-z0-9-]+\/[0-9a-f-]+\/history/);
   const report = parseReport(r.stdout);
   expect(report.problems).toEqual([]);
@@ -67,7 +46,7 @@ test('a healthy formed lab: every node reachable with sudo, versions, HA with th
 });
 
 test('the table names the nodes, HA and voters', async () => {
-  const r = await runCli(env, ['check', '-i', lab.inventoryPath], { taskQueue: worker.taskQueue });
+  const r = await s.cli(['check', '-i', s.lab.inventoryPath]);
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/^NODE\s+ROLE\s+SSH\s+SUDO\s+VERSION/m);
   expect(r.stdout).toMatch(/^k8s-2\s+controlplane\s+ok\s+ok\s+v1\.28\./m);
@@ -78,12 +57,12 @@ test('the table names the nodes, HA and voters', async () => {
 });
 
 test('a pinned host key that does not match is reported for that node, with both fingerprints; exit 1', async () => {
-  const raw = YAML.parse(fs.readFileSync(lab.inventoryPath, 'utf8')) as { nodes: Array<Record<string, unknown>> };
+  const raw = YAML.parse(fs.readFileSync(s.lab.inventoryPath, 'utf8')) as { nodes: Array<Record<string, unknown>> };
   const wrong = `SHA256:${'A'.repeat(43)}`;
   raw.nodes[1].hostKey = wrong;
-  const file = path.join(stateDir, 'pinned-wrong.yaml');
+  const file = path.join(s.stateDir, 'pinned-wrong.yaml');
   fs.writeFileSync(file, YAML.stringify(raw));
-  const r = await runCli(env, ['check', '-i', file, '--json'], { taskQueue: worker.taskQueue });
+  const r = await s.cli(['check', '-i', file, '--json']);
   expect(r.code).toBe(1);
   const report = parseReport(r.stdout);
   const k8s2 = report.nodes.find((n) => n.node === 'k8s-2')!;
@@ -94,20 +73,20 @@ test('a pinned host key that does not match is reported for that node, with both
 });
 
 test('bad inventory: exit 2 naming file, path and fix, and nothing starts', async () => {
-  const file = path.join(stateDir, 'bad.yaml');
+  const file = path.join(s.stateDir, 'bad.yaml');
   fs.writeFileSync(file, 'cluster: prod\nnodes:\n  - name: a\n    address: 10.0.0.300\n    colour: red\n');
-  const r = await runCli(env, ['check', '-i', file], { taskQueue: worker.taskQueue });
+  const r = await s.cli(['check', '-i', file]);
   expect(r.code).toBe(2);
   expect(r.stderr).toContain(`${file}: nodes[0].address: "10.0.0.300" is not an IPv4 address`);
   expect(r.stderr).toContain(`${file}: nodes[0]: unknown key "colour"`);
-  const started = await env.client.workflow.count(`RunbookCluster = 'prod'`);
+  const started = await s.env.client.workflow.count(`RunbookCluster = 'prod'`);
   expect(started.count).toBe(0);
 });
 
 test('a crashed node is reported unreachable while the others are checked; exit 1', async () => {
-  await lab.fault('k8s-3', 'crash');
+  await s.lab.fault('k8s-3', 'crash');
   try {
-    const r = await runCli(env, ['check', '-i', lab.inventoryPath, '--json'], { taskQueue: worker.taskQueue });
+    const r = await s.cli(['check', '-i', s.lab.inventoryPath, '--json']);
     expect(r.code).toBe(1);
     const report = parseReport(r.stdout);
     expect(report.healthy).toBe(false);
@@ -115,31 +94,42 @@ test('a crashed node is reported unreachable while the others are checked; exit 
     expect(report.nodes.filter((n) => n.reachable).map((n) => n.node)).toEqual(['k8s-1', 'k8s-2', 'k8s-w1']);
     expect(report.problems.some((p) => p.startsWith('k8s-3: '))).toBe(true);
   } finally {
-    await lab.heal('k8s-3');
+    await s.lab.heal('k8s-3');
   }
 });
 
 test('a node left cordoned is reported with the fix; exit 1', async () => {
-  const cordon = await lab.exec('k8s-1', 'sudo -n microk8s kubectl cordon k8s-2');
+  const cordon = await s.lab.exec('k8s-1', 'sudo -n microk8s kubectl cordon k8s-2');
   expect(cordon.code).toBe(0);
   try {
-    const r = await runCli(env, ['check', '-i', lab.inventoryPath, '--json'], { taskQueue: worker.taskQueue });
+    const r = await s.cli(['check', '-i', s.lab.inventoryPath, '--json']);
     const report = parseReport(r.stdout);
     expect([r.code, report.healthy]).toEqual([1, false]);
     expect(report.problems).toEqual(['cluster: cordoned: k8s-2; uncordon when their maintenance is over (microk8s kubectl uncordon k8s-2)']);
   } finally {
-    await lab.exec('k8s-1', 'sudo -n microk8s kubectl uncordon k8s-2');
+    await s.lab.exec('k8s-1', 'sudo -n microk8s kubectl uncordon k8s-2');
   }
 });
 
-test('nodes that never clustered together are reported, not called healthy; exit 1', async () => {
-  const alone = await Lab.up({ name: `checkalone${process.pid % 100000}`, controlPlanes: 2, workers: 1, channel: '1.28/stable', profile: 'fast', stateDir });
+test('freshly installed nodes (each a cluster of its own) pass the pre-flight, reported as not formed yet; exit 0', async () => {
+  const alone = await Lab.up({ name: `checkalone${process.pid % 100000}`, controlPlanes: 2, workers: 1, channel: '1.28/stable', profile: 'fast', stateDir: s.stateDir });
   try {
-    const r = await runCli(env, ['check', '-i', alone.inventoryPath, '--json'], { taskQueue: worker.taskQueue });
+    const r = await s.cli(['check', '-i', alone.inventoryPath, '--json']);
     const report = parseReport(r.stdout);
-    expect([r.code, report.healthy]).toEqual([1, false]);
-    expect(report.problems).toContain('cluster: not in the cluster seen from k8s-1: k8s-2, k8s-w1; join them (runbook form)');
+    expect([r.code, report.healthy, report.formed, report.problems]).toEqual([0, true, false, []]);
+    expect(r.stderr).toMatch(/not formed yet: k8s-1, k8s-2, k8s-w1 are nodes of their own; runbook form joins them/);
+    const table = await s.cli(['check', '-i', alone.inventoryPath]);
+    expect(table.stdout).toMatch(/^cluster \S+: pre-flight passed; not formed yet \(runbook form joins the nodes\)$/m);
   } finally {
     await alone.down();
   }
+});
+
+test('a node missing from a formed cluster is a problem, named with the fix; exit 1 (last: it deletes a Node)', async () => {
+  const del = await s.lab.exec('k8s-1', 'sudo -n microk8s kubectl delete node k8s-w1');
+  expect(del.code).toBe(0);
+  const r = await s.cli(['check', '-i', s.lab.inventoryPath, '--json']);
+  const report = parseReport(r.stdout);
+  expect([r.code, report.healthy, report.formed]).toEqual([1, false, true]);
+  expect(report.problems).toContain('cluster: not in the cluster seen from k8s-1: k8s-w1; join them (runbook form)');
 });

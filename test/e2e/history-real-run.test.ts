@@ -3,34 +3,12 @@
  * real CLI. Every command the lab journalled on a node during the run must appear in the audit, on that node, with
  * its exit code where the audit line is that very command.
  */
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Lab } from '../../lab';
 import type { RunbookAudit } from '../../cli/audit/model';
-import { runCli, startRunbook, startTemporal, startWorker, type TestWorker } from '../support/temporal';
+import { startRunbook } from '../support/temporal';
+import { useLabSuite } from '../support/e2e';
 
-let env: TestWorkflowEnvironment;
-let lab: Lab;
-let worker: TestWorker;
-let stateDir: string;
-
-beforeAll(async () => {
-  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'history-real-'));
-  [env, lab] = await Promise.all([
-    startTemporal(),
-    Lab.up({ name: `hist${process.pid % 100000}`, controlPlanes: 3, workers: 1, channel: '1.28/stable', profile: 'fast', stateDir }),
-  ]);
-  worker = await startWorker(env, { stateDir });
-}, 120_000);
-
-afterAll(async () => {
-  await worker?.stop();
-  await lab?.down();
-  await env?.teardown();
-  if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
-});
+const s = useLabSuite({ lab: { name: 'hist', controlPlanes: 3, workers: 1, channel: '1.28/stable', profile: 'fast' } });
 
 /** `sudo -n sh -c '<line>'` and `sudo -n <cmd>` as run, back to the line the activity built. */
 function unwrap(command: string): string {
@@ -38,20 +16,20 @@ function unwrap(command: string): string {
 }
 
 test('every command the lab saw during a form run is in its audit, with node and exit code', async () => {
-  const before = lab.journal().length;
+  const before = s.lab.journal().length;
   const handle = await startRunbook(
-    env,
-    { kind: 'form', workflowType: 'form', inventory: lab.inventory, input: {}, summary: 'form for the audit', yes: true },
-    worker.taskQueue,
+    s.env,
+    { kind: 'form', workflowType: 'form', inventory: s.lab.inventory, input: {}, summary: 'form for the audit', yes: true },
+    s.worker.taskQueue,
   );
   await handle.result();
-  const journalled = lab
+  const journalled = s.lab
     .journal()
     .slice(before)
     .filter((e): e is typeof e & { argv: string[] } => Array.isArray(e.argv));
   expect(journalled.length).toBeGreaterThan(20);
 
-  const cli = await runCli(env, ['history', handle.workflowId, '--json'], { taskQueue: worker.taskQueue });
+  const cli = await s.cli(['history', handle.workflowId, '--json']);
   expect(cli.code).toBe(0);
   const audit = JSON.parse(cli.stdout) as RunbookAudit;
   expect(audit.workflowType).toBe('form');

@@ -164,6 +164,17 @@ const GROUPS: Record<string, Group> = {
       await rec.run({ scenario: 'two-of-three-lost', spec: spec('recover-quorum', 'recoverQuorum', { lost: ['k8s-2', 'k8s-3'], waitTimeoutMs: 120_000 }) });
     });
   },
+
+  /** The maintenance runbooks: refresh-policy --hold (one node already held by hand), then --unhold. */
+  async maintenance(env, stateDir) {
+    const lab = await Lab.up({ name: labName('m'), controlPlanes: 3, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast', stateDir });
+    const policy = (action: string): Run['spec'] => ({ kind: 'refresh-policy', workflowType: 'refreshPolicy', inventory: lab.inventory, input: { action } });
+    return withLab(env, stateDir, lab, async (rec) => {
+      await lab.exec('k8s-2', 'sudo snap refresh --hold microk8s');
+      await rec.run({ scenario: 'hold', spec: policy('hold'), approvePlan: true });
+      await rec.run({ scenario: 'unhold', spec: policy('unhold') });
+    });
+  },
 };
 
 async function main(): Promise<void> {

@@ -1,0 +1,114 @@
+/**
+ * `runbook refresh-policy` end to end: the CLI as a child process, the real dev server, a real worker and a formed
+ * lab behind real sshd, whose snapd answers `snap refresh --hold` as snapd 2.63 does (behaviour reference §14).
+ * What the runbook did is checked by hand on the nodes, the way an SRE would: `snap info` and `snap list`.
+ */
+import type { RefreshPolicyResult } from '../../common/refresh-policy';
+import { useLabSuite } from '../support/e2e';
+import { execEach } from '../support/lab';
+
+const s = useLabSuite({ lab: { name: 'rp', controlPlanes: 3, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast' } });
+
+const cli = (...args: string[]) => s.cli(['refresh-policy', '-i', s.lab.inventoryPath, ...args]);
+
+/** What the node itself says: microk8s's hold line in `snap info`, and the Notes column of `snap list`. */
+async function holdOnNode(node: string): Promise<{ hold?: string; notes: string }> {
+  const [info, list] = await execEach(s.lab, node, ['snap info --abs-time microk8s', 'snap list microk8s']);
+  const hold = /^hold:\s+(.*)$/m.exec(info.stdout)?.[1];
+  const notes = list.stdout.trim().split('\n')[1]?.trim().split(/\s+/)[5] ?? '';
+  return { ...(hold ? { hold } : {}), notes };
+}
+
+test('--status: every node with its channel, version and holds; a node held by hand is drift, named', async () => {
+  const byHand = await s.lab.exec('k8s-2', 'sudo snap refresh --hold microk8s');
+  expect(byHand.stdout.trim()).toBe('General refreshes of "microk8s" held indefinitely');
+
+  const r = await cli('--status', '--json');
+  expect(r.code).toBe(0);
+  const result = JSON.parse(r.stdout) as RefreshPolicyResult;
+  expect(result.nodes.map((n) => [n.node, n.tracking, n.hold ?? null])).toEqual([
+    ['k8s-1', '1.28/stable', null],
+    ['k8s-2', '1.28/stable', 'forever'],
+    ['k8s-3', '1.28/stable', null],
+    ['k8s-w1', '1.28/stable', null],
+  ]);
+  for (const n of result.nodes) {
+    expect(n.version).toMatch(/^v1\.28\./);
+    expect(n.timer).toBe('00:00~24:00/4');
+    expect(n.next).toMatch(/^\d{4}-\d\d-\d\dT/);
+  }
+  expect(result.changed).toEqual([]);
+  expect(result.drift).toEqual([expect.stringMatching(/^auto-refresh is held on some nodes only: not held \(k8s-1, k8s-3, k8s-w1\) vs held forever \(k8s-2\); a node not held may refresh on its own/)]);
+
+  const table = await cli('--status');
+  expect(table.code).toBe(0);
+  expect(table.stdout).toMatch(/^NODE\s+CHANNEL\s+VERSION\s+REV\s+MICROK8S HOLD/m);
+  expect(table.stdout).toMatch(/^k8s-2\s+1\.28\/stable\s+v1\.28\.\S+\s+\d+\s+forever/m);
+  expect(table.stdout).toMatch(/^drift:\n {2}- auto-refresh is held on some nodes only/m);
+}, 120_000);
+
+test('--hold: the plan names the nodes not held; afterwards every node says held, and a second --hold changes nothing', async () => {
+  const plan = await cli('--hold', '--plan', '--json');
+  expect(plan.code).toBe(0);
+  expect((JSON.parse(plan.stdout) as RefreshPolicyResult).plan).toEqual([
+    'hold auto-refresh of microk8s on k8s-1 indefinitely (snap refresh --hold microk8s)',
+    'hold auto-refresh of microk8s on k8s-3 indefinitely (snap refresh --hold microk8s)',
+    'hold auto-refresh of microk8s on k8s-w1 indefinitely (snap refresh --hold microk8s)',
+  ]);
+  expect((await holdOnNode('k8s-1')).hold).toBeUndefined(); // --plan changed nothing
+
+  const r = await cli('--hold', '--yes', '--json');
+  expect(r.code).toBe(0);
+  const result = JSON.parse(r.stdout) as RefreshPolicyResult;
+  expect(result.changed).toEqual(['k8s-1', 'k8s-3', 'k8s-w1']);
+  expect(result.drift).toEqual([]);
+  for (const node of ['k8s-1', 'k8s-2', 'k8s-3', 'k8s-w1']) {
+    const on = await holdOnNode(node);
+    expect(on.hold).toBe('forever');
+    expect(on.notes.split(',')).toContain('held');
+  }
+
+  const again = await cli('--hold', '--yes', '--json');
+  expect(again.code).toBe(0);
+  expect((JSON.parse(again.stdout) as RefreshPolicyResult).changed).toEqual([]);
+  expect((JSON.parse(again.stdout) as RefreshPolicyResult).plan).toEqual(["nothing to do: microk8s's auto-refresh is already held on every node"]);
+}, 180_000);
+
+test('--unhold: released on every node; a system-wide hold left in place is named, with the command that releases it', async () => {
+  const sys = await s.lab.exec('k8s-3', 'sudo snap refresh --hold');
+  expect(sys.stdout.trim()).toBe('Auto-refresh of all snaps held indefinitely');
+
+  const r = await cli('--unhold', '--yes');
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/^released on: k8s-1, k8s-2, k8s-3, k8s-w1$/m);
+  expect(r.stdout).toMatch(/k8s-3: a system-wide hold \(forever\) still holds every snap; `sudo snap refresh --unhold` \(no name\) releases it/);
+  for (const node of ['k8s-1', 'k8s-2', 'k8s-3', 'k8s-w1']) {
+    const on = await holdOnNode(node);
+    expect(on.hold).toBeUndefined();
+    expect(on.notes.split(',')).not.toContain('held');
+  }
+  await s.lab.exec('k8s-3', 'sudo snap refresh --unhold');
+}, 180_000);
+
+test('a rolling upgrade leaves the holds an operator set before it in place, and releases only its own', async () => {
+  await s.lab.exec('k8s-1', 'sudo snap refresh --hold microk8s');
+  const up = await s.cli(['upgrade', '-i', s.lab.inventoryPath, '--to', '1.29/stable', '--yes', '--ready-timeout', '30s'], { timeoutMs: 240_000 });
+  expect(up.code).toBe(0);
+  expect(up.stdout).toMatch(/snap refresh holds released on k8s-2, k8s-3, k8s-w1; left in place the holds set before this run on k8s-1/);
+  expect((await holdOnNode('k8s-1')).hold).toBe('forever');
+  for (const node of ['k8s-2', 'k8s-3', 'k8s-w1']) expect((await holdOnNode(node)).hold).toBeUndefined();
+  const r = await cli('--status', '--json');
+  const result = JSON.parse(r.stdout) as RefreshPolicyResult;
+  expect(result.nodes.every((n) => n.tracking === '1.29/stable')).toBe(true);
+  expect(result.drift).toEqual([expect.stringMatching(/^auto-refresh is held on some nodes only: held forever \(k8s-1\) vs not held \(k8s-2, k8s-3, k8s-w1\)/)]);
+}, 300_000);
+
+test('bad input: no action, or two, is exit 2 naming the flags, and nothing starts', async () => {
+  for (const args of [[], ['--hold', '--unhold'], ['--status', '--hold']]) {
+    const r = await cli(...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--status: give exactly one of --status, --hold or --unhold/);
+    expect(r.stderr).not.toMatch(/started refresh-policy/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }
+});
