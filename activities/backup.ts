@@ -242,7 +242,7 @@ export function createBackupActivities(deps: ActivityDeps) {
       createdAt: new Date().toISOString(),
     };
     writeJsonAtomically(jsonPath, record);
-    return { ...record, reused: false, pruned: pruneNow(), commands: sh.records };
+    return { ...record, reused: false, pruned: pruneNow() };
   }
 
   /** Backups of a cluster on the engine's machine, newest first. */
@@ -287,7 +287,7 @@ export function createBackupActivities(deps: ActivityDeps) {
 
     const before = (await listBackend(sh, backend)) ?? [];
     if (before.length && sameAsBackup(before)) {
-      return { node: node.name, backupId: record.id, alreadyRestored: true, changes: [], commands: sh.records };
+      return { node: node.name, backupId: record.id, alreadyRestored: true, changes: [] };
     }
     const staging = `${backend}.restore-${record.id}`;
     await sh.check(command('rm', '-rf', staging));
@@ -314,7 +314,7 @@ export function createBackupActivities(deps: ActivityDeps) {
       if (o?.sha256 === e.sha256) continue;
       changes.push({ node: node.name, path: `${backend}/${e.path}`, action: o ? 'rewritten' : 'created', size: e.size, sha256: e.sha256 });
     }
-    return { node: node.name, backupId: record.id, alreadyRestored: false, changes, commands: sh.records };
+    return { node: node.name, backupId: record.id, alreadyRestored: false, changes };
   }
 
   return { backupNode, listBackups, describeBackup, restoreNodeBackup };

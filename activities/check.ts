@@ -13,6 +13,8 @@ import { isSnapNotInstalled, parseSnapList, snapListCommand } from './microk8s/s
 import { parseStatus, statusCommand } from './microk8s/status';
 import type { NodeSession, TrustSettings } from './ssh';
 import type { ClusterCheck, NodeCheck } from '../common/check';
+import { CERT_WARN_DAYS, describeDays } from '../common/certs';
+import { certCheckCommand, isWorkerRefusal, parseCertCheck } from './microk8s/certs';
 
 export interface CheckNodeInput {
   node: NodeSpec;
@@ -100,6 +102,7 @@ async function probeNode(sh: NodeSession, node: NodeSpec, report: NodeCheck): Pr
     if (!status.running && status.notRunningReason !== 'worker') {
       report.problems.push(`microk8s is not running (${status.notRunningReason}): ${status.message ?? ''}`.trim());
     }
+    if (node.role === 'controlplane' && (!sudo || report.sudo === 'ok')) await probeCerts(sh, node, report);
   }
 
   const df = await sh.run(diskCommand(node), { timeoutMs: PROBE_TIMEOUT_MS });
@@ -113,6 +116,23 @@ async function probeNode(sh: NodeSession, node: NodeSpec, report: NodeCheck): Pr
   } else {
     const said = (df.stderr.trim() || df.stdout.trim()).split('\n').slice(0, 2).join(' / ');
     report.problems.push(`could not read free disk under ${node.paths.snapData} (df exit ${df.exitCode}${df.signal ? `, ${df.signal}` : ''}): ${said}`);
+  }
+}
+
+/** `refresh-certs --check` (§11): nothing renews these certificates; one expiring soon is a problem to fix now. */
+async function probeCerts(sh: NodeSession, node: NodeSpec, report: NodeCheck): Promise<void> {
+  const r = await sh.run(certCheckCommand(node), { timeoutMs: PROBE_TIMEOUT_MS });
+  if (r.exitCode !== 0 || isWorkerRefusal(r.stdout)) return;
+  try {
+    report.certs = parseCertCheck(r.stdout);
+  } catch {
+    return; // an old MicroK8s without --check: nothing to report
+  }
+  for (const [cert, days] of Object.entries(report.certs)) {
+    if (days! < CERT_WARN_DAYS) {
+      const fix = cert === 'ca.crt' ? 'the CA needs every node to re-join (see README, refresh-certs)' : `runbook refresh-certs -i <inventory> --cert ${cert} --within ${CERT_WARN_DAYS}d`;
+      report.problems.push(`${cert} ${describeDays(days!)}; ${fix}`);
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 /** All activities, built by one factory so the worker injects its dependencies (samples-typescript style). */
 import { createBackupActivities } from './backup';
+import { createCertActivities } from './certs';
 import { createCheckActivities } from './check';
 import { withCommandAudit } from './ssh/audit';
 import type { ActivityDeps } from './deps';
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
       ...createBackupActivities(deps),
       ...createRecoveryActivities(deps),
       ...createRefreshPolicyActivities(deps),
+      ...createCertActivities(deps),
     }),
   );
 }

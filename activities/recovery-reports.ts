@@ -53,14 +53,16 @@ export interface QuorumAssessment {
   leader?: { via: string; members: DqliteMember[] };
   /** The API answered `kubectl get nodes` through some reachable control-plane node. */
   api: { answering: boolean; detail: string };
-  commands: CommandRecord[];
+  /** Added by the command audit (activities/ssh/audit.ts): every command the activity ran. */
+  commands?: CommandRecord[];
 }
 
 export interface NodeStepResult {
   node: string;
   changed: boolean;
   detail: string;
-  commands: CommandRecord[];
+  /** Added by the command audit (activities/ssh/audit.ts): every command the activity ran. */
+  commands?: CommandRecord[];
 }
 
 export interface FileStepResult extends NodeStepResult {

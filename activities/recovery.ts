@@ -7,7 +7,7 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
 import { createHash } from 'crypto';
 import { PassThrough } from 'stream';
-import type { CommandRecord, FileChange } from '../common/audit';
+import type { FileChange } from '../common/audit';
 import { FailureType } from '../common/constants';
 import { type Inventory, type NodeSpec, nodePaths } from '../common/inventory';
 import { command } from '../common/shell';
@@ -127,7 +127,6 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
   async function assessQuorumLoss(input: { inventory: Inventory; lost?: string[]; template?: string }): Promise<QuorumAssessment> {
     const { inventory } = input;
     const nodes: NodeAssessment[] = [];
-    const commands: CommandRecord[] = [];
     let leader: QuorumAssessment['leader'];
     const api = { answering: false, detail: 'no reachable control-plane node to ask' };
     for (const node of inventory.nodes) {
@@ -157,10 +156,9 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
         a.reachable = false;
         a.error = (err as Error).message.split('\n')[0];
       }
-      commands.push(...sh.records);
     }
     const survivors = nodes.filter((n) => n.role === 'controlplane' && n.reachable && n.files && !input.lost?.includes(n.name));
-    return { nodes, leader, api, commands, proposal: survivors.length ? propose(survivors, input.template) : undefined };
+    return { nodes, leader, api, proposal: survivors.length ? propose(survivors, input.template) : undefined };
   }
 
   function propose(survivors: NodeAssessment[], override?: string): RecoveryProposal | { error: string } {
@@ -185,10 +183,8 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
   /** Step 5: read every stopped survivor's raft files and choose the template (newest data, or the override). */
   async function chooseTemplateNode(input: { inventory: Inventory; survivors: string[]; template?: string }) {
     const states = [];
-    const commands: CommandRecord[] = [];
     for (const name of input.survivors) {
       const state = await readRaftState({ inventory: input.inventory, node: name });
-      commands.push(...state.commands);
       if (!state.info) throw failure(FailureType.PreconditionFailed, `${name} has no info.yaml; it cannot rejoin a recovered cluster`);
       states.push({ node: name, info: state.info, position: state.position! });
     }
@@ -198,7 +194,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     } catch (err) {
       throw failure(FailureType.InvalidInput, (err as Error).message);
     }
-    return { ...choice, states, commands };
+    return { ...choice, states };
   }
 
   /** Stop microk8s on a node and check that it stopped: `microk8s stop` (which also disables the services), or `snap stop microk8s` on a worker. */
@@ -207,12 +203,12 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const node = sh.node;
     if (node.role === 'worker') {
       await sh.check(command('snap', 'stop', '--disable', 'microk8s'), { timeoutMs: 5 * 60_000 });
-      return { node: node.name, changed: true, detail: 'snap stop --disable microk8s', commands: sh.records };
+      return { node: node.name, changed: true, detail: 'snap stop --disable microk8s' };
     }
-    if (await isStopped(sh)) return { node: node.name, changed: false, detail: 'already stopped', commands: sh.records };
+    if (await isStopped(sh)) return { node: node.name, changed: false, detail: 'already stopped' };
     await sh.check(command(nodePaths(node).microk8s, 'stop'), { timeoutMs: 5 * 60_000 });
     if (!(await isStopped(sh))) throw failure(FailureType.StopFailed, `microk8s stop on ${node.name} exited 0 but stopped.lock is missing`, false);
-    return { node: node.name, changed: true, detail: 'microk8s stop', commands: sh.records };
+    return { node: node.name, changed: true, detail: 'microk8s stop' };
   }
 
   /** Start microk8s on a node (`microk8s start`, or `snap start microk8s` on a worker). Readiness is checked later. */
@@ -221,12 +217,12 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const node = sh.node;
     if (node.role === 'worker') {
       await sh.check(command('snap', 'start', '--enable', 'microk8s'), { timeoutMs: 5 * 60_000 });
-      return { node: node.name, changed: true, detail: 'snap start --enable microk8s', commands: sh.records };
+      return { node: node.name, changed: true, detail: 'snap start --enable microk8s' };
     }
-    if (!(await isStopped(sh))) return { node: node.name, changed: false, detail: 'already running', commands: sh.records };
+    if (!(await isStopped(sh))) return { node: node.name, changed: false, detail: 'already running' };
     await sh.check(command(nodePaths(node).microk8s, 'start'), { timeoutMs: 5 * 60_000 });
     if (await isStopped(sh)) throw failure(FailureType.StartFailed, `microk8s start on ${node.name} exited 0 but stopped.lock is still there`, false);
-    return { node: node.name, changed: true, detail: 'microk8s start', commands: sh.records };
+    return { node: node.name, changed: true, detail: 'microk8s start' };
   }
 
   /** Read a node's backend: files with sha256, info.yaml, cluster.yaml, raft position and marker. */
@@ -234,7 +230,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const sh = session(input.inventory, input.node);
     const state = await backendState(sh, true);
     if (!state.files) throw failure(FailureType.PreconditionFailed, `${input.node} has no backend directory at ${nodePaths(sh.node).backend}`);
-    return { node: input.node, ...state, files: state.files, commands: sh.records };
+    return { node: input.node, ...state, files: state.files };
   }
 
   /**
@@ -253,7 +249,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const marker = await readMarker(sh);
     if (marker && marker.recoveryId === input.recoveryId && marker.phase !== 'cluster-yaml-rewritten') {
       // Past this step already (reconfigured or later): cluster.yaml may since have been changed by dqlite.
-      return { node: input.template, changed: false, detail: `already ${marker.phase}`, changes: [], files: [], clusterYaml: content, commands: sh.records };
+      return { node: input.template, changed: false, detail: `already ${marker.phase}`, changes: [], files: [], clusterYaml: content };
     }
     if (!(await isStopped(sh))) throw failure(FailureType.PreconditionFailed, `microk8s is running on ${input.template}; the template must be stopped`);
     const before = (await listBackend(sh, p.backend)) ?? [];
@@ -272,7 +268,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     }
     const after = (await listBackend(sh, p.backend)) ?? [];
     await writeMarker(sh, { recoveryId: input.recoveryId, phase: 'cluster-yaml-rewritten', template: input.template, files: checksums(after) });
-    return { node: input.template, changed: changes.length > 0, detail: `cluster.yaml lists ${input.members.map((m) => m.node).join(', ')}`, changes, files: after, clusterYaml: content, commands: sh.records };
+    return { node: input.template, changed: changes.length > 0, detail: `cluster.yaml lists ${input.members.map((m) => m.node).join(', ')}`, changes, files: after, clusterYaml: content };
   }
 
   /**
@@ -286,7 +282,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const mine = marker?.recoveryId === input.recoveryId ? marker : undefined;
     const files = (await listBackend(sh, p.backend)) ?? [];
     if (mine?.phase === 'reconfigured') {
-      return { node: input.template, changed: false, detail: 'already reconfigured', changes: [], files, commands: sh.records };
+      return { node: input.template, changed: false, detail: 'already reconfigured', changes: [], files };
     }
     if (!mine || (mine.phase !== 'cluster-yaml-rewritten' && mine.phase !== 'reconfiguring')) {
       throw failure(FailureType.PreconditionFailed, `${input.template} has no rewritten cluster.yaml for recovery ${input.recoveryId}; refusing to reconfigure`);
@@ -296,7 +292,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     if (mine.phase === 'reconfiguring' && !sameFiles(now, mine.files)) {
       // It ran before the crash: its files changed. Record that, do not run it again.
       await writeMarker(sh, { ...mine, phase: 'reconfigured', files: now });
-      return { node: input.template, changed: false, detail: 'reconfigure had already run (files changed since it started)', changes: [], files, commands: sh.records };
+      return { node: input.template, changed: false, detail: 'reconfigure had already run (files changed since it started)', changes: [], files };
     }
     await writeMarker(sh, { ...mine, phase: 'reconfiguring', files: now });
     const r = await sh.run(reconfigureCommand(sh.node), { timeoutMs: 5 * 60_000 });
@@ -306,7 +302,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     }
     const after = (await listBackend(sh, p.backend)) ?? [];
     await writeMarker(sh, { ...mine, phase: 'reconfigured', files: checksums(after) });
-    return { node: input.template, changed: true, detail: 'OK', changes: diffChanges(input.template, p.backend, files, after), files: after, commands: sh.records };
+    return { node: input.template, changed: true, detail: 'OK', changes: diffChanges(input.template, p.backend, files, after), files: after };
   }
 
   /** Copy one file template → target through the worker, verifying its sha256 on arrival before it takes its name. */
@@ -361,7 +357,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const marker = await readMarker(tgt);
     const inPlace = (f: BackendFile) => wanted.get(f.name) === f.sha256;
     const done = marker?.recoveryId === input.recoveryId && marker.phase === 'copied' && toCopy.every((w) => before.some((f) => f.name === w.name && inPlace(f)));
-    if (done) return { node: input.target, changed: false, detail: 'already copied', changes: [], files: before, commands: [...tpl.records, ...tgt.records] };
+    if (done) return { node: input.target, changed: false, detail: 'already copied', changes: [], files: before };
     if (!(await isStopped(tgt))) throw failure(FailureType.PreconditionFailed, `microk8s is running on ${input.target}; its raft files cannot be replaced`);
     await writeMarker(tgt, { recoveryId: input.recoveryId, phase: 'copying', template: input.template, files: checksums(before) });
 
@@ -389,7 +385,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
       throw failure(FailureType.InfoYamlMismatch, `${input.target}'s info.yaml (ID ${me.id}, Address ${me.address}) is not in the new cluster.yaml; dqlite would refuse to start`);
     }
     await writeMarker(tgt, { recoveryId: input.recoveryId, phase: 'copied', template: input.template, files: checksums(after) });
-    return { node: input.target, changed: true, detail: `${changes.filter((c) => c.action === 'copied').length} copied, ${doomed.length} deleted`, changes, files: after, commands: [...tpl.records, ...tgt.records] };
+    return { node: input.target, changed: true, detail: `${changes.filter((c) => c.action === 'copied').length} copied, ${doomed.length} deleted`, changes, files: after };
   }
 
   /** Poll until a dqlite leader and the API answer through one of `nodes`; heartbeats while waiting. */
@@ -436,7 +432,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
       }
       removed.push(name);
     }
-    return { removed, absent, commands: sh.records };
+    return { removed, absent };
   }
 
   /** Poll until every survivor is Ready, then report dqlite roles and HA. */

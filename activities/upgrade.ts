@@ -5,7 +5,6 @@
  * kubectl runs on a control-plane node other than the one being upgraded (its own API server restarts).
  */
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
-import type { CommandRecord } from '../common/audit';
 import { FailureType } from '../common/constants';
 import type { Inventory, NodeSpec } from '../common/inventory';
 import { sameMinor } from '../common/versions';
@@ -56,7 +55,6 @@ function firstAttempt(): boolean {
   }
 }
 
-
 /**
  * Failing: Failed, Unknown or Pending, or Running but not ready after restarts (crash-looping). A Running pod
  * that is merely not ready yet without restarts is starting, not failing.
@@ -102,7 +100,6 @@ export function createUpgradeActivities(deps: ActivityDeps) {
   async function onControlPlane<T>(
     inventory: Inventory,
     avoid: string | undefined,
-    records: CommandRecord[],
     fn: (sh: NodeSession) => Promise<T>,
   ): Promise<T> {
     const cps = inventory.nodes.filter((n) => n.role === 'controlplane');
@@ -115,8 +112,6 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       } catch (err) {
         last = err;
         if (err instanceof ApplicationFailure && err.nonRetryable && err.type !== FailureType.SshConnectionFailed) throw err;
-      } finally {
-        records.push(...sh.records);
       }
     }
     throw last ?? failure(FailureType.PreconditionFailed, `no control-plane node in ${inventory.cluster} answered`);
@@ -141,16 +136,16 @@ export function createUpgradeActivities(deps: ActivityDeps) {
     return { version: list.version, revision: list.revision, tracking: list.tracking, held: list.notes.includes('held') };
   }
 
-  async function nodesAndPods(inventory: Inventory, avoid: string | undefined, records: CommandRecord[], quiet = false) {
-    return onControlPlane(inventory, avoid, records, async (sh) => {
+  async function nodesAndPods(inventory: Inventory, avoid: string | undefined, quiet = false) {
+    return onControlPlane(inventory, avoid, async (sh) => {
       const nodes = parseNodes(await kubectl(sh, getNodesCommand(sh.node), quiet));
       const pods = parsePods(await kubectl(sh, getPodsCommand(sh.node), quiet));
       return { nodes, pods };
     });
   }
 
-  async function findKubeNode(inventory: Inventory, name: string, records: CommandRecord[], quiet = false): Promise<KubeNode | undefined> {
-    return onControlPlane(inventory, name, records, async (sh) =>
+  async function findKubeNode(inventory: Inventory, name: string, quiet = false): Promise<KubeNode | undefined> {
+    return onControlPlane(inventory, name, async (sh) =>
       parseNodes(await kubectl(sh, getNodesCommand(sh.node), quiet)).find((n) => n.name === name),
     );
   }
@@ -159,24 +154,18 @@ export function createUpgradeActivities(deps: ActivityDeps) {
     /** Versions, revisions, channels, readiness, dqlite roles and failing pods: the live state the plan is made from. */
     async observeUpgradeState(input: { inventory: Inventory }): Promise<ObservedCluster> {
       const { inventory } = input;
-      const records: CommandRecord[] = [];
       const snaps = await eachLimited(inventory.nodes, async (n) => {
-        const sh = session(inventory, n);
-        try {
-          return await snapState(sh);
-        } finally {
-          records.push(...sh.records);
-        }
+        return snapState(session(inventory, n));
       });
       heartbeat();
-      const { nodes, pods } = await nodesAndPods(inventory, undefined, records);
-      const dq = await onControlPlane(inventory, undefined, records, async (sh) => {
+      const { nodes, pods } = await nodesAndPods(inventory, undefined);
+      const dq = await onControlPlane(inventory, undefined, async (sh) => {
         const status = parseStatus((await sh.run(statusCommand(sh.node))).stdout, 0);
         const members = parseDqliteCluster((await sh.check(clusterMembersCommand(sh.node))).stdout);
         const leader = parseLeader((await sh.check(dqliteCommand(sh.node, '.leader', { format: 'tabular' }))).stdout);
         return { status, members, leader };
       });
-      const info = await onControlPlane(inventory, undefined, records, async (sh) =>
+      const info = await onControlPlane(inventory, undefined, async (sh) =>
         parseSnapInfo((await sh.check(snapInfoCommand())).stdout),
       );
       const channels: Record<string, string> = {};
@@ -207,13 +196,11 @@ export function createUpgradeActivities(deps: ActivityDeps) {
         failingSystemPods: failing.filter((p) => p.namespace === 'kube-system').map((p) => `${p.namespace}/${p.name}`),
         failingWorkloadPods: [...new Set(failing.filter((p) => p.namespace !== 'kube-system').map(workloadOf))],
         channels,
-        commands: records,
       };
     },
 
     /** Hold (or release) snap auto-refresh of microk8s on each node; both are idempotent in snapd. */
-    async holdRefreshes(input: { inventory: Inventory; nodes: string[]; release: boolean }): Promise<{ commands: CommandRecord[]; failed: string[] }> {
-      const records: CommandRecord[] = [];
+    async holdRefreshes(input: { inventory: Inventory; nodes: string[]; release: boolean }): Promise<{ failed: string[] }> {
       const failed: string[] = [];
       await eachLimited(input.nodes, async (name) => {
         const sh = session(input.inventory, findNode(input.inventory, name));
@@ -223,20 +210,17 @@ export function createUpgradeActivities(deps: ActivityDeps) {
         } catch (err) {
           if (!input.release) throw err;
           failed.push(`${name}: ${(err as Error).message}`);
-        } finally {
-          records.push(...sh.records);
         }
       });
       // A hold that did not take is a reason not to start; a release that failed is reported, not fatal.
       if (!input.release && failed.length) throw failure(FailureType.CommandFailed, `could not hold refreshes: ${failed.join('; ')}`);
-      return { commands: records, failed };
+      return { failed };
     },
 
     /** Before a control plane goes down: quorum with every voter present, HA as at the start, all CPs Ready. */
     async checkQuorum(input: NodeActivityInput & { expect: { ha: boolean; voters: number } }): Promise<HealthReport> {
-      const records: CommandRecord[] = [];
       const problems: string[] = [];
-      const status = await onControlPlane(input.inventory, input.node, records, async (sh) => {
+      const status = await onControlPlane(input.inventory, input.node, async (sh) => {
         const r = await sh.run(statusCommand(sh.node));
         const st = parseStatus(r.stdout, r.exitCode ?? 1, r.stderr);
         if (!st.running) throw failure(FailureType.ApiUnavailable, `${sh.node.name}: microk8s not running (${st.message ?? st.notRunningReason})`);
@@ -246,26 +230,20 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       if (status.voters.length < input.expect.voters) {
         problems.push(`${status.voters.length} dqlite voter(s), expected ${input.expect.voters}: taking a voter down now could lose quorum`);
       }
-      const kube = await onControlPlane(input.inventory, input.node, records, async (sh) => parseNodes(await kubectl(sh, getNodesCommand(sh.node))));
+      const kube = await onControlPlane(input.inventory, input.node, async (sh) => parseNodes(await kubectl(sh, getNodesCommand(sh.node))));
       for (const cp of input.inventory.nodes.filter((n) => n.role === 'controlplane')) {
         const k = kube.find((n) => n.name === cp.name);
         if (k?.ready !== 'True') problems.push(`control plane ${cp.name} is not Ready`);
       }
-      return { ok: problems.length === 0, problems, commands: records };
+      return { ok: problems.length === 0, problems };
     },
 
     /** Node readiness, schedulability and snap state, for reports and "drain again if needed". */
     async readNodeState(input: NodeActivityInput): Promise<NodeStateReport> {
-      const records: CommandRecord[] = [];
       const sh = session(input.inventory, findNode(input.inventory, input.node));
-      let snap: SnapState;
-      try {
-        snap = await snapState(sh);
-      } finally {
-        records.push(...sh.records);
-      }
-      const k = await findKubeNode(input.inventory, input.node, records);
-      return { snap, ready: k?.ready === 'True', unschedulable: k?.unschedulable ?? false, kubeletVersion: k?.kubeletVersion, commands: records };
+      const snap = await snapState(sh);
+      const k = await findKubeNode(input.inventory, input.node);
+      return { snap, ready: k?.ready === 'True', unschedulable: k?.unschedulable ?? false, kubeletVersion: k?.kubeletVersion };
     },
 
     /**
@@ -273,10 +251,9 @@ export function createUpgradeActivities(deps: ActivityDeps) {
      * is left. A PodDisruptionBudget block comes back as data with pod and budget names, not as an error.
      */
     async drainNode(input: NodeActivityInput & { timeoutSeconds: number }): Promise<DrainReport> {
-      const records: CommandRecord[] = [];
       // The drain runs on a control plane; the node's own SSH connection (refreshSnap next) opens meanwhile.
       deps.ssh.warm(findNode(input.inventory, input.node), { knownHosts: input.inventory.knownHosts, hostKeyPolicy: input.inventory.hostKeyPolicy });
-      const out = await onControlPlane(input.inventory, input.node, records, async (sh) => {
+      const out = await onControlPlane(input.inventory, input.node, async (sh) => {
         const r = await sh.run(drainCommand(sh.node, input.node, { timeoutS: input.timeoutSeconds }), {
           timeoutMs: (input.timeoutSeconds + 60) * 1000,
         });
@@ -297,7 +274,6 @@ export function createUpgradeActivities(deps: ActivityDeps) {
         message: drained
           ? undefined
           : (out.parsed.message ?? (out.leftOver.length ? `pods still on ${input.node}: ${out.leftOver.join(', ')}` : 'drain did not finish')),
-        commands: records,
       };
     },
 
@@ -315,13 +291,13 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       if (outcome.outcome === 'change-in-progress') {
         throw failure(FailureType.SnapBusy, `${input.node}: snap has a "${outcome.change}" change in progress; retrying`);
       }
-      if (outcome.outcome === 'no-updates' && onTarget(before)) return { skipped: true, before, after: before, commands: sh.records };
+      if (outcome.outcome === 'no-updates' && onTarget(before)) return { skipped: true, before, after: before };
       const after = await snapState(sh);
       if (outcome.outcome === 'failed' || !onTarget(after)) {
         const why = outcome.outcome === 'failed' ? outcome.message : `now ${after.version} on ${after.tracking}`;
         throw failure(FailureType.RefreshFailed, `${input.node}: snap refresh microk8s --channel=${input.channel} failed: ${why}`, true);
       }
-      return { skipped: false, before, after, commands: sh.records };
+      return { skipped: false, before, after };
     },
 
     /**
@@ -336,11 +312,10 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       let last: KubeNode | undefined;
       let message: string | undefined;
       for (;;) {
-        const records: CommandRecord[] = [];
         const chunkS = Math.min(WAIT_CHUNK_S, Math.max(1, Math.ceil((deadline - Date.now()) / 1000)));
         let pause = true;
         try {
-          const w = await onControlPlane(input.inventory, input.node, records, async (sh) => {
+          const w = await onControlPlane(input.inventory, input.node, async (sh) => {
             const r = await sh.run(waitNodeReadyCommand(sh.node, input.node, chunkS), { quiet: true, timeoutMs: (chunkS + 60) * 1000 });
             const down = r.exitCode !== 0 ? parseApiUnavailable(r.stderr) : undefined;
             if (down) throw failure(FailureType.ApiUnavailable, `${sh.node.name}: API server not answering (${down.line})`);
@@ -370,7 +345,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
       }
       // What the node reports now, for the message.
       try {
-        last = (await findKubeNode(input.inventory, input.node, [], true)) ?? last;
+        last = (await findKubeNode(input.inventory, input.node, true)) ?? last;
       } catch {
         // the message below says what was last seen
       }
@@ -388,9 +363,8 @@ export function createUpgradeActivities(deps: ActivityDeps) {
      * planes), and no failing workload beyond the baseline taken at the start.
      */
     async checkNodeHealth(input: NodeActivityInput & HealthGateInput): Promise<HealthReport> {
-      const records: CommandRecord[] = [];
-      const problems = await healthProblems(input, records);
-      return { ok: problems.length === 0, problems, commands: records };
+      const problems = await healthProblems(input);
+      return { ok: problems.length === 0, problems };
     },
 
     /**
@@ -399,22 +373,21 @@ export function createUpgradeActivities(deps: ActivityDeps) {
      * both again (the gate reads, the uncordon is idempotent).
      */
     async uncordonNode(input: NodeActivityInput & { gate?: HealthGateInput }): Promise<UncordonReport> {
-      const records: CommandRecord[] = [];
       if (input.gate) {
-        const problems = await healthProblems({ inventory: input.inventory, node: input.node, ...input.gate }, records);
-        if (problems.length) return { changed: false, uncordoned: false, problems, commands: records };
+        const problems = await healthProblems({ inventory: input.inventory, node: input.node, ...input.gate });
+        if (problems.length) return { changed: false, uncordoned: false, problems };
       }
-      const res = await onControlPlane(input.inventory, input.node, records, async (sh) =>
+      const res = await onControlPlane(input.inventory, input.node, async (sh) =>
         parseCordonOutput(await kubectl(sh, uncordonCommand(sh.node, input.node))),
       );
-      return { changed: res.changed, uncordoned: true, problems: [], commands: records };
+      return { changed: res.changed, uncordoned: true, problems: [] };
     },
 
     /** `snap revert microk8s --revision=N` to the revision seen before the upgrade; skipped when already there. */
     async revertSnap(input: NodeActivityInput & { revision: string }): Promise<RevertReport> {
       const sh = session(input.inventory, findNode(input.inventory, input.node));
       const before = await snapState(sh);
-      if (before.revision === input.revision) return { skipped: true, before, after: before, commands: sh.records };
+      if (before.revision === input.revision) return { skipped: true, before, after: before };
       const r = await sh.run(revertCommand({ revision: input.revision }), { timeoutMs: SNAP_TIMEOUT_MS });
       const outcome = parseRevertOutput(r.stdout, r.stderr, r.exitCode ?? 1);
       if (outcome.outcome === 'change-in-progress') {
@@ -425,7 +398,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
         const why = outcome.outcome === 'failed' ? outcome.message : `still on revision ${after.revision}`;
         throw failure(FailureType.RevertFailed, `${input.node}: snap revert microk8s --revision=${input.revision} failed: ${why}`, true);
       }
-      return { skipped: false, before, after, commands: sh.records };
+      return { skipped: false, before, after };
     },
   };
 
@@ -434,10 +407,10 @@ export function createUpgradeActivities(deps: ActivityDeps) {
    * its kube-system pods running, HA and voters as before (control planes), and no failing workload beyond the
    * baseline taken at the start.
    */
-  async function healthProblems(input: NodeActivityInput & HealthGateInput, records: CommandRecord[]): Promise<string[]> {
+  async function healthProblems(input: NodeActivityInput & HealthGateInput): Promise<string[]> {
     const problems: string[] = [];
     const askReady = !(input.readyVerified && firstAttempt());
-    const { nodes, pods } = await onControlPlane(input.inventory, input.node, records, async (sh) => ({
+    const { nodes, pods } = await onControlPlane(input.inventory, input.node, async (sh) => ({
       nodes: askReady ? parseNodes(await kubectl(sh, getNodesCommand(sh.node))) : undefined,
       pods: parsePods(await kubectl(sh, getPodsCommand(sh.node))),
     }));
@@ -449,7 +422,7 @@ export function createUpgradeActivities(deps: ActivityDeps) {
     );
     if (beyond.length) problems.push(`workload pods failing beyond the baseline: ${beyond.join(', ')}`);
     if (input.controlPlane) {
-      const st = await onControlPlane(input.inventory, undefined, records, async (sh) => {
+      const st = await onControlPlane(input.inventory, undefined, async (sh) => {
         const r = await sh.run(statusCommand(sh.node));
         return parseStatus(r.stdout, r.exitCode ?? 1, r.stderr);
       });

@@ -51,18 +51,18 @@ export const secondsNumber = z
     return Number(s);
   });
 
-/** `90`, `90s`, `5m`, `2h` → seconds. */
+/** `90`, `90s`, `5m`, `2h`, `30d` → seconds. */
 export function parseDuration(value: string): number | undefined {
-  const m = /^(\d{1,9})(s|m|h)?$/.exec(value.trim());
+  const m = /^(\d{1,9})(s|m|h|d)?$/.exec(value.trim());
   if (!m) return undefined;
-  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as const)[(m[2] ?? 's') as 's' | 'm' | 'h'];
+  return Number(m[1]) * ({ s: 1, m: 60, h: 3600, d: 86_400 } as const)[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
 }
 
 export const duration = (example: string) =>
   z.string().transform((v, ctx) => {
     const s = parseDuration(v);
     if (s === undefined) {
-      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a duration; use e.g. ${example} (s, m or h)` });
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a duration; use e.g. ${example} (s, m, h or d)` });
       return z.NEVER;
     }
     return s;

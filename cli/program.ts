@@ -30,6 +30,7 @@ import { registerDemoCommand } from './commands/demo';
 import { registerDevCommand } from './commands/dev';
 import { registerFormCommands } from './commands/form';
 import { registerRecoveryCommands } from './commands/recovery';
+import { registerRefreshCertsCommand } from './commands/refresh-certs';
 import { registerRefreshPolicyCommand } from './commands/refresh-policy';
 import { registerTemporalCliCommand } from './commands/temporal-cli';
 import { registerUpgradeCommands } from './commands/upgrade';
@@ -251,6 +252,7 @@ export function buildProgram(): { program: Command; ctx: RunbookCli } {
   registerUpgradeCommands(program, ctx);
   registerRecoveryCommands(program, ctx);
   registerRefreshPolicyCommand(program, ctx);
+  registerRefreshCertsCommand(program, ctx);
   registerControlCommands(program, ctx);
   registerHistoryCommands(program, ctx);
   registerCodecServerCommands(program);

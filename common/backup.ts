@@ -42,7 +42,8 @@ export interface BackupNodeResult extends BackupRecord {
   reused: boolean;
   /** Backup ids removed by `keep`. */
   pruned: string[];
-  commands: CommandRecord[];
+  /** Added by the command audit (activities/ssh/audit.ts): every command the activity ran. */
+  commands?: CommandRecord[];
 }
 
 export interface RestoreNodeBackupInput {
@@ -57,7 +58,8 @@ export interface RestoreNodeBackupResult {
   /** The backend already held exactly the backup's files. */
   alreadyRestored: boolean;
   changes: FileChange[];
-  commands: CommandRecord[];
+  /** Added by the command audit (activities/ssh/audit.ts): every command the activity ran. */
+  commands?: CommandRecord[];
 }
 
 export interface BackupInput extends RunbookBaseInput {

@@ -1,4 +1,5 @@
 import type { CommandRecord } from './audit';
+import type { CheckedCert } from './certs';
 import type { NodeSpec } from './inventory';
 import type { RunbookBaseInput } from './messages';
 
@@ -46,6 +47,8 @@ export interface NodeCheck {
     standbys: string[];
   };
   clockSkewMs?: number;
+  /** Control planes: days until each certificate expires (`refresh-certs --check`; negative once expired). */
+  certs?: Partial<Record<CheckedCert, number>>;
   disk?: DiskUsage & { path: string };
   /** One line per thing an operator should fix. */
   problems: string[];

@@ -90,6 +90,9 @@ export const FailureType = {
   JoinNotConverged: 'JoinNotConverged',
   LostNodeAnswers: 'LostNodeAnswers',
   StillDqliteMember: 'StillDqliteMember',
+  RefreshPolicyNotApplied: 'RefreshPolicyNotApplied',
+  NodeApiNotBack: 'NodeApiNotBack',
+  CertRefreshFailed: 'CertRefreshFailed',
 } as const;
 export const NON_RETRYABLE_TYPES = [
   FailureType.HostKeyMismatch,

@@ -4,6 +4,7 @@
  * build checks that workflows/ exports each of them with exactly this signature (test/unit/runbooks.test.ts).
  */
 import type { BackupInput, BackupResult, RestoreBackupInput, RestoreBackupResult } from './backup';
+import type { RefreshCertsInput, RefreshCertsResult } from './certs';
 import type { CheckInput, CheckResult } from './check';
 import type { FormInput, FormResult } from './form';
 import type { RunbookBaseInput } from './messages';
@@ -26,10 +27,11 @@ export interface Runbooks {
   restoreBackup: Runbook<RestoreBackupInput, RestoreBackupResult>;
   recoverQuorum: Runbook<RecoverQuorumInput, RecoverQuorumResult>;
   refreshPolicy: Runbook<RefreshPolicyInput, RefreshPolicyResult>;
+  refreshCerts: Runbook<RefreshCertsInput, RefreshCertsResult>;
 }
 
 export type RunbookType = keyof Runbooks;
-export const RUNBOOK_TYPES = ['check', 'form', 'removeNode', 'rollingUpgrade', 'backup', 'restoreBackup', 'recoverQuorum', 'refreshPolicy'] as const satisfies readonly RunbookType[];
+export const RUNBOOK_TYPES = ['check', 'form', 'removeNode', 'rollingUpgrade', 'backup', 'restoreBackup', 'recoverQuorum', 'refreshPolicy', 'refreshCerts'] as const satisfies readonly RunbookType[];
 
 /** What a command supplies; the CLI adds the base (inventory, planOnly, yes, requestedBy). */
 export type RunbookOwnInput<T extends RunbookType> = Omit<Runbooks[T]['input'], keyof RunbookBaseInput>;

@@ -18,13 +18,15 @@ export interface SnapState {
 }
 
 export interface ObservedCluster extends ClusterObservation {
-  commands: CommandRecord[];
+  /** Added by the command audit (activities/ssh/audit.ts): every command the activity ran. */
+  commands?: CommandRecord[];
 }
 
 export interface HealthReport {
   ok: boolean;
   problems: string[];
-  commands: CommandRecord[];
+  /** Added by the command audit (activities/ssh/audit.ts): every command the activity ran. */
+  commands?: CommandRecord[];
 }
 
 /** What the health gates after a refresh compare against. */
@@ -46,7 +48,8 @@ export interface UncordonReport {
   uncordoned: boolean;
   /** The gate's problems (empty without a gate or when it passed). */
   problems: string[];
-  commands: CommandRecord[];
+  /** Added by the command audit (activities/ssh/audit.ts): every command the activity ran. */
+  commands?: CommandRecord[];
 }
 
 export interface DrainReport {
@@ -56,7 +59,8 @@ export interface DrainReport {
   /** Evictable pods still on the node after the drain (should be none). */
   leftOver: string[];
   message?: string;
-  commands: CommandRecord[];
+  /** Added by the command audit (activities/ssh/audit.ts): every command the activity ran. */
+  commands?: CommandRecord[];
 }
 
 export interface RefreshReport {
@@ -64,14 +68,16 @@ export interface RefreshReport {
   skipped: boolean;
   before: SnapState;
   after: SnapState;
-  commands: CommandRecord[];
+  /** Added by the command audit (activities/ssh/audit.ts): every command the activity ran. */
+  commands?: CommandRecord[];
 }
 
 export interface RevertReport {
   skipped: boolean;
   before: SnapState;
   after: SnapState;
-  commands: CommandRecord[];
+  /** Added by the command audit (activities/ssh/audit.ts): every command the activity ran. */
+  commands?: CommandRecord[];
 }
 
 export interface ReadyReport {
@@ -86,7 +92,8 @@ export interface NodeStateReport {
   ready: boolean;
   unschedulable: boolean;
   kubeletVersion?: string;
-  commands: CommandRecord[];
+  /** Added by the command audit (activities/ssh/audit.ts): every command the activity ran. */
+  commands?: CommandRecord[];
 }
 
 export interface NodeTimeouts {

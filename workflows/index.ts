@@ -6,3 +6,4 @@ export * from './upgrade';
 export * from './backup';
 export * from './recover-quorum';
 export * from './refresh-policy';
+export * from './refresh-certs';

@@ -8,6 +8,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { autoRefreshHeld, type NodeRefreshPolicy, refreshDrift, type RefreshPolicyInput, type RefreshPolicyResult } from '../common/refresh-policy';
+import { FailureType } from '../common/constants';
 import { Checklist } from './checklist';
 import { RunbookController } from './runbook-controller';
 import { stepOptions } from './step-options';
@@ -59,7 +60,7 @@ export async function refreshPolicy(input: RefreshPolicyInput): Promise<RefreshP
   nodes = await checklist.step('verifyRefreshPolicy', readAll);
   for (const n of nodes) rb.node(n.node, (hold ? n.hold === 'forever' : !n.hold) ? 'done' : 'failed', describeNode(n));
   const wrong = nodes.filter((n) => (hold ? n.hold !== 'forever' : !!n.hold));
-  if (wrong.length) rb.fail('RefreshPolicyNotApplied', `auto-refresh is still ${hold ? 'not held' : 'held'} on ${wrong.map((n) => n.node).join(', ')} after ${hold ? '--hold' : '--unhold'}; run it again or check snapd there (snap changes)`);
+  if (wrong.length) rb.fail(FailureType.RefreshPolicyNotApplied, `auto-refresh is still ${hold ? 'not held' : 'held'} on ${wrong.map((n) => n.node).join(', ')} after ${hold ? '--hold' : '--unhold'}; run it again or check snapd there (snap changes)`);
   // `--unhold microk8s` leaves a system-wide hold in place: say so, it still stops auto-refresh.
   if (!hold) for (const n of nodes.filter(autoRefreshHeld)) rb.note(`${n.node}: a system-wide hold (${n.systemHold}) still holds every snap; \`sudo snap refresh --unhold\` (no name) releases it`);
   for (const d of refreshDrift(nodes)) rb.note(d);

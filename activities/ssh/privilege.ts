@@ -61,6 +61,12 @@ export const COMMAND_FAMILIES: readonly CommandFamily[] = [
     matches: is('microk8s', 'join', 'leave', 'remove-node'),
   },
   {
+    family: '`microk8s refresh-certs`',
+    root: true,
+    why: 'reads and rewrites `$SNAP_DATA/certs` and restarts services; refused without root, `--check` included ("Elevated permissions is needed", exit 50, §11)',
+    matches: is('microk8s', 'refresh-certs'),
+  },
+  {
     family: '`microk8s start`, `stop`',
     root: true,
     why: 'start and stop the snap\'s systemd services (§5)',

@@ -44,6 +44,9 @@ function scenario(inv: string): Step[] {
     { title: 'heal k8s-2, then upgrade again: nodes already on 1.29 are skipped', run: (lab) => lab.heal('k8s-2'), expect: 0 },
     { title: 'rolling upgrade to 1.29/stable, again', run: ['upgrade', '-i', inv, '--to', '1.29/stable', '--yes'], expect: 0 },
     { title: 'every node on 1.29, auto-refresh still held (the upgrade kept our holds)', run: ['refresh-policy', '-i', inv, '--status'], expect: 0 },
+    { title: "a year later: k8s-2's front-proxy-client.crt has expired (nothing renews it)", run: (lab) => lab.fault('k8s-2', 'cert-expired', { cert: 'front-proxy-client.crt' }), expect: 0 },
+    { title: 'check finds it, names the fix, exits 1', run: ['check', '-i', inv], expect: 1 },
+    { title: 'refresh the certificates due within 30 days, node by node with health gates', run: ['refresh-certs', '-i', inv, '--within', '30d', '--yes'], expect: 0 },
     {
       title: 'disaster: k8s-2 and k8s-3 are destroyed, 2 of 3 voters gone, quorum lost',
       run: async (lab) => {
@@ -71,7 +74,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
 export function registerDemoCommand(program: Command, ctx: ProgramContext): void {
   program
     .command('demo')
-    .description('Dev server + lab + worker, then form, hold auto-refresh, upgrade (with a rollback), lose and recover quorum; prints the UI link')
+    .description('Dev server + lab + worker, then form, hold auto-refresh, upgrade (with a rollback), renew certificates, lose and recover quorum; prints the UI link')
     .option('--state-dir <dir>', 'engine state directory (env RUNBOOK_STATE_DIR)', defaultStateDir())
     .option('--port <port>', 'Temporal gRPC port', '7233')
     .option('--ui-port <port>', 'Web UI port', '8233')

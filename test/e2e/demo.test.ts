@@ -35,6 +35,8 @@ test('the demo runs every runbook through the real CLI and exits 0', async () =>
       'upgrade failed 1',
       'upgrade completed 0',
       'refresh-policy completed 0',
+      'check completed 1',
+      'refresh-certs completed 0',
       'recover-quorum completed 0',
     ]);
     expect(out).toMatch(/cluster demo: pre-flight passed; not formed yet/);

@@ -6,35 +6,15 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Lab } from '../../lab';
 import { shellQuote } from '../../common/shell';
-import { CLI_MAIN, REPO_ROOT, runCli, startTemporal } from '../support/temporal';
-import { commandsOf, startFormWorker, type FormWorker } from './form-support';
+import { CLI_MAIN, REPO_ROOT } from '../support/temporal';
+import { commandsOf, startFormWorker } from './form-support';
+import { useLabSuite } from '../support/e2e';
 
-let env: TestWorkflowEnvironment;
-let lab: Lab;
-let worker: FormWorker;
-let stateDir: string;
-
-beforeAll(async () => {
-  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'form-cli-'));
-  [env, lab] = await Promise.all([
-    startTemporal(),
-    Lab.up({ name: `fcli${process.pid % 10000}`, controlPlanes: 1, workers: 1, channel: '1.28/stable', profile: 'fast', stateDir }),
-  ]);
-  worker = await startFormWorker(env, stateDir);
-}, 120_000);
-
-afterAll(async () => {
-  await worker?.stop();
-  await lab?.down();
-  await env?.teardown();
-  if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
-});
+const s = useLabSuite({ lab: { name: 'fcli', controlPlanes: 1, workers: 1, channel: '1.28/stable', profile: 'fast' }, worker: startFormWorker });
 
 async function workflowsStarted(): Promise<number> {
-  return (await env.client.workflow.count(`RunbookCluster="${lab.inventory.cluster}"`)).count;
+  return (await s.env.client.workflow.count(`RunbookCluster="${s.lab.inventory.cluster}"`)).count;
 }
 
 test.each([
@@ -42,7 +22,7 @@ test.each([
   [['form', '--max-clock-skew', 'soon'], /--max-clock-skew: "soon" is not a number of seconds/],
   [['remove-node', '--node', 'k8s-9'], /--node: "k8s-9" is not in .*; use one of k8s-1, k8s-w1/],
 ])('bad input %j exits 2 naming the flag, and starts nothing', async (args, message) => {
-  const r = await runCli(env, [...args, '-i', lab.inventoryPath], { taskQueue: worker.taskQueue });
+  const r = await s.cli([...args, '-i', s.lab.inventoryPath]);
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(message);
   expect(await workflowsStarted()).toBe(0);
@@ -53,14 +33,14 @@ test('on a terminal the plan asks y/N: "n" rejects it, exit 1, nothing joined; t
   const tmuxDir = fs.mkdtempSync(path.join(os.tmpdir(), 'form-tty-'));
   const tmux = (...args: string[]) => execFileSync('tmux', ['-S', path.join(tmuxDir, 'socket'), '-f', '/dev/null', ...args], { encoding: 'utf8' });
   const vars = {
-    TEMPORAL_ADDRESS: env.address,
-    TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+    TEMPORAL_ADDRESS: s.env.address,
+    TEMPORAL_NAMESPACE: s.env.namespace ?? 'default',
     TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml',
-    RUNBOOK_TASK_QUEUE: worker.taskQueue,
+    RUNBOOK_TASK_QUEUE: s.worker.taskQueue,
     TERM: 'xterm-256color',
   };
   const envArgs = Object.entries(vars).map(([k, v]) => shellQuote(`${k}=${v}`));
-  const line = `cd ${shellQuote(REPO_ROOT)} && env ${envArgs.join(' ')} ${shellQuote(process.execPath)} ${shellQuote(CLI_MAIN)} form -i ${shellQuote(lab.inventoryPath)}; echo "EXIT=$?"; sleep 60`;
+  const line = `cd ${shellQuote(REPO_ROOT)} && env ${envArgs.join(' ')} ${shellQuote(process.execPath)} ${shellQuote(CLI_MAIN)} form -i ${shellQuote(s.lab.inventoryPath)}; echo "EXIT=$?"; sleep 60`;
   const screenShows = async (re: RegExp): Promise<string> => {
     for (let i = 0; i < 200; i++) {
       const text = tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', 'form');
@@ -73,13 +53,13 @@ test('on a terminal the plan asks y/N: "n" rejects it, exit 1, nothing joined; t
     tmux('new-session', '-d', '-s', 'form', '-x', '160', '-y', '50', line);
     const asked = await screenShows(/\[y\/N\] $/m);
     expect(asked).toMatch(/join 1 worker\(s\) with --worker/);
-    expect(commandsOf(lab, 'join')).toEqual([]);
+    expect(commandsOf(s.lab, 'join')).toEqual([]);
     tmux('send-keys', '-t', 'form', 'n', 'Enter');
     const end = await screenShows(/EXIT=\d+/);
     expect(end).toContain('rejected; nothing was changed');
     expect(end).toContain('EXIT=1');
-    expect(commandsOf(lab, 'join')).toEqual([]);
-    expect((await env.client.workflow.count(`RunbookCluster="${lab.inventory.cluster}" AND ExecutionStatus="Running"`)).count).toBe(0);
+    expect(commandsOf(s.lab, 'join')).toEqual([]);
+    expect((await s.env.client.workflow.count(`RunbookCluster="${s.lab.inventory.cluster}" AND ExecutionStatus="Running"`)).count).toBe(0);
   } finally {
     try {
       tmux('kill-server');
@@ -91,14 +71,14 @@ test('on a terminal the plan asks y/N: "n" rejects it, exit 1, nothing joined; t
 });
 
 test('--plan prints the joins from live state and changes nothing; --yes forms and prints the table', async () => {
-  const plan = await runCli(env, ['form', '-i', lab.inventoryPath, '--plan'], { taskQueue: worker.taskQueue });
+  const plan = await s.cli(['form', '-i', s.lab.inventoryPath, '--plan']);
   expect(plan.code).toBe(0);
   expect(plan.stdout).toMatch(/plan \(nothing was changed\):[\s\S]*join 1 worker\(s\) with --worker, 5 at a time: k8s-w1/);
-  expect(commandsOf(lab, 'join')).toEqual([]);
+  expect(commandsOf(s.lab, 'join')).toEqual([]);
 
-  const run = await runCli(env, ['form', '-i', lab.inventoryPath, '--yes'], { taskQueue: worker.taskQueue });
+  const run = await s.cli(['form', '-i', s.lab.inventoryPath, '--yes']);
   expect(run.code).toBe(0);
   expect(run.stdout).toMatch(/joined: k8s-w1 \(primary k8s-1\)/);
   expect(run.stdout).toMatch(/\| k8s-w1 \| worker \| yes \|/);
-  expect(commandsOf(lab, 'join').filter((e) => e.exit === 0).map((e) => e.node)).toEqual(['k8s-w1']);
+  expect(commandsOf(s.lab, 'join').filter((e) => e.exit === 0).map((e) => e.node)).toEqual(['k8s-w1']);
 });

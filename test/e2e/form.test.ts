@@ -1,48 +1,24 @@
 /**
- * form and remove-node end to end: real dev server, real worker, real sshd lab (fast profile).
+ * form and remove-node end to end: real dev server, real s.worker, real sshd lab (fast profile).
  * One lab of 4 control-plane nodes and 4 workers, used in order: form 3+2, rerun, grow, remove, quorum guard.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
-import { Lab } from '../../lab';
 import { snapPaths } from '../../lab/sim/backend';
 import type { Inventory } from '../../common/inventory';
 import { progressQuery, rejectUpdate, type RunbookProgress } from '../../common/messages';
 import type { FormResult } from '../../common/form';
 import type { RemoveNodeResult } from '../../common/remove-node';
-import { startTemporal } from '../support/temporal';
-import { commandsOf, FAST_TIMING, historyText, issuedTokens, start, startFormWorker, subset, type FormWorker } from './form-support';
+import { commandsOf, FAST_TIMING, historyText, issuedTokens, start, startFormWorker, subset } from './form-support';
+import { useLabSuite } from '../support/e2e';
 
-let env: TestWorkflowEnvironment;
-let lab: Lab;
-let worker: FormWorker;
-let stateDir: string;
-let inv: Inventory;
+const s = useLabSuite({ lab: { name: 'form', controlPlanes: 4, workers: 4, channel: '1.28/stable', profile: 'fast' }, worker: startFormWorker });
 
 const FIRST = ['k8s-1', 'k8s-2', 'k8s-3', 'k8s-w1', 'k8s-w2'];
 
-beforeAll(async () => {
-  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'form-e2e-'));
-  [env, lab] = await Promise.all([
-    startTemporal(),
-    Lab.up({ name: `form${process.pid % 100000}`, controlPlanes: 4, workers: 4, channel: '1.28/stable', profile: 'fast', stateDir }),
-  ]);
-  inv = lab.inventory;
-  worker = await startFormWorker(env, stateDir);
-}, 120_000);
-
-afterAll(async () => {
-  await worker?.stop();
-  await lab?.down();
-  await env?.teardown();
-  if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
-});
-
 test('lab nodes are named as the tests expect', () => {
-  expect(inv.nodes.map((n) => `${n.name}:${n.role}`)).toEqual([
+  expect(s.lab.inventory.nodes.map((n) => `${n.name}:${n.role}`)).toEqual([
     'k8s-1:controlplane',
     'k8s-2:controlplane',
     'k8s-3:controlplane',
@@ -55,10 +31,10 @@ test('lab nodes are named as the tests expect', () => {
 });
 
 test('form 3 control planes and 2 workers: HA, roles, control-plane joins one at a time, no token in history', async () => {
-  const h = await start(env, worker, {
+  const h = await start(s.env, s.worker, {
     kind: 'form',
     workflowType: 'form',
-    inventory: subset(inv, FIRST),
+    inventory: subset(s.lab.inventory, FIRST),
     input: { timing: FAST_TIMING },
     yes: true,
   });
@@ -69,7 +45,7 @@ test('form 3 control planes and 2 workers: HA, roles, control-plane joins one at
   expect(r.verification.voters).toBe(3);
   expect(r.table.join('\n')).toMatch(/\| k8s-w1 \| worker \| yes \|/);
 
-  const status = await lab.status();
+  const status = await s.lab.status();
   expect(status.cluster.ha).toBe(true);
   expect(status.cluster.voters.sort()).toEqual(['k8s-1', 'k8s-2', 'k8s-3']);
   const byName = new Map(status.nodes.map((n) => [n.name, n]));
@@ -79,54 +55,54 @@ test('form 3 control planes and 2 workers: HA, roles, control-plane joins one at
   expect(byName.get('k8s-4')?.cluster).not.toBe(status.cluster.id);
 
   // Control-plane joins never overlap: each ends before the next starts; each node joined exactly once.
-  const joins = commandsOf(lab, 'join').filter((e) => e.exit === 0);
+  const joins = commandsOf(s.lab, 'join').filter((e) => e.exit === 0);
   expect(joins.map((e) => e.node).sort()).toEqual(['k8s-2', 'k8s-3', 'k8s-w1', 'k8s-w2']);
   const cp = joins.filter((e) => e.node === 'k8s-2' || e.node === 'k8s-3').sort((a, b) => a.t.localeCompare(b.t));
   expect(Date.parse(cp[0].t) + (cp[0].ms ?? 0)).toBeLessThanOrEqual(Date.parse(cp[1].t));
 
-  const tokens = issuedTokens(lab);
+  const tokens = issuedTokens(s.lab);
   expect(tokens.length).toBeGreaterThanOrEqual(4);
-  const text = historyText(env, h.workflowId);
+  const text = historyText(s.env, h.workflowId);
   expect(text).toContain('join k8s-2 as control plane');
   for (const t of tokens) expect(text).not.toContain(t);
 });
 
 test('rerun on the formed cluster changes nothing and says so', async () => {
-  const before = commandsOf(lab, 'join').length + commandsOf(lab, 'add-node').length;
-  const h = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: subset(inv, FIRST), input: { timing: FAST_TIMING }, yes: true });
+  const before = commandsOf(s.lab, 'join').length + commandsOf(s.lab, 'add-node').length;
+  const h = await start(s.env, s.worker, { kind: 'form', workflowType: 'form', inventory: subset(s.lab.inventory, FIRST), input: { timing: FAST_TIMING }, yes: true });
   const r = (await h.result()) as FormResult;
   expect(r.changed).toBe(false);
   expect(r.joined).toEqual([]);
   expect(r.plan.join('\n')).toContain('nothing to change');
   expect(r.notes.join('\n')).toContain('already formed');
-  expect(commandsOf(lab, 'join').length + commandsOf(lab, 'add-node').length).toBe(before);
+  expect(commandsOf(s.lab, 'join').length + commandsOf(s.lab, 'add-node').length).toBe(before);
 });
 
 test('--plan on a bigger inventory lists the joins from live state and changes nothing', async () => {
-  const h = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: inv, input: { timing: FAST_TIMING }, planOnly: true });
+  const h = await start(s.env, s.worker, { kind: 'form', workflowType: 'form', inventory: s.lab.inventory, input: { timing: FAST_TIMING }, planOnly: true });
   const r = (await h.result()) as FormResult;
   const plan = r.plan.join('\n');
   expect(plan).toMatch(/extending the cluster/);
   expect(plan).toMatch(/1\. join k8s-4 as control plane/);
   expect(plan).toMatch(/2\. join 2 worker\(s\) with --worker, 5 at a time: k8s-w3, k8s-w4/);
-  expect((await lab.status()).nodes.find((n) => n.name === 'k8s-w3')?.cluster).not.toBe((await lab.status()).cluster.id);
+  expect((await s.lab.status()).nodes.find((n) => n.name === 'k8s-w3')?.cluster).not.toBe((await s.lab.status()).cluster.id);
 });
 
 test('grow by one control plane and 2 workers: only the new nodes join', async () => {
-  const h = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: inv, input: { timing: FAST_TIMING }, yes: true });
+  const h = await start(s.env, s.worker, { kind: 'form', workflowType: 'form', inventory: s.lab.inventory, input: { timing: FAST_TIMING }, yes: true });
   const r = (await h.result()) as FormResult;
   expect(new Set(r.joined)).toEqual(new Set(['k8s-4', 'k8s-w3', 'k8s-w4']));
-  const status = await lab.status();
-  expect(status.cluster.nodes.sort()).toEqual(inv.nodes.map((n) => n.name).sort());
+  const status = await s.lab.status();
+  expect(status.cluster.nodes.sort()).toEqual(s.lab.inventory.nodes.map((n) => n.name).sort());
   expect(status.cluster.voters).toHaveLength(3);
-  const joinedOnce = commandsOf(lab, 'join').filter((e) => e.exit === 0).map((e) => e.node);
+  const joinedOnce = commandsOf(s.lab, 'join').filter((e) => e.exit === 0).map((e) => e.node);
   expect(joinedOnce.length).toBe(new Set(joinedOnce).size);
 });
 
 test('failure domains: ha-conf written and nodes restarted one at a time; a rerun changes nothing', async () => {
   const domains: Record<string, number> = { 'k8s-1': 1, 'k8s-2': 2, 'k8s-3': 3 };
-  const withDomains: Inventory = { ...inv, nodes: inv.nodes.map((n) => ({ ...n, failureDomain: domains[n.name] })) };
-  const h = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: withDomains, input: { timing: FAST_TIMING }, yes: true });
+  const withDomains: Inventory = { ...s.lab.inventory, nodes: s.lab.inventory.nodes.map((n) => ({ ...n, failureDomain: domains[n.name] })) };
+  const h = await start(s.env, s.worker, { kind: 'form', workflowType: 'form', inventory: withDomains, input: { timing: FAST_TIMING }, yes: true });
   const r = (await h.result()) as FormResult;
   expect(r.changed).toBe(true);
   expect(r.plan.filter((l) => l.includes('failure-domain'))).toEqual([
@@ -134,35 +110,35 @@ test('failure domains: ha-conf written and nodes restarted one at a time; a reru
     expect.stringContaining('set failure-domain=3 in k8s-3'),
   ]);
   for (const [name, d] of Object.entries(domains)) {
-    expect(fs.readFileSync(path.join(snapPaths(lab.dir, name).haConf), 'utf8')).toMatch(new RegExp(`^failure-domain=${d}$`, 'm'));
+    expect(fs.readFileSync(path.join(snapPaths(s.lab.dir, name).haConf), 'utf8')).toMatch(new RegExp(`^failure-domain=${d}$`, 'm'));
   }
-  const restarts = lab.journal().filter((e) => e.argv && (e.argv.includes('stop') || e.argv.includes('start')) && e.argv[0] === 'microk8s');
+  const restarts = s.lab.journal().filter((e) => e.argv && (e.argv.includes('stop') || e.argv.includes('start')) && e.argv[0] === 'microk8s');
   expect(restarts.map((e) => `${e.node}:${e.argv![1]}`)).toEqual(['k8s-2:stop', 'k8s-2:start', 'k8s-3:stop', 'k8s-3:start']);
-  expect((await lab.status()).cluster.ha).toBe(true);
+  expect((await s.lab.status()).cluster.ha).toBe(true);
 
-  const again = await start(env, worker, { kind: 'form', workflowType: 'form', inventory: withDomains, input: { timing: FAST_TIMING }, yes: true });
+  const again = await start(s.env, s.worker, { kind: 'form', workflowType: 'form', inventory: withDomains, input: { timing: FAST_TIMING }, yes: true });
   expect(((await again.result()) as FormResult).changed).toBe(false);
 });
 
-test('remove a worker, then a control plane', async () => {
+test('remove a s.worker, then a control plane', async () => {
   for (const node of ['k8s-w4', 'k8s-4']) {
-    const h = await start(env, worker, { kind: 'remove-node', workflowType: 'removeNode', inventory: inv, input: { node, timing: FAST_TIMING }, yes: true });
+    const h = await start(s.env, s.worker, { kind: 'remove-node', workflowType: 'removeNode', inventory: s.lab.inventory, input: { node, timing: FAST_TIMING }, yes: true });
     const r = (await h.result()) as RemoveNodeResult;
     expect(r.changed).toBe(true);
-    const status = await lab.status();
+    const status = await s.lab.status();
     expect(status.cluster.nodes).not.toContain(node);
   }
-  const status = await lab.status();
+  const status = await s.lab.status();
   expect(status.cluster.ha).toBe(true);
   expect(status.cluster.voters.sort()).toEqual(['k8s-1', 'k8s-2', 'k8s-3']);
-  expect(commandsOf(lab, 'leave').map((e) => e.node)).toEqual(['k8s-w4', 'k8s-4']);
+  expect(commandsOf(s.lab, 'leave').map((e) => e.node)).toEqual(['k8s-w4', 'k8s-4']);
 });
 
 test('a removal that ends HA waits for approval; rejected, it changes nothing', async () => {
-  const h = await start(env, worker, {
+  const h = await start(s.env, s.worker, {
     kind: 'remove-node',
     workflowType: 'removeNode',
-    inventory: inv,
+    inventory: s.lab.inventory,
     input: { node: 'k8s-3', timing: FAST_TIMING },
     yes: true,
   });
@@ -175,28 +151,28 @@ test('a removal that ends HA waits for approval; rejected, it changes nothing', 
   await h.executeUpdate(rejectUpdate, { args: [{ id: pending!.id, by: 'tester@jest', reason: 'keep HA' }] });
   const err = await h.result().catch((e) => e);
   expect(err).toBeInstanceOf(WorkflowFailedError);
-  const status = await lab.status();
+  const status = await s.lab.status();
   expect(status.cluster.voters).toContain('k8s-3');
-  expect(commandsOf(lab, 'leave').map((e) => e.node)).not.toContain('k8s-3');
+  expect(commandsOf(s.lab, 'leave').map((e) => e.node)).not.toContain('k8s-3');
 });
 
 test('a lost worker: refused without --force-lost (with the hint), removed with it', async () => {
-  await lab.fault('k8s-w3', 'destroy');
-  const refused = await start(env, worker, { kind: 'remove-node', workflowType: 'removeNode', inventory: inv, input: { node: 'k8s-w3', timing: FAST_TIMING }, yes: true });
+  await s.lab.fault('k8s-w3', 'destroy');
+  const refused = await start(s.env, s.worker, { kind: 'remove-node', workflowType: 'removeNode', inventory: s.lab.inventory, input: { node: 'k8s-w3', timing: FAST_TIMING }, yes: true });
   const err = await refused.result().catch((e) => e);
   expect(String((err as WorkflowFailedError).cause?.message)).toMatch(/k8s-w3 is unreachable over SSH; if it is gone for good, rerun with --force-lost/);
 
-  const h = await start(env, worker, {
+  const h = await start(s.env, s.worker, {
     kind: 'remove-node',
     workflowType: 'removeNode',
-    inventory: inv,
+    inventory: s.lab.inventory,
     input: { node: 'k8s-w3', forceLost: true, timing: FAST_TIMING },
     yes: true,
   });
   expect(((await h.result()) as RemoveNodeResult).changed).toBe(true);
   // The destroyed machine still believes it is in the cluster; the cluster's Kubernetes node list is the truth.
-  const truth = lab.rawState();
+  const truth = s.lab.rawState();
   const cluster = truth.clusters[truth.nodes['k8s-1'].cluster];
   expect(cluster.k8sNodes.map((k) => k.name)).not.toContain('k8s-w3');
-  expect(commandsOf(lab, 'remove-node').filter((e) => e.argv!.includes('k8s-w3')).map((e) => e.argv!.slice(-2))).toEqual([['k8s-w3', '--force']]);
+  expect(commandsOf(s.lab, 'remove-node').filter((e) => e.argv!.includes('k8s-w3')).map((e) => e.argv!.slice(-2))).toEqual([['k8s-w3', '--force']]);
 });

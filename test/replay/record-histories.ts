@@ -165,7 +165,7 @@ const GROUPS: Record<string, Group> = {
     });
   },
 
-  /** The maintenance runbooks: refresh-policy --hold (one node already held by hand), then --unhold. */
+  /** The maintenance runbooks: refresh-policy --hold (one node already held by hand), --unhold; refresh-certs --within 30d. */
   async maintenance(env, stateDir) {
     const lab = await Lab.up({ name: labName('m'), controlPlanes: 3, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast', stateDir });
     const policy = (action: string): Run['spec'] => ({ kind: 'refresh-policy', workflowType: 'refreshPolicy', inventory: lab.inventory, input: { action } });
@@ -173,6 +173,8 @@ const GROUPS: Record<string, Group> = {
       await lab.exec('k8s-2', 'sudo snap refresh --hold microk8s');
       await rec.run({ scenario: 'hold', spec: policy('hold'), approvePlan: true });
       await rec.run({ scenario: 'unhold', spec: policy('unhold') });
+      await lab.fault('k8s-2', 'cert-expired', { cert: 'front-proxy-client.crt' });
+      await rec.run({ scenario: 'expired-front-proxy', spec: { kind: 'refresh-certs', workflowType: 'refreshCerts', inventory: lab.inventory, input: { withinDays: 30 } } });
     });
   },
 };

@@ -95,7 +95,8 @@ function workflowSourceHash(dirs: string[]): string {
     const root = path.join(REPO_ROOT, dir);
     for (const f of fs.readdirSync(root, { recursive: true }).map(String).sort()) {
       const file = path.join(root, f);
-      if (f.endsWith('.ts') && fs.statSync(file).isFile()) h.update(f).update(fs.readFileSync(file));
+      // .js too: run from dist/ (record-histories, chaos) the sources are the compiled files.
+      if (/\.(ts|js)$/.test(f) && fs.statSync(file).isFile()) h.update(f).update(fs.readFileSync(file));
     }
   }
   return h.digest('hex').slice(0, 16);

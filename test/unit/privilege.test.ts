@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { resolveInventory } from '../../common/inventory';
 import { command } from '../../common/shell';
+import * as certs from '../../activities/microk8s/certs';
 import * as checkProbes from '../../activities/check-probes';
 import * as dqlite from '../../activities/microk8s/dqlite';
 import * as drain from '../../activities/microk8s/drain';
@@ -34,6 +35,11 @@ const BUILDERS: Record<string, Record<string, { line: () => string; root: boolea
     SUDO_PROBE: { line: () => checkProbes.SUDO_PROBE, root: false },
     CLOCK_PROBE: { line: () => checkProbes.CLOCK_PROBE, root: false },
     diskCommand: { line: () => checkProbes.diskCommand(node), root: false },
+  },
+  certs: {
+    certCheckCommand: { line: () => certs.certCheckCommand(node), root: true },
+    refreshCertCommand: { line: () => certs.refreshCertCommand(node, 'server.crt'), root: true },
+    undoCertsCommand: { line: () => certs.undoCertsCommand(node), root: true },
   },
   dqlite: {
     dqliteCommand: { line: () => dqlite.dqliteCommand(node, '.leader', { format: 'tabular' }), root: true },
@@ -85,7 +91,7 @@ const BUILDERS: Record<string, Record<string, { line: () => string; root: boolea
   },
 };
 
-const MODULES: Record<string, Record<string, unknown>> = { 'check-probes': checkProbes, dqlite, drain, join, kubectl, raft, snap, status, version };
+const MODULES: Record<string, Record<string, unknown>> = { certs, 'check-probes': checkProbes, dqlite, drain, join, kubectl, raft, snap, status, version };
 /** Exports named like builders that build something other than a command line. */
 const NOT_COMMAND_LINES = new Set(['dqlite.removeShellCommand', 'dqlite.describeShellCommand']);
 

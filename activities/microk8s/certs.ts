@@ -1,0 +1,36 @@
+/** `microk8s refresh-certs` (behaviour reference §11): command builders and their parsers. */
+import { type CheckedCert, type RotatableCert } from '../../common/certs';
+import { type NodeSpec, nodePaths } from '../../common/inventory';
+import { command } from '../../common/shell';
+import { nonBlankLines, UnexpectedOutputError } from './unexpected-output';
+
+export function certCheckCommand(node: NodeSpec): string {
+  return command(nodePaths(node).microk8s, 'refresh-certs', '--check');
+}
+
+export function refreshCertCommand(node: NodeSpec, cert: RotatableCert): string {
+  return command(nodePaths(node).microk8s, 'refresh-certs', '--cert', cert);
+}
+
+/** Restores the certificates the last refresh backed up (one level), and restarts MicroK8s. */
+export function undoCertsCommand(node: NodeSpec): string {
+  return command(nodePaths(node).microk8s, 'refresh-certs', '--undo');
+}
+
+const LABEL_TO_CERT: Record<string, CheckedCert> = { CA: 'ca.crt', server: 'server.crt', 'front proxy client': 'front-proxy-client.crt' };
+
+/** A worker prints this and exits 0: only control planes have the certificates refresh-certs renews. */
+export function isWorkerRefusal(stdout: string): boolean {
+  return /acting as a node in a cluster/.test(stdout);
+}
+
+/** `The {CA|server|front proxy client} certificate will expire in N days.` (N negative once expired). */
+export function parseCertCheck(stdout: string): Partial<Record<CheckedCert, number>> {
+  const days: Partial<Record<CheckedCert, number>> = {};
+  for (const line of nonBlankLines(stdout)) {
+    const m = /^The (CA|server|front proxy client) certificate will expire in (-?\d+) days\.$/.exec(line.trim());
+    if (m) days[LABEL_TO_CERT[m[1]]] = Number(m[2]);
+  }
+  if (Object.keys(days).length === 0) throw new UnexpectedOutputError('microk8s refresh-certs --check', stdout, 'no "certificate will expire" line');
+  return days;
+}

@@ -1,0 +1,134 @@
+/**
+ * `runbook refresh-certs`: renew the per-node certificates of every control plane, one node at a time (behaviour
+ * reference §11: server.crt and front-proxy-client.crt live 365 days and nothing renews them; refreshing one node
+ * changes nothing elsewhere).
+ *   1. Read every control plane's certificate expiry (`microk8s refresh-certs --check`).
+ *   2. Plan the certificates due (`--within`, or all); the shared CA is refused (it needs every node to re-join).
+ *   3. Health gate before the first node: every control plane Ready, dqlite voters and HA as they are.
+ *   4. Node by node: `refresh-certs --cert` for each chosen certificate, wait until the node's own API answers with
+ *      the node Ready, the health gate again. A node that fails it gets `refresh-certs --undo` and the run stops.
+ *   5. Read the expiry again.
+ */
+import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { type CertRotation, describeDays, type NodeCertExpiry, type RefreshCertsInput, type RefreshCertsResult, ROTATABLE_CERTS, type RotatableCert } from '../common/certs';
+import type { ClusterCheck } from '../common/check';
+import { FailureType } from '../common/constants';
+import { innermostMessage } from '../common/failures';
+import { Checklist } from './checklist';
+import { RunbookController } from './runbook-controller';
+import { stepOptions } from './step-options';
+
+const read = proxyActivities<Activities>(stepOptions({ startToClose: '3m', scheduleToClose: '10m', heartbeat: '60s' }));
+const change = proxyActivities<Activities>(stepOptions({ startToClose: '20m', scheduleToClose: '40m', heartbeat: '60s', nonRetryable: [FailureType.NodeApiNotBack] }));
+
+export async function refreshCerts(input: RefreshCertsInput): Promise<RefreshCertsResult> {
+  const { inventory } = input;
+  const cps = inventory.nodes.filter((n) => n.role === 'controlplane');
+  const rb = new RunbookController('refresh-certs', inventory.cluster, cps.map((n) => n.name));
+  const checklist = new Checklist(rb);
+  const certs: RotatableCert[] = input.certs?.length ? input.certs : [...ROTATABLE_CERTS];
+  const refused = certs.filter((c) => !(ROTATABLE_CERTS as readonly string[]).includes(c));
+  if (refused.length) rb.fail(FailureType.InvalidInput, `certs: ${refused.join(', ')} cannot be refreshed node by node; use ${ROTATABLE_CERTS.join(' or ')}`);
+  const readyTimeoutSeconds = input.readyTimeoutSeconds ?? 300;
+  const trust = { knownHosts: inventory.knownHosts, hostKeyPolicy: inventory.hostKeyPolicy };
+
+  // 1. Read.
+  const readAll = () => Promise.all(cps.map((n) => read.readCertExpiry.executeWithOptions({ summary: `read ${n.name}'s certificate expiry` }, [{ inventory, node: n.name }])));
+  const before = await checklist.step('readCertExpiry', readAll);
+  for (const n of before) rb.node(n.node, n.unreachable ? 'failed' : 'done', describeExpiry(n));
+  const silent = before.filter((n) => n.unreachable);
+  if (silent.length) rb.fail(FailureType.PreconditionFailed, `not starting: ${silent.map((n) => `${n.node} does not answer (${n.unreachable})`).join('; ')}; nothing was changed`);
+
+  // 2. Plan.
+  const due = before.flatMap((n) =>
+    certs.filter((c) => n.days[c] !== undefined && (input.withinDays === undefined || n.days[c]! <= input.withinDays)).map((cert) => ({ node: n.node, cert, days: n.days[cert]! })),
+  );
+  const nodes = cps.map((n) => n.name).filter((n) => due.some((d) => d.node === n));
+  const plan = nodes.length
+    ? nodes.map(
+        (node) =>
+          `${node}: ${due
+            .filter((d) => d.node === node)
+            .map((d) => `refresh ${d.cert} (${describeDays(d.days)})`)
+            .join(', ')} with sudo microk8s refresh-certs --cert; then wait for its API and the health gates (on failure: refresh-certs --undo, stop)`,
+      )
+    : [`nothing to do: no ${certs.join(' or ')} expires within ${input.withinDays} day(s)`];
+  const result = (after: NodeCertExpiry[], rotated: CertRotation[] = []): RefreshCertsResult => ({ plan, before, after, rotated });
+  if (input.planOnly) {
+    await rb.approvePlan(plan, true, 'plan only');
+    rb.step('plan only');
+    return result(before);
+  }
+  await rb.approvePlan(plan, input.yes || nodes.length === 0, `refresh certificates on ${nodes.join(', ') || 'no node'}`);
+  if (nodes.length === 0) {
+    rb.step('done: nothing to do');
+    return result(before);
+  }
+
+  // 3. Health gate before anything changes.
+  const gate = () => read.checkCluster.executeWithOptions({ summary: 'health gate: control planes Ready, voters, HA' }, [{ candidates: cps, trust }]);
+  const baseline = await checklist.step('healthGate', gate);
+  const notReady = cps.filter((n) => !baseline.ready.includes(n.name)).map((n) => n.name);
+  if (notReady.length) rb.fail(FailureType.PreconditionFailed, `not starting: control plane(s) ${notReady.join(', ')} not Ready; nothing was changed`);
+
+  // 4. Node by node.
+  const rotated: CertRotation[] = [];
+  for (const node of nodes) {
+    rb.focus(node);
+    await checklist.step(`refreshCerts ${node}`, async () => {
+      rb.node(node, 'refreshing', due.filter((d) => d.node === node).map((d) => d.cert).join(', '));
+      for (const d of due.filter((x) => x.node === node)) {
+        rotated.push(await change.refreshCert.executeWithOptions({ summary: `refresh ${d.cert} on ${node}` }, [{ inventory, node, cert: d.cert, plannedDays: d.days }]));
+      }
+    });
+    rb.node(node, 'verifying', 'waiting for its API and the health gates');
+    const problem = await checklist.step(`waitNodeApi and healthGate ${node}`, () => verifyNode(node));
+    if (problem) {
+      rb.node(node, 'reverting', problem);
+      await checklist.step(`undoCertRefresh ${node}`, async () => {
+        await change.undoCertRefresh.executeWithOptions({ summary: `refresh-certs --undo on ${node}` }, [{ inventory, node }]);
+        await change.waitNodeApi.executeWithOptions({ summary: `wait for ${node}'s API after the undo` }, [{ inventory, node, timeoutSeconds: readyTimeoutSeconds }]).catch(() => undefined);
+      });
+      rb.node(node, 'failed', `restored its previous certificates: ${problem}`);
+      rb.fail(FailureType.CertRefreshFailed, `${node}: ${problem}; its previous certificates were restored (refresh-certs --undo) and the run stopped before the next node`);
+    }
+    rb.node(node, 'done', 'refreshed');
+  }
+  rb.focus(null);
+
+  // 5. Read again.
+  const after = await checklist.step('readCertExpiry after', readAll);
+  for (const n of after) rb.node(n.node, 'done', describeExpiry(n));
+  rb.step('done');
+  return result(after, rotated);
+
+  /** The node's own API answers with it Ready, and the cluster is as healthy as at the start; else why not. */
+  async function verifyNode(node: string): Promise<string | undefined> {
+    try {
+      await change.waitNodeApi.executeWithOptions({ summary: `wait for ${node}'s API` }, [{ inventory, node, timeoutSeconds: readyTimeoutSeconds }]);
+    } catch (err) {
+      if (err instanceof ActivityFailure) return innermostMessage(err);
+      throw err;
+    }
+    return gateProblems(baseline, await gate());
+  }
+}
+
+/** What got worse since the start: a node not Ready that was, fewer voters, HA lost. */
+function gateProblems(baseline: ClusterCheck, now: ClusterCheck): string | undefined {
+  const problems = [
+    ...(now.notReady.some((n) => !baseline.notReady.includes(n)) ? [`not Ready: ${now.notReady.filter((n) => !baseline.notReady.includes(n)).join(', ')}`] : []),
+    ...(now.voters.length < baseline.voters.length ? [`${now.voters.length} dqlite voter(s), ${baseline.voters.length} before`] : []),
+    ...(baseline.ha && !now.ha ? ['high availability lost'] : []),
+  ];
+  return problems.length ? `health gate failed: ${problems.join('; ')}` : undefined;
+}
+
+function describeExpiry(n: NodeCertExpiry): string {
+  if (n.unreachable) return `does not answer: ${n.unreachable}`;
+  if (n.worker) return 'worker: no certificates of its own to refresh';
+  return Object.entries(n.days)
+    .map(([cert, days]) => `${cert} ${describeDays(days!)}`)
+    .join(', ');
+}
