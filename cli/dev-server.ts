@@ -4,11 +4,11 @@
  * existing database) rather than with `--search-attribute`.
  */
 import * as fs from 'fs';
-import * as net from 'net';
 import * as path from 'path';
 import { readLocalFileSync } from '../local/files';
+import { portInUse } from '../local/ports';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { registerSearchAttributes } from '../worker/search-attributes';
+import { registerSearchAttributes } from '../local/search-attributes';
 import { resolveTemporalCli } from './temporal-cli';
 
 export interface DevServerOptions {
@@ -38,18 +38,6 @@ export function devUiUrl(stateDir: string, address: string | undefined): string 
 
 export function devDbFile(stateDir: string): string {
   return path.join(stateDir, 'temporal', 'dev.db');
-}
-
-/** True when something accepts connections on 127.0.0.1:port. */
-export function portInUse(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export async function startDevServer(o: DevServerOptions): Promise<TestWorkflowEnvironment> {

@@ -32,6 +32,7 @@ import { registerFormCommands } from './commands/form';
 import { registerRecoveryCommands } from './commands/recovery';
 import { registerRefreshCertsCommand } from './commands/refresh-certs';
 import { registerRefreshPolicyCommand } from './commands/refresh-policy';
+import { registerStackCommands } from './commands/stack';
 import { registerTemporalCliCommand } from './commands/temporal-cli';
 import { registerUpgradeCommands } from './commands/upgrade';
 import { registerWorkerCommand } from './commands/worker';
@@ -187,6 +188,11 @@ const COMMAND_EXAMPLES: Record<string, string[]> = {
   ],
   demo: ['runbook demo', 'runbook demo --exit      # tear down when the runbooks end'],
   'temporal-cli': ['runbook temporal-cli', 'runbook temporal-cli --install'],
+  stack: ['runbook stack up', 'runbook stack status', 'runbook stack down --purge'],
+  'stack up': ['runbook stack up', 'runbook stack up --port 7333 --ui-port 8180 --pg-port 5533   # beside another stack'],
+  'stack down': ['runbook stack down', 'runbook stack down --purge   # and remove the database'],
+  'stack status': ['runbook stack status', 'runbook stack status --json | jq -r \'.[] | select(.up | not) | .component\''],
+  'stack binaries': ['runbook stack binaries', 'runbook stack binaries --install   # go install the missing ones (CI)'],
   lab: ['runbook lab up --name rehearsal --workers 1 --formed', 'runbook lab fault k8s-2 crash --name rehearsal'],
   'lab up': [
     'runbook lab up --name rehearsal --control-planes 3 --workers 1 --formed',
@@ -260,6 +266,7 @@ export function buildProgram(): { program: Command; ctx: RunbookCli } {
   registerWorkerCommand(program, ctx);
   registerDemoCommand(program, ctx);
   registerTemporalCliCommand(program);
+  registerStackCommands(program);
   registerLabCommands(program);
   registerCompletionCommand(program);
   addCommandExamples(program);

@@ -98,35 +98,8 @@ function ensureSudoers(user: string): void {
   }
 }
 
-export interface Ids {
-  uid: number;
-  gid: number;
-}
-
-export function idsOf(user: string): Ids {
-  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
-  return { uid, gid };
-}
 
 export function groupId(name: string): number {
   const line = execFileSync('getent', ['group', name], { encoding: 'utf8' }).trim();
   return Number(line.split(':')[2]);
-}
-
-/**
- * Directories above `dir` that `user` could not pass through, made passable (o+x: search, not list). Returns them so
- * the caller can say what it changed.
- */
-export function grantTraversal(dir: string, uid: number): string[] {
-  const changed: string[] = [];
-  for (let d = path.dirname(path.resolve(dir)); ; d = path.dirname(d)) {
-    const st = fs.statSync(d);
-    const passable = st.uid === uid ? (st.mode & 0o100) !== 0 : (st.mode & 0o001) !== 0;
-    if (!passable) {
-      fs.chmodSync(d, (st.mode & 0o7777) | 0o001);
-      changed.push(d);
-    }
-    if (d === path.dirname(d)) return changed;
-  }
 }

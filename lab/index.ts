@@ -37,7 +37,8 @@ import { CliExit } from '../local/exit';
 import { ExitCode } from '../common/constants';
 import { freshCerts } from './sim/certs';
 import { hostPaths, newBoot } from './sim/reboot';
-import { type LabAccount, type Privilege, LabAccountError, MICROK8S_GROUP, grantTraversal, groupId, idsOf, labAccount } from './account';
+import { type LabAccount, type Privilege, LabAccountError, MICROK8S_GROUP, groupId, labAccount } from './account';
+import { grantTraversal, idsOf } from '../local/unix-account';
 
 export type { FaultKind, FaultOptions } from './faults';
 export type { JournalEntry } from './sim/store';

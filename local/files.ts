@@ -24,6 +24,8 @@ export const FILE_CAPS = {
   'TLS file': 1 * MiB,
   'config file': 1 * MiB,
   'backup record': 4 * MiB,
+  'pid file': 4 * KiB,
+  'password file': 4 * KiB,
 } as const;
 
 export type LocalFileKind = keyof typeof FILE_CAPS;

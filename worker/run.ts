@@ -7,7 +7,7 @@ import type { Duration } from '@temporalio/common';
 import { Runtime, type NativeConnection } from '@temporalio/worker';
 import { loadWorkerDataConverter } from '../codec/data-converter';
 import { createWorker, DEFAULT_SHUTDOWN_GRACE_TIME, type RunbookWorker } from './create-worker';
-import { registerSearchAttributes } from './search-attributes';
+import { registerSearchAttributes } from '../local/search-attributes';
 
 export { defaultStateDir } from '../local/state-dir';
 

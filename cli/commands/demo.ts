@@ -11,7 +11,8 @@ import type { NativeConnection } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Lab } from '../../lab';
 import { defaultStateDir } from '../../local/state-dir';
-import { portInUse, startDevServer } from '../dev-server';
+import { startDevServer } from '../dev-server';
+import { portInUse } from '../../local/ports';
 import { parsePort } from '../flags';
 import type { ProgramContext } from '../context';
 

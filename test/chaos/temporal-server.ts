@@ -8,6 +8,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { SEARCH_ATTRIBUTES } from '../../common/constants';
 import { findTemporalCli } from '../../cli/temporal-cli';
+import { portInUse } from '../../local/ports';
 import { assertNoSecretsInHistories, type NamespaceScan } from '../support/history-scan';
 
 export interface DevServer {
@@ -32,16 +33,6 @@ export function freePort(): Promise<number> {
   });
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect({ host: '127.0.0.1', port });
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-}
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -75,7 +66,7 @@ export async function startDevServer(dir: string): Promise<DevServer> {
     const out = fs.openSync(log, 'a');
     child = spawn(cli, args, { stdio: ['ignore', out, out] });
     fs.closeSync(out);
-    await until(`the dev server on 127.0.0.1:${port}`, () => accepts(port), 30_000);
+    await until(`the dev server on 127.0.0.1:${port}`, () => portInUse(port), 30_000);
   };
   const halt = async (signal: NodeJS.Signals) => {
     const done = exited(child);
