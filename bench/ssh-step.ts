@@ -118,7 +118,7 @@ export function printRow(r: ColumnResult, base: number): void {
 export async function main(
   k = Number(process.env.BENCH_K ?? 200),
   extra: Column[] = [],
-  after?: (target: BenchTarget) => Promise<ColumnResult>,
+  after?: (target: BenchTarget) => Promise<ColumnResult | ColumnResult[]>,
 ): Promise<ColumnResult[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-ssh-step-'));
   const { target, stop } = await throwawayTarget(dir);
@@ -128,7 +128,7 @@ export async function main(
     for (const column of [...columns, ...extra]) {
       results.push({ name: column.name, ...summarize(await measure(column, target, k)) });
     }
-    if (after) results.push(await after(target));
+    if (after) results.push(...[await after(target)].flat());
     for (const r of results) printRow(r, results[0].median);
     return results;
   } finally {

@@ -12,27 +12,15 @@ import { promisify } from 'util';
 import { Client, Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../common/constants';
 import { DEFAULT_NAMESPACE } from '../../common/temporal-versions';
-import { portInUse } from '../../local/ports';
-import { SERVER_PORT_SPAN, SERVER_SERVICES, STACK_COMPONENTS, stackPaths, type StackPorts } from '../../local/stack/layout';
+
+import { SERVER_SERVICES, STACK_COMPONENTS, stackPaths, type StackPorts } from '../../local/stack/layout';
 import { isAlive, readPidRecord } from '../../local/stack/processes';
 import { startStack, type StackHandle } from '../../local/stack/stack';
 import { purgeStack } from '../../local/stack/stop';
+import { freeStackPorts } from '../support/stack';
 
 const execFileP = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
-
-/**
- * A block of SERVER_PORT_SPAN free ports for the server, and two more: nothing listens on any of them now. Below
- * Linux's ephemeral range (32768+), so an outgoing connection cannot take one before the server binds it.
- */
-async function freeStackPorts(): Promise<StackPorts> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const wanted = [...Array.from({ length: SERVER_PORT_SPAN }, (_, i) => port + i), port + 20, port + 21];
-    if ((await Promise.all(wanted.map(portInUse))).every((used) => !used)) return { port, uiPort: port + 20, pgPort: port + 21 };
-  }
-  throw new Error('no free block of ports');
-}
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
