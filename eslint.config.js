@@ -29,4 +29,34 @@ module.exports = tseslint.config(
       ],
     },
   },
+  {
+    // One declared home for RUNBOOK_* variables (local/environment.ts): reading one elsewhere is an undeclared input.
+    files: ['worker/**/*.ts', 'codec/**/*.ts', 'local/**/*.ts', 'cli/**/*.ts', 'lab/**/*.ts', 'activities/**/*.ts', 'common/**/*.ts', 'workflows/**/*.ts'],
+    ignores: ['local/environment.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression:matches([object.name='env'], [object.property.name='env'])[property.name=/^RUNBOOK_/]",
+          message: 'Read and set RUNBOOK_* variables through runbookEnv/setRunbookEnv (local/environment.ts), where each is declared.',
+        },
+        {
+          selector: "MemberExpression:matches([object.name='env'], [object.property.name='env'])[property.value=/^RUNBOOK_/]",
+          message: 'Read and set RUNBOOK_* variables through runbookEnv/setRunbookEnv (local/environment.ts), where each is declared.',
+        },
+      ],
+    },
+  },
+  {
+    // Command lines are built beside their parsers in activities/microk8s/ (and the probes in check-probes.ts):
+    // a step never builds one inline, so every command the engine runs has a builder the privilege test lists.
+    files: ['activities/*.ts'],
+    ignores: ['activities/check-probes.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: '../common/shell', importNames: ['command'], message: 'Build command lines in activities/microk8s/, beside their parsers.' }] },
+      ],
+    },
+  },
 );

@@ -12,12 +12,13 @@ import { Writable } from 'stream';
 import type { FileChange } from '../common/audit';
 import { FailureType } from '../common/constants';
 import { nodePaths } from '../common/inventory';
-import { command } from '../common/shell';
 import { readArchive, sha256OfFile } from './backup-archive';
 import type { ArchiveEntry, BackupNodeInput, BackupNodeResult, BackupRecord, RestoreNodeBackupInput, RestoreNodeBackupResult } from '../common/backup';
 import { type ActivityDeps, findNode, openNode } from './deps';
 import { backendListingCommand, type BackendFile, classifyBackendFile, parseBackendListing } from './microk8s/raft';
 import type { NodeSession } from './ssh/types';
+import { dirExistsCommand, makeDirCommand, moveCommand, removeTreeCommand, tarDirectoryCommand, untarIntoCommand } from './microk8s/files';
+import { stoppedLockCommand } from './microk8s/services';
 
 export const BACKUP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
@@ -31,13 +32,13 @@ function precondition(message: string): never {
 
 /** Is microk8s stopped on this node (`microk8s stop` leaves `stopped.lock`)? */
 export async function isStopped(sh: NodeSession): Promise<boolean> {
-  const r = await sh.run(command('test', '-e', `${nodePaths(sh.node).locks}/stopped.lock`));
+  const r = await sh.run(stoppedLockCommand(sh.node));
   return r.exitCode === 0;
 }
 
 /** The backend's regular files with sizes and sha256, or undefined when the directory does not exist. */
 export async function listBackend(sh: NodeSession, dir: string, withChecksums = true): Promise<BackendFile[] | undefined> {
-  const exists = await sh.run(command('test', '-d', dir));
+  const exists = await sh.run(dirExistsCommand(dir));
   if (exists.exitCode !== 0) return undefined;
   const r = await sh.check(backendListingCommand(dir, withChecksums));
   return parseBackendListing(r.stdout);
@@ -196,7 +197,7 @@ export function createBackupActivities(deps: ActivityDeps) {
     const sink = hashingFileSink(partial);
     let streamed: { sha256: string; bytes: number };
     try {
-      const r = await sh.download(command('tar', '-C', backend, '--exclude=./kine.sock', '-cf', '-', '.'), sink.stream, {
+      const r = await sh.download(tarDirectoryCommand(backend), sink.stream, {
         timeoutMs: 30 * 60_000,
       });
       if (r.exitCode !== 0) {
@@ -290,19 +291,19 @@ export function createBackupActivities(deps: ActivityDeps) {
       return { node: node.name, backupId: record.id, alreadyRestored: true, changes: [] };
     }
     const staging = `${backend}.restore-${record.id}`;
-    await sh.check(command('rm', '-rf', staging));
-    await sh.check(command('mkdir', '-p', staging));
-    const up = await sh.upload(command('tar', '-C', staging, '-xpf', '-'), fs.createReadStream(record.path), { timeoutMs: 30 * 60_000 });
+    await sh.check(removeTreeCommand(staging));
+    await sh.check(makeDirCommand(staging));
+    const up = await sh.upload(untarIntoCommand(staging), fs.createReadStream(record.path), { timeoutMs: 30 * 60_000 });
     if (up.exitCode !== 0) {
       throw ApplicationFailure.create({ type: FailureType.CommandFailed, message: `untar into ${staging} on ${node.name} exited ${up.exitCode}: ${up.stderr.trim().slice(-500)}` });
     }
     const staged = (await listBackend(sh, staging)) ?? [];
     if (!sameAsBackup(staged)) {
-      await sh.run(command('rm', '-rf', staging));
+      await sh.run(removeTreeCommand(staging));
       throw ApplicationFailure.create({ type: FailureType.RestoreUnverified, message: `the files unpacked on ${node.name} do not match backup ${record.id}; nothing was swapped in` });
     }
-    await sh.check(command('rm', '-rf', backend));
-    await sh.check(command('mv', staging, backend));
+    await sh.check(removeTreeCommand(backend));
+    await sh.check(moveCommand(staging, backend));
 
     const old = new Map(before.map((f) => [f.name, f]));
     const changes: FileChange[] = [];

@@ -8,7 +8,9 @@ import { FailureType } from '../common/constants';
 import { type NodeSpec, nodePaths, type Role } from '../common/inventory';
 import { clusterMembersCommand, parseClusterYaml, parseDqliteCluster, parseInfoYaml } from './microk8s/dqlite';
 import { type DqliteMember } from '../common/dqlite';
-import { dqliteAddress, listLocksCommand, parseLocks, readFileCommand } from './microk8s/join';
+import { dqliteAddress } from './microk8s/ports';
+import { listLocksCommand, parseLocks } from './microk8s/services';
+import { readFileCommand } from './microk8s/files';
 import { getNodesCommand, type KubeNode, parseNodes } from './microk8s/kubectl';
 import type { ExecResult, NodeSession, RunOptions } from './ssh';
 

@@ -6,21 +6,13 @@
 import { heartbeat, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type Inventory, type NodeSpec, nodePaths } from '../common/inventory';
-import { command } from '../common/shell';
 import { formatMinor, minorOf } from '../common/versions';
 import { SUDO_PROBE, CLOCK_PROBE, clockSkewMs, parseClockNs } from './check-probes';
 import { type ActivityDeps, findNode, openNode } from './deps';
 import { type DqliteMember } from '../common/dqlite';
-import {
-  dqliteAddress,
-  DQLITE_PORT,
-  JOIN_PORTS,
-  parseHaConf,
-  classifyPortProbe,
-  portProbeCommand,
-  devTcpProbeCommand,
-  readFileCommand,
-} from './microk8s/join';
+import { dqliteAddress, DQLITE_PORT, JOIN_PORTS, classifyPortProbe, portProbeCommand, devTcpProbeCommand } from './microk8s/ports';
+import { parseHaConf } from './microk8s/ha-conf';
+import { readFileCommand, TRUE_COMMAND } from './microk8s/files';
 import { parseMicrok8sVersion, versionCommand } from './microk8s/version';
 import { type KubeNode } from './microk8s/kubectl';
 import type { ExecResult, NodeSession } from './ssh';
@@ -37,7 +29,7 @@ export function createFormSurveyActivities(deps: ActivityDeps) {
   async function firstContact(sh: NodeSession, node: NodeSpec): Promise<ExecResult> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await exec(sh, node.become === 'sudo' ? SUDO_PROBE : command('true'), { quiet: true, timeoutMs: 20_000 });
+        return await exec(sh, node.become === 'sudo' ? SUDO_PROBE : TRUE_COMMAND, { quiet: true, timeoutMs: 20_000 });
       } catch (err) {
         const transient = err instanceof ApplicationFailure && !err.nonRetryable;
         if (!transient || attempt >= 3) throw err;

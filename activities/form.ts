@@ -7,31 +7,13 @@ import { randomBytes } from 'crypto';
 import { heartbeat, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type Inventory, type NodeSpec, nodePaths } from '../common/inventory';
-import { command } from '../common/shell';
 import { type ActivityDeps, findNode, openNode } from './deps';
 import { dqliteCommand, removeShellCommand } from './microk8s/dqlite';
 import { type DqliteMember } from '../common/dqlite';
-import {
-  addNodeCommand,
-  classifyJoin,
-  classifyLeave,
-  classifyRemoveNode,
-  dqliteAddress,
-  explainJoin,
-  haConfContent,
-  joinCommand,
-  joinUrlFromAddNode,
-  leaveCommand,
-  parseHaConf,
-  joinStateCommand,
-  parseUnconvergedJoin,
-  JOIN_RUNNING_COMMAND,
-  clearJoinLockCommand,
-  parseJoinRunning,
-  readFileCommand,
-  removeNodeCommand,
-  writeHaConfCommand,
-} from './microk8s/join';
+import { addNodeCommand, classifyJoin, classifyLeave, classifyRemoveNode, explainJoin, joinCommand, joinUrlFromAddNode, leaveCommand, joinStateCommand, parseUnconvergedJoin, JOIN_RUNNING_COMMAND, clearJoinLockCommand, parseJoinRunning, removeNodeCommand } from './microk8s/join';
+import { dqliteAddress } from './microk8s/ports';
+import { haConfContent, parseHaConf, writeHaConfCommand } from './microk8s/ha-conf';
+import { readFileCommand } from './microk8s/files';
 import { type KubeNode } from './microk8s/kubectl';
 import type { NodeSession } from './ssh';
 import {
@@ -50,6 +32,7 @@ import {
   } from './cluster-reads';
 import type { FormOptions, JoinResult, JoinStepInput, Verification, VerifiedNode } from '../common/form';
 import { FailureType } from '../common/constants';
+import { startCommand, stopCommand } from './microk8s/services';
 
 export function createFormActivities(deps: ActivityDeps) {
   const session = (inv: Inventory, node: NodeSpec): NodeSession => openNode(deps, inv, node);
@@ -272,14 +255,14 @@ export function createFormActivities(deps: ActivityDeps) {
       const confOk = parseHaConf(conf) === domain;
       if (confOk && !stopped) return { commands: [...sh.records], outcome: 'unchanged' };
       if (!stopped) {
-        await sh.check(command(p.microk8s, 'stop'), { timeoutMs: 300_000 });
+        await sh.check(stopCommand(node), { timeoutMs: 300_000 });
       }
       if (!confOk) {
         const kept = conf.split('\n').filter((l) => l.trim() && !/^\s*failure-domain\s*=/.test(l));
         await sh.check(writeHaConfCommand(node), { stdin: [...kept, haConfContent(domain).trim()].join('\n') + '\n' });
       }
       // `start` exits 0 even when the node is not Ready: the workflow waits for Ready and settled roles next.
-      await sh.check(command(p.microk8s, 'start'), { timeoutMs: 300_000 });
+      await sh.check(startCommand(node), { timeoutMs: 300_000 });
       return { commands: [...sh.records], outcome: 'restarted' };
     },
 

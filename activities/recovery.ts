@@ -10,7 +10,6 @@ import { PassThrough } from 'stream';
 import type { FileChange } from '../common/audit';
 import { FailureType } from '../common/constants';
 import { type Inventory, type NodeSpec, nodePaths } from '../common/inventory';
-import { command } from '../common/shell';
 import { isStopped, listBackend, } from './backup';
 import { type ActivityDeps, findNode, openNode } from './deps';
 import {
@@ -22,7 +21,7 @@ import {
   parseReconfigureOutput,
   reconfigureCommand,
 } from './microk8s/dqlite';
-import { getNodesCommand, isNodeNotFound, type KubeNode, parseApiUnavailable, parseNodes } from './microk8s/kubectl';
+import { getNodesCommand, isNodeNotFound, type KubeNode, parseApiUnavailable, parseNodes, getNodeNameCommand } from './microk8s/kubectl';
 import {
   type BackendFile,
   chooseTemplate,
@@ -35,6 +34,9 @@ import {
 } from './microk8s/raft';
 import type { NodeSession } from './ssh/types';
 import type { RecoveryHooks, RecoveryMarker, NodeAssessment, RecoveryProposal, QuorumAssessment, NodeStepResult, FileStepResult } from './recovery-reports';
+import { TRUE_COMMAND, catCommand, copyKeepingCommand, fileExistsCommand, moveCommand, receiveFileCommand, removeFilesCommand, sha256Command, writeFileCommand } from './microk8s/files';
+import { removeNodeCommand } from './microk8s/join';
+import { snapStartCommand, snapStopCommand, startCommand, stopCommand } from './microk8s/services';
 
 const RUNNING_CHECK_MS = 20_000;
 
@@ -46,13 +48,8 @@ function markerPath(node: NodeSpec): string {
   return `${nodePaths(node).snapData}/var/kubernetes/runbook-recovery.json`;
 }
 
-/** Write a file atomically as root: `cat` into a temp file beside it, then `mv`. The path is a positional argument. */
-function writeFileCommand(path: string): string {
-  return command('sh', '-c', 'cat > "$1.runbook-tmp" && mv -f "$1.runbook-tmp" "$1"', 'sh', path);
-}
-
 async function readText(sh: NodeSession, path: string): Promise<string | undefined> {
-  const r = await sh.run(command('cat', path));
+  const r = await sh.run(catCommand(path));
   return r.exitCode === 0 ? r.stdout : undefined;
 }
 
@@ -134,7 +131,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
       const a: NodeAssessment = { name: node.name, role: node.role, reachable: false };
       nodes.push(a);
       try {
-        await sh.check(command('true'), { timeoutMs: 15_000 });
+        await sh.check(TRUE_COMMAND, { timeoutMs: 15_000 });
         a.reachable = true;
         a.stopped = await isStopped(sh);
         if (node.role === 'controlplane') {
@@ -202,11 +199,11 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const sh = session(input.inventory, input.node);
     const node = sh.node;
     if (node.role === 'worker') {
-      await sh.check(command('snap', 'stop', '--disable', 'microk8s'), { timeoutMs: 5 * 60_000 });
+      await sh.check(snapStopCommand(), { timeoutMs: 5 * 60_000 });
       return { node: node.name, changed: true, detail: 'snap stop --disable microk8s' };
     }
     if (await isStopped(sh)) return { node: node.name, changed: false, detail: 'already stopped' };
-    await sh.check(command(nodePaths(node).microk8s, 'stop'), { timeoutMs: 5 * 60_000 });
+    await sh.check(stopCommand(node), { timeoutMs: 5 * 60_000 });
     if (!(await isStopped(sh))) throw failure(FailureType.StopFailed, `microk8s stop on ${node.name} exited 0 but stopped.lock is missing`, false);
     return { node: node.name, changed: true, detail: 'microk8s stop' };
   }
@@ -216,11 +213,11 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const sh = session(input.inventory, input.node);
     const node = sh.node;
     if (node.role === 'worker') {
-      await sh.check(command('snap', 'start', '--enable', 'microk8s'), { timeoutMs: 5 * 60_000 });
+      await sh.check(snapStartCommand(), { timeoutMs: 5 * 60_000 });
       return { node: node.name, changed: true, detail: 'snap start --enable microk8s' };
     }
     if (!(await isStopped(sh))) return { node: node.name, changed: false, detail: 'already running' };
-    await sh.check(command(nodePaths(node).microk8s, 'start'), { timeoutMs: 5 * 60_000 });
+    await sh.check(startCommand(node), { timeoutMs: 5 * 60_000 });
     if (await isStopped(sh)) throw failure(FailureType.StartFailed, `microk8s start on ${node.name} exited 0 but stopped.lock is still there`, false);
     return { node: node.name, changed: true, detail: 'microk8s start' };
   }
@@ -255,9 +252,9 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const before = (await listBackend(sh, p.backend)) ?? [];
     const original = `${p.clusterYaml}.before-${input.recoveryId}`;
     const changes: FileChange[] = [];
-    if ((await sh.run(command('test', '-e', original))).exitCode !== 0) {
-      await sh.check(command('cp', '-p', p.clusterYaml, `${original}.runbook-tmp`));
-      await sh.check(command('mv', '-f', `${original}.runbook-tmp`, original));
+    if ((await sh.run(fileExistsCommand(original))).exitCode !== 0) {
+      await sh.check(copyKeepingCommand(p.clusterYaml, `${original}.runbook-tmp`));
+      await sh.check(moveCommand(`${original}.runbook-tmp`, original));
       const o = before.find((f) => f.name === 'cluster.yaml');
       changes.push({ node: input.template, path: original, action: 'created', size: o?.size ?? 0, sha256: o?.sha256 ?? '' });
     }
@@ -315,23 +312,23 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const sink = hook ?? pass;
     const feed = hook ? hook.pipe(pass) : pass;
     const [down, up] = await Promise.all([
-      from.download(command('cat', src), sink, { timeoutMs: 30 * 60_000 }),
-      to.upload(command('sh', '-c', 'cat > "$1"', 'sh', tmp), feed, { timeoutMs: 30 * 60_000 }),
+      from.download(catCommand(src), sink, { timeoutMs: 30 * 60_000 }),
+      to.upload(receiveFileCommand(tmp), feed, { timeoutMs: 30 * 60_000 }),
     ]);
     if (down.exitCode !== 0 || up.exitCode !== 0) {
-      await to.run(command('rm', '-f', tmp));
+      await to.run(removeFilesCommand(tmp));
       throw failure(FailureType.CommandFailed, `copying ${file.name} ${from.node.name} → ${to.node.name} failed (cat exit ${down.exitCode}, write exit ${up.exitCode})`, false);
     }
-    const arrived = await to.check(command('sha256sum', tmp));
+    const arrived = await to.check(sha256Command(tmp));
     const got = arrived.stdout.trim().split(/\s+/)[0];
     if (got !== file.sha256) {
-      await to.run(command('rm', '-f', tmp));
+      await to.run(removeFilesCommand(tmp));
       throw failure(
         FailureType.ChecksumMismatch,
         `${file.name} arrived on ${to.node.name} with sha256 ${got}, expected ${file.sha256} (as on ${from.node.name}); it was not put in place`,
       );
     }
-    await to.check(command('mv', '-f', tmp, dest));
+    await to.check(moveCommand(tmp, dest));
   }
 
   /**
@@ -364,7 +361,7 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const changes: FileChange[] = [];
     const doomed = before.filter((f) => (isFollowerLeftover(f.name) && !inPlace(f)) || f.name.endsWith('.runbook-tmp'));
     if (doomed.length) {
-      await tgt.check(command('rm', '-f', ...doomed.map((f) => `${dir}/${f.name}`)));
+      await tgt.check(removeFilesCommand(...doomed.map((f) => `${dir}/${f.name}`)));
       for (const f of doomed) changes.push({ node: input.target, path: `${dir}/${f.name}`, action: 'deleted', size: f.size, sha256: f.sha256 ?? '' });
     }
     for (const f of toCopy) {
@@ -419,14 +416,14 @@ export function createRecoveryActivities(deps: ActivityDeps, hooks: RecoveryHook
     const removed: string[] = [];
     const absent: string[] = [];
     for (const name of input.lost) {
-      const get = await sh.run(command(nodePaths(sh.node).microk8s, 'kubectl', 'get', 'node', name, '-o', 'name'));
+      const get = await sh.run(getNodeNameCommand(sh.node, name));
       if (get.exitCode !== 0 && isNodeNotFound(get.stderr)) {
         absent.push(name);
         continue;
       }
       // Exit 1 even when the removal worked for some cases (behaviour reference §4): verify instead.
-      await sh.run(command(nodePaths(sh.node).microk8s, 'remove-node', name, '--force'), { timeoutMs: 5 * 60_000 });
-      const again = await sh.run(command(nodePaths(sh.node).microk8s, 'kubectl', 'get', 'node', name, '-o', 'name'));
+      await sh.run(removeNodeCommand(sh.node, name, true), { timeoutMs: 5 * 60_000 });
+      const again = await sh.run(getNodeNameCommand(sh.node, name));
       if (!(again.exitCode !== 0 && isNodeNotFound(again.stderr))) {
         throw failure(FailureType.RemoveNodeFailed, `${name} is still a Kubernetes node after microk8s remove-node ${name} --force`, false);
       }

@@ -7,7 +7,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { type Inventory, type NodeSpec, type Role } from '../common/inventory';
 import { type ActivityDeps, findNode, openNode } from './deps';
 import { type DqliteMember, type DqliteRole } from '../common/dqlite';
-import { classifyLeave, classifyRemoveNode, dqliteAddress, leaveCommand, listLocksCommand, parseLocks, removeNodeCommand } from './microk8s/join';
+import { classifyLeave, classifyRemoveNode, leaveCommand, removeNodeCommand } from './microk8s/join';
+import { dqliteAddress } from './microk8s/ports';
+import { listLocksCommand, parseLocks } from './microk8s/services';
 import { drainCommand, isNodeNotFound, type KubeNode, parseDrainOutput } from './microk8s/kubectl';
 import type { NodeSession } from './ssh';
 import {

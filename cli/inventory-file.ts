@@ -11,6 +11,7 @@ import { Inventory, InventoryError, resolveInventory } from '../common/inventory
 import { acceptNewProblem, readKnownHosts } from '../activities/ssh/host-key';
 import { DEFAULT_KNOWN_HOSTS } from '../activities/ssh/connect';
 import { checkLocalFile, expandHome, LocalFileError, readableByOthers, readLocalFile, readLocalText } from '../local/files';
+import { runbookEnv } from '../local/environment';
 
 export async function readInventoryFile(file: string): Promise<Inventory> {
   let text: string;
@@ -28,7 +29,7 @@ export async function readInventoryFile(file: string): Promise<Inventory> {
     throw new InventoryError(file, [`${where}: not valid YAML: ${(e as Error).message.split('\n')[0]}`]);
   }
   const inventory = resolvePaths(resolveInventory(raw, file), path.dirname(path.resolve(file)));
-  if (process.env.RUNBOOK_SKIP_KEY_CHECK !== '1') await checkLocalFiles(inventory, file);
+  if (runbookEnv('RUNBOOK_SKIP_KEY_CHECK') !== '1') await checkLocalFiles(inventory, file);
   return inventory;
 }
 

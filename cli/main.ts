@@ -3,6 +3,7 @@ import { ExitCode } from '../common/constants';
 import { printable } from '../common/text';
 import { CliExit, exitFor } from '../local/exit';
 import { buildProgram } from './program';
+import { runbookEnv } from '../local/environment';
 
 // `runbook --help | head`: the reader went away; that is not an error worth a stack trace.
 for (const stream of [process.stdout, process.stderr]) {
@@ -24,7 +25,7 @@ main().then(
     const exit = e instanceof CliExit ? e : exitFor(e);
     // Messages quote what the user typed or a file held: never a raw control character on the terminal.
     if (exit.message) process.stderr.write(`${printable(exit.message)}\n`);
-    if (process.env.RUNBOOK_DEBUG === '1' && !(e instanceof CliExit)) process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    if (runbookEnv('RUNBOOK_DEBUG') === '1' && !(e instanceof CliExit)) process.stderr.write(`${(e as Error).stack ?? e}\n`);
     process.exit(exit.code);
   },
 );

@@ -37,6 +37,7 @@ import { registerTemporalCliCommand } from './commands/temporal-cli';
 import { registerUpgradeCommands } from './commands/upgrade';
 import { registerWorkerCommand } from './commands/worker';
 import { registerLabCommands } from '../lab/commands';
+import { runbookEnv, setRunbookEnv } from '../local/environment';
 
 
 export function defaultIdentity(): string {
@@ -84,8 +85,8 @@ export class RunbookCli implements ProgramContext {
     this.clientPromise ??= (async () => {
       const cfg = this.connectConfig();
       // A `runbook dev` with another --ui-port: link to its UI, not the default 8233.
-      const devUi = process.env.RUNBOOK_UI_URL ? undefined : devUiUrl(defaultStateDir(), cfg.connectionOptions.address);
-      if (devUi) process.env.RUNBOOK_UI_URL = devUi;
+      const devUi = runbookEnv('RUNBOOK_UI_URL') ? undefined : devUiUrl(defaultStateDir(), cfg.connectionOptions.address);
+      if (devUi) setRunbookEnv('RUNBOOK_UI_URL', devUi);
       let dataConverter;
       try {
         dataConverter = await loadDataConverter();
@@ -243,7 +244,7 @@ export function buildProgram(): { program: Command; ctx: RunbookCli } {
   program.option(
     '--task-queue <name>',
     'task queue of the runbook workers (env RUNBOOK_TASK_QUEUE)',
-    process.env.RUNBOOK_TASK_QUEUE || DEFAULT_TASK_QUEUE,
+    runbookEnv('RUNBOOK_TASK_QUEUE') || DEFAULT_TASK_QUEUE,
   );
   // Global flags are checked before any command runs: a bad one is exit 2 whatever the command.
   program.hook('preAction', () => {

@@ -6,14 +6,15 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ExitCode } from '../common/constants';
 import { CliExit, connectionReason } from '../local/exit';
+import { runbookEnv } from '../local/environment';
+import { parseDuration } from './flags';
 
 const UNAVAILABLE = 14;
 
-/** The bound, from RUNBOOK_RECONNECT_TIMEOUT (`90`, `90s`, `2m`); 120 s by default. */
+/** The bound, from RUNBOOK_RECONNECT_TIMEOUT (`90`, `90s`, `2m`: the CLI's one duration grammar); 120 s by default. */
 export function reconnectBoundMs(env: NodeJS.ProcessEnv = process.env): number {
-  const m = /^(\d{1,6})(s|m)?$/.exec((env.RUNBOOK_RECONNECT_TIMEOUT ?? '').trim());
-  if (!m) return 120_000;
-  return Number(m[1]) * (m[2] === 'm' ? 60_000 : 1000);
+  const seconds = parseDuration(runbookEnv('RUNBOOK_RECONNECT_TIMEOUT', env) ?? '');
+  return seconds === undefined ? 120_000 : seconds * 1000;
 }
 
 /** Whether an error means "the server did not answer", as opposed to an answer (a failed runbook, a refusal). */

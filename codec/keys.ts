@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LocalFileError, readableByOthers, readLocalFileSync } from '../local/files';
+import { runbookEnv } from '../local/environment';
 
 export const KEY_BYTES = 32;
 const KEY_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
@@ -44,7 +45,7 @@ type Env = Record<string, string | undefined>;
 
 /** True when the environment asks for encryption (a key is configured). */
 export function encryptionConfigured(env: Env = process.env): boolean {
-  return Boolean(env.RUNBOOK_CODEC_KEY_FILE || env.RUNBOOK_CODEC_KEY);
+  return Boolean(runbookEnv('RUNBOOK_CODEC_KEY_FILE', env) || runbookEnv('RUNBOOK_CODEC_KEY', env));
 }
 
 /** Default key id: a short sha256 prefix. It identifies the key without revealing anything usable about it. */
@@ -54,23 +55,25 @@ export function deriveKeyId(key: Buffer): string {
 
 /** Reads the keyring from the environment; undefined when encryption is off. Throws CodecConfigError. */
 export function loadKeyring(env: Env = process.env): Keyring | undefined {
-  if (!encryptionConfigured(env)) {
-    if (env.RUNBOOK_CODEC_OLD_KEYS || env.RUNBOOK_CODEC_KEY_ID) {
-      const variable = env.RUNBOOK_CODEC_OLD_KEYS ? 'RUNBOOK_CODEC_OLD_KEYS' : 'RUNBOOK_CODEC_KEY_ID';
+  const keyFile = runbookEnv('RUNBOOK_CODEC_KEY_FILE', env);
+  const keyText = runbookEnv('RUNBOOK_CODEC_KEY', env);
+  const keyId = runbookEnv('RUNBOOK_CODEC_KEY_ID', env);
+  const oldKeys = runbookEnv('RUNBOOK_CODEC_OLD_KEYS', env);
+  if (!keyFile && !keyText) {
+    if (oldKeys || keyId) {
+      const variable = oldKeys ? 'RUNBOOK_CODEC_OLD_KEYS' : 'RUNBOOK_CODEC_KEY_ID';
       throw new CodecConfigError(variable, 'is set but no current key is: set RUNBOOK_CODEC_KEY_FILE or RUNBOOK_CODEC_KEY');
     }
     return undefined;
   }
-  if (env.RUNBOOK_CODEC_KEY_FILE && env.RUNBOOK_CODEC_KEY) {
+  if (keyFile && keyText) {
     throw new CodecConfigError('RUNBOOK_CODEC_KEY', 'set either RUNBOOK_CODEC_KEY_FILE or RUNBOOK_CODEC_KEY, not both');
   }
-  const key = env.RUNBOOK_CODEC_KEY_FILE
-    ? readKeyFile(env.RUNBOOK_CODEC_KEY_FILE, 'RUNBOOK_CODEC_KEY_FILE')
-    : parseBase64Key(env.RUNBOOK_CODEC_KEY ?? '', 'RUNBOOK_CODEC_KEY');
+  const key = keyFile ? readKeyFile(keyFile, 'RUNBOOK_CODEC_KEY_FILE') : parseBase64Key(keyText ?? '', 'RUNBOOK_CODEC_KEY');
   // Only the key that encrypts from now on must be real; an old weak key may still be needed to read old histories.
-  checkKeyStrength(key, env.RUNBOOK_CODEC_KEY_FILE ? 'RUNBOOK_CODEC_KEY_FILE' : 'RUNBOOK_CODEC_KEY');
-  const id = env.RUNBOOK_CODEC_KEY_ID ? checkKeyId(env.RUNBOOK_CODEC_KEY_ID, 'RUNBOOK_CODEC_KEY_ID') : deriveKeyId(key);
-  return keyringOf({ id, key }, parseOldKeys(env.RUNBOOK_CODEC_OLD_KEYS));
+  checkKeyStrength(key, keyFile ? 'RUNBOOK_CODEC_KEY_FILE' : 'RUNBOOK_CODEC_KEY');
+  const id = keyId ? checkKeyId(keyId, 'RUNBOOK_CODEC_KEY_ID') : deriveKeyId(key);
+  return keyringOf({ id, key }, parseOldKeys(oldKeys));
 }
 
 /** Builds a keyring; an old key may not reuse the current key's id with different bytes. */

@@ -12,6 +12,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { runbookEnv } from './environment';
 
 export interface BinarySpec {
   /** The name on PATH and in the cache: `temporal`, `temporal-server`, ... */
@@ -33,7 +34,7 @@ export interface FoundBinary {
 }
 
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.RUNBOOK_CACHE_DIR || path.join(os.homedir(), '.cache', 'microk8s-runbooks');
+  return runbookEnv('RUNBOOK_CACHE_DIR', env) || path.join(os.homedir(), '.cache', 'microk8s-runbooks');
 }
 
 export function cacheBinDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -7,16 +7,17 @@ import { connectNative, resolveConnectConfig } from '../local/connection';
 import { DEFAULT_TASK_QUEUE } from '../common/constants';
 import { defaultStateDir, runWorker } from './run';
 import { installRuntime } from './runtime';
+import { runbookEnv } from '../local/environment';
 
 async function main(): Promise<void> {
-  installRuntime({ json: true, level: 'INFO', metricsAddress: process.env.RUNBOOK_METRICS });
+  installRuntime({ json: true, level: 'INFO', metricsAddress: runbookEnv('RUNBOOK_METRICS') });
   const cfg = resolveConnectConfig({});
   const connection = await connectNative(cfg);
   try {
     await runWorker({
       connection,
       namespace: cfg.namespace,
-      taskQueue: process.env.RUNBOOK_TASK_QUEUE || DEFAULT_TASK_QUEUE,
+      taskQueue: runbookEnv('RUNBOOK_TASK_QUEUE') || DEFAULT_TASK_QUEUE,
       stateDir: defaultStateDir(),
     });
   } finally {

@@ -4,20 +4,8 @@
  * `args/ha-conf` failure-domain file. Pure code: activities run the lines through the SSH layer.
  */
 import { command } from '../../common/shell';
-import { isIPv4, nodePaths, type NodeSpec } from '../../common/inventory';
-
-/** The ports a joining node needs on the node it joins (§9 row 3): cluster agent, dqlite, API server. */
-export const JOIN_PORTS = [
-  { port: 25000, what: 'cluster agent (microk8s join)' },
-  { port: 19001, what: 'dqlite' },
-  { port: 16443, what: 'API server' },
-] as const;
-
-export const DQLITE_PORT = 19001;
-
-export function dqliteAddress(node: NodeSpec): string {
-  return `${node.address}:${DQLITE_PORT}`;
-}
+import { nodePaths, type NodeSpec } from '../../common/inventory';
+import { dqliteAddress } from './ports';
 
 // ---------------------------------------------------------------------------------------------------
 // add-node: we mint the token ourselves (32 hex chars, §1) so we never parse it back out of the output.
@@ -169,34 +157,6 @@ export function classifyRemoveNode(exitCode: number | null, stdout: string, stde
 }
 
 // ---------------------------------------------------------------------------------------------------
-// pre-flight probes
-
-/** A TCP connect from the node running it to ip:port, bounded to `seconds`: `nc -z` as §9 row 3 advises. */
-export function portProbeCommand(ip: string, port: number, seconds = 3): string {
-  checkProbe(ip, port, seconds);
-  return command('nc', '-z', '-w', seconds, ip, port);
-}
-
-/** The same connect without nc: bash's /dev/tcp under `timeout` (exit 0 = accepted; 127 = no bash or timeout). */
-export function devTcpProbeCommand(ip: string, port: number, seconds = 3): string {
-  checkProbe(ip, port, seconds);
-  return `${command('timeout', seconds, 'bash', '-c', `: </dev/tcp/${ip}/${port}`)} 2>/dev/null`;
-}
-
-function checkProbe(ip: string, port: number, seconds: number): void {
-  if (!isIPv4(ip)) throw new Error(`${JSON.stringify(ip)} is not an IPv4 address`);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${port} is not a TCP port`);
-  if (!Number.isInteger(seconds) || seconds < 1) throw new Error(`${seconds} is not a whole number of seconds`);
-}
-
-/** What a probe said: 0 = accepted; 127 (or "not found") = the probe's tool is missing, which says nothing about the port. */
-export function classifyPortProbe(exitCode: number | null, stderr: string): 'open' | 'closed' | 'no-probe' {
-  if (exitCode === 0) return 'open';
-  if (exitCode === 127 || /(nc|bash|timeout): (command )?not found/.test(stderr)) return 'no-probe';
-  return 'closed';
-}
-
-// ---------------------------------------------------------------------------------------------------
 // the join trap (§2 step 4, §9 row 6): exit 0 without convergence leaves `init.yaml` and no `info.yaml`
 
 /** `init.yaml` and `info.yaml` of the node's backend, one word per file present (`ls` of just those two). */
@@ -209,11 +169,6 @@ export function joinStateCommand(node: NodeSpec): string {
 export function parseUnconvergedJoin(stdout: string): boolean {
   const files = stdout.split('\n').map((l) => l.trim().split('/').pop());
   return files.includes('init.yaml') && !files.includes('info.yaml');
-}
-
-/** The lock files in `$SNAP_DATA/var/lock/` (§0), one per line; a missing directory prints nothing. */
-export function listLocksCommand(node: NodeSpec): string {
-  return `${command('ls', '-1', '--', nodePaths(node).locks)} 2>/dev/null`;
 }
 
 /**
@@ -231,32 +186,6 @@ export function clearJoinLockCommand(node: NodeSpec): string {
   return command('rm', '-f', '--', `${nodePaths(node).locks}/join-in-progress`);
 }
 
-export function parseLocks(stdout: string): string[] {
-  return stdout
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-}
-
-/** Read a file that may be missing: empty output then. */
-export function readFileCommand(file: string): string {
-  return `${command('cat', '--', file)} 2>/dev/null`;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // failure domains (§7: `args/ha-conf` holds `failure-domain=N`; k8s-dqlite reads it at start)
 
-export function haConfContent(domain: number): string {
-  return `failure-domain=${domain}\n`;
-}
-
-/** The failure domain in an `args/ha-conf` text, or undefined when it sets none. */
-export function parseHaConf(text: string): number | undefined {
-  const m = /^\s*failure-domain\s*=\s*(\d+)\s*$/m.exec(text);
-  return m ? Number(m[1]) : undefined;
-}
-
-/** Write `args/ha-conf` from stdin (`tee`, so sudo applies to the write). */
-export function writeHaConfCommand(node: NodeSpec): string {
-  return `${command('tee', '--', nodePaths(node).haConf)} >/dev/null`;
-}

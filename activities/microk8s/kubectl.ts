@@ -49,6 +49,11 @@ export function getNodesCommand(node: NodeSpec): string {
   return kubectl(node, 'get', 'nodes', '-o', 'json');
 }
 
+/** `node/<name>` when the Node object exists; exit 1 with `NotFound` when it does not. */
+export function getNodeNameCommand(node: NodeSpec, name: string): string {
+  return kubectl(node, 'get', 'node', name, '-o', 'name');
+}
+
 /** The parts of kubectl's JSON these parsers read. Everything is optional and `unknown`: nothing is guaranteed. */
 interface ObjectMetaJson {
   name?: unknown;

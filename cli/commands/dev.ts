@@ -6,6 +6,7 @@ import { devDbFile, devUiFile, startDevServer } from '../dev-server';
 import type { ProgramContext } from '../context';
 import { parsePort } from '../flags';
 import { uiLink } from '../ui-link';
+import { runbookEnv, setRunbookEnv } from '../../local/environment';
 
 export function registerDevCommand(program: Command, ctx: ProgramContext): void {
   program
@@ -25,7 +26,7 @@ export function registerDevCommand(program: Command, ctx: ProgramContext): void 
       installRuntime({ level: 'WARN' });
       const say = (l: string) => process.stdout.write(`${l}\n`);
       const env = await startDevServer({ stateDir: o.stateDir, port, uiPort, uiCodecEndpoint: o.uiCodecEndpoint, say });
-      process.env.RUNBOOK_UI_URL ??= `http://localhost:${uiPort}`;
+      if (runbookEnv('RUNBOOK_UI_URL') === undefined) setRunbookEnv('RUNBOOK_UI_URL', `http://localhost:${uiPort}`);
       // Other runbook commands against this server link to this UI port, not the default 8233.
       fs.writeFileSync(devUiFile(o.stateDir), JSON.stringify({ address: `127.0.0.1:${port}`, ui: `http://localhost:${uiPort}` }));
       try {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { defaultStateDir } from '../../local/state-dir';
 import { connectNative } from '../../local/connection';
 import type { ProgramContext } from '../context';
+import { runbookEnv } from '../../local/environment';
 
 export function registerWorkerCommand(program: Command, ctx: ProgramContext): void {
   program
@@ -11,7 +12,7 @@ export function registerWorkerCommand(program: Command, ctx: ProgramContext): vo
     .option('--state-dir <dir>', 'engine state directory (env RUNBOOK_STATE_DIR)', defaultStateDir())
     .option('--shutdown-grace <duration>', 'time in-flight SSH steps get to finish on shutdown', '30s')
     .option('--log-level <level>', 'TRACE, DEBUG, INFO, WARN or ERROR', 'INFO')
-    .option('--metrics <address>', 'serve Prometheus metrics on /metrics, e.g. :9464 (env RUNBOOK_METRICS)', process.env.RUNBOOK_METRICS || undefined)
+    .option('--metrics <address>', 'serve Prometheus metrics on /metrics, e.g. :9464 (env RUNBOOK_METRICS)', runbookEnv('RUNBOOK_METRICS') || undefined)
     .action(async (o: { stateDir: string; shutdownGrace: string; logLevel: string; metrics?: string }) => {
       const level = o.logLevel.toUpperCase();
       if (!['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level)) {

@@ -1,12 +1,14 @@
 /**
  * docker-compose.yml and the Dockerfile, checked statically (docker does not run here): every service is there,
  * images are pinned, the worker's environment is exactly what the worker reads, SSH material is read-only, and the
- * image runs a command the CLI has.
+ * image runs a command the CLI has. No source file is grepped: the worker's RUNBOOK_* variables are the declared
+ * ones (local/environment.ts, enforced by eslint), and the --metrics default is read from the built program.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import YAML from 'yaml';
 import { buildProgram } from '../../cli/program';
+import { RUNBOOK_VARIABLES } from '../../local/environment';
 
 const ROOT = path.resolve(__dirname, '../..');
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
@@ -31,25 +33,9 @@ function envNames(s: Service): string[] {
   return Array.isArray(e) ? e.map((kv) => kv.split('=')[0]) : Object.keys(e);
 }
 
-/** Every file under dir with one of the extensions. */
-function sources(dir: string): string[] {
-  return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((d) => {
-    const rel = path.join(dir, d.name);
-    if (d.isDirectory()) return sources(rel);
-    return /\.ts$/.test(d.name) ? [rel] : [];
-  });
-}
-
-/** RUNBOOK_* variables the worker process reads: worker/, codec/ and the CLI code `runbook worker` goes through. */
+/** RUNBOOK_* variables the worker reads: declared in local/environment.ts (eslint keeps every read going through it). */
 function runbookVariablesRead(): Set<string> {
-  const files = [...sources('worker'), ...sources('codec'), 'local/state-dir.ts', 'cli/program.ts', 'cli/commands/worker.ts'];
-  const names = new Set<string>();
-  for (const f of files) {
-    for (const m of read(f).matchAll(/\benv(?:\.|\[')(RUNBOOK_[A-Z_]+)/g)) names.add(m[1]);
-  }
-  // Read by the CLI for its own output, not by the worker.
-  names.delete('RUNBOOK_UI_URL');
-  return names;
+  return new Set(Object.entries(RUNBOOK_VARIABLES).filter(([, v]) => v.worker).map(([name]) => name));
 }
 
 /** The names @temporalio/envconfig reads (TEMPORAL_GRPC_META_* is a prefix). */
@@ -126,10 +112,17 @@ test("the Dockerfile runs `runbook worker` (dist/cli/main.js worker), a command 
   expect(argv).toEqual(['node', 'dist/cli/main.js', 'worker']);
   expect(dockerfile).toMatch(/npm run build/);
   expect(dockerfile).toMatch(/COPY --from=build \/app\/dist \.\/dist/);
-  const { program } = buildProgram();
-  const cmd = program.commands.find((c) => c.name() === argv[2]);
-  expect(cmd?.description()).toMatch(/worker/i);
-  // RUNBOOK_METRICS reaches `runbook worker` as its --metrics default.
-  expect(read('cli/commands/worker.ts')).toMatch(/--metrics <address>.*process\.env\.RUNBOOK_METRICS/);
+  // RUNBOOK_METRICS, as compose sets it, reaches `runbook worker` as its --metrics default.
+  const saved = process.env.RUNBOOK_METRICS;
+  process.env.RUNBOOK_METRICS = ':9464';
+  try {
+    const { program } = buildProgram();
+    const cmd = program.commands.find((c) => c.name() === argv[2]);
+    expect(cmd?.description()).toMatch(/worker/i);
+    expect(cmd?.options.find((o) => o.long === '--metrics')?.defaultValue).toBe(':9464');
+  } finally {
+    if (saved === undefined) delete process.env.RUNBOOK_METRICS;
+    else process.env.RUNBOOK_METRICS = saved;
+  }
   expect(dockerfile).toMatch(/^EXPOSE 9464$/m);
 });

@@ -4,21 +4,9 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { resolveInventory } from '../../common/inventory';
-import {
-  addNodeCommand,
-  classifyJoin,
-  classifyLeave,
-  classifyRemoveNode,
-  joinCommand,
-  joinUrlFromAddNode,
-  parseHaConf,
-  classifyPortProbe,
-  joinStateCommand,
-  parseUnconvergedJoin,
-  portProbeCommand,
-  devTcpProbeCommand,
-  removeNodeCommand,
-} from '../../activities/microk8s/join';
+import { addNodeCommand, classifyJoin, classifyLeave, classifyRemoveNode, joinCommand, joinUrlFromAddNode, joinStateCommand, parseUnconvergedJoin, removeNodeCommand } from '../../activities/microk8s/join';
+import { parseHaConf } from '../../activities/microk8s/ha-conf';
+import { classifyPortProbe, portProbeCommand, devTcpProbeCommand } from '../../activities/microk8s/ports';
 import { expectedVoters } from '../../activities/cluster-reads';
 import { quorumGuard } from '../../activities/remove-node';
 import type { DqliteMember } from '../../common/dqlite';

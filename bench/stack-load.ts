@@ -1,0 +1,132 @@
+/**
+ * Load on the production topology (issue 14): the Temporal server on PostgreSQL (`runbook stack`, four services),
+ * two worker processes on one task queue, N labs of 3 control-plane nodes (BENCH_CLUSTERS, default 50).
+ *   1. N `form` runbooks at once across the 2 workers: all must complete with HA; each worker's peak RSS and CPU,
+ *      and the server's CPU (the four services and PostgreSQL).
+ *   2. N `check` runbooks at once, one worker SIGKILLed half-way (it is restarted): all must still complete.
+ * Figures in BENCHMARKS.md; nothing here passes or fails on speed.
+ *
+ *   npm run build && BENCH_CLUSTERS=50 node dist/bench/stack-load.js
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { runbookStartOptions } from '../cli/start-options';
+import type { CheckResult } from '../common/check';
+import type { FormResult } from '../common/form';
+import { DEFAULT_NAMESPACE } from '../common/temporal-versions';
+import { Lab } from '../lab';
+import { startStack } from '../local/stack/stack';
+import { UsageSampler, usageOf } from '../test/chaos/proc-usage';
+import { ChaosWorker } from '../test/chaos/worker-process';
+import { workflowsPath } from '../worker/create-worker';
+import { installRuntime } from '../worker/runtime';
+
+const FORM_TIMING = { pollMs: 500, settleTimeoutMs: 300_000, heartbeatTimeoutMs: 30_000, tokenTtlSeconds: 600 };
+const t0 = Date.now();
+const log = (line: string) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
+
+/** CPU seconds of a set of processes (and their children, for PostgreSQL's backends) since `before`. */
+function cpuOf(pids: number[]): number {
+  const all = new Set(pids);
+  for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (all.has(ppid)) all.add(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return [...all].reduce((sum, pid) => sum + (usageOf(pid)?.cpuMs ?? 0), 0) / 1000;
+}
+
+async function main(): Promise<void> {
+  installRuntime({ level: 'ERROR' });
+  const n = Number(process.env.BENCH_CLUSTERS ?? 50);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-stack-load-'));
+  const stateDir = path.join(dir, 'state');
+  const logDir = path.join(dir, 'logs');
+  fs.mkdirSync(stateDir);
+  fs.mkdirSync(logDir);
+  const base = 20000 + Math.floor(Math.random() * 10000);
+  const stack = await startStack({ stateDir, port: base, uiPort: base + 20, pgPort: base + 21, install: false });
+  const cleanups: Array<() => Promise<unknown>> = [() => stack.stop({ purge: true })];
+  try {
+    const connection = await Connection.connect({ address: stack.address });
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection, namespace: DEFAULT_NAMESPACE });
+    const bundlePath = path.join(dir, 'workflows-bundle.js');
+    fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } })).code);
+    const labs: Lab[] = [];
+    for (let i = 0; i < n; i += 5) {
+      // Five at a time: each lab starts three sshd and its listener process.
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(5, n - i) }, (_, j) => Lab.up({ name: `sl${process.pid % 1000}-${i + j}`, controlPlanes: 3, workers: 0, channel: '1.28/stable', profile: 'fast', stateDir })),
+      );
+      for (const lab of batch) {
+        labs.push(lab);
+        cleanups.push(() => lab.down());
+      }
+    }
+    log(`${n} labs of 3 nodes up (${n * 3} sshd), ${os.cpus().length} cores; stack on ${stack.address}`);
+    const taskQueue = `stack-load-${process.pid}`;
+    const workers = [new ChaosWorker({ address: stack.address, taskQueue, stateDir, bundlePath, logDir }), new ChaosWorker({ address: stack.address, taskQueue, stateDir, bundlePath, logDir })];
+    for (const w of workers) {
+      cleanups.push(() => w.stop());
+      await w.start();
+    }
+    const serverPids = (await stack.status()).filter((c) => c.component !== 'ui' && c.pid).map((c) => c.pid!);
+    const startAll = (kind: 'form' | 'check'): Promise<WorkflowHandle[]> =>
+      Promise.all(
+        labs.map((lab) =>
+          client.workflow.start(kind, runbookStartOptions({ kind, inventory: lab.inventory, input: kind === 'form' ? { timing: FORM_TIMING } : {}, summary: `load ${kind}`, yes: true }, { taskQueue, identity: 'bench@stack-load' })),
+        ),
+      );
+
+    // 1. N forms at once across the two workers.
+    const samplers = workers.map((w) => new UsageSampler(() => w.pid));
+    const serverCpu0 = cpuOf(serverPids);
+    const tForms = Date.now();
+    const forms = await startAll('form');
+    const formResults = (await Promise.all(forms.map((h) => h.result()))) as FormResult[];
+    const formWall = (Date.now() - tForms) / 1000;
+    const serverCpu = cpuOf(serverPids) - serverCpu0;
+    const usage = samplers.map((s) => s.stop());
+    const ha = formResults.filter((r) => r.verification.highAvailability).length;
+    log(`${n} forms at once across 2 workers: ${ha}/${n} completed with HA in ${formWall.toFixed(1)} s`);
+    usage.forEach((u, i) => log(`  worker ${i + 1}: peak RSS ${u.peakRssMb} MB, CPU ${u.cpuSeconds} s (${u.cpuPercent}% of one core)`));
+    log(`  server (4 services + PostgreSQL): CPU ${serverCpu.toFixed(1)} s (${Math.round((serverCpu / formWall) * 100)}% of one core)`);
+
+    // 2. N checks at once; one worker SIGKILLed half-way through (restarted), all must complete.
+    for (const lab of labs) for (const node of ['k8s-1', 'k8s-2', 'k8s-3']) await lab.fault(node, 'slow', { ms: 300 });
+    const tChecks = Date.now();
+    const checks = await startAll('check');
+    let killedAt = 0;
+    const half = new Promise<void>((resolve) => {
+      let done = 0;
+      for (const h of checks)
+        void h.result().finally(() => {
+          if (++done === Math.ceil(n / 2)) resolve();
+        });
+    });
+    await half;
+    killedAt = (Date.now() - tChecks) / 1000;
+    await workers[0].killAndRestart();
+    const results = (await Promise.all(checks.map((h) => h.result()))) as CheckResult[];
+    log(`${n} checks at once, worker 1 SIGKILLed at ${killedAt.toFixed(1)} s (half done): ${results.length}/${n} completed (${results.filter((r) => r.healthy).length} healthy) in ${((Date.now() - tChecks) / 1000).toFixed(1)} s`);
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  },
+);
