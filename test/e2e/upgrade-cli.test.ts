@@ -32,7 +32,8 @@ test.each([
   [['--to', '1.29', '--rollback', 'everything'], /--rollback: must be node or all/],
   [['--to', '1.29', '--on-failure', 'retry'], /--on-failure: must be rollback or pause/],
   [['--to', '1.29', '--drain-timeout', 'soon'], /--drain-timeout: "soon" is not a duration; use e\.g\. 5m/],
-  [['--to', '1.29', '--soak', '2d'], /--soak: "2d" is not a duration/],
+  [['--to', '1.29', '--soak', '2w'], /--soak: "2w" is not a duration; use e.g. .* \(s, m, h or d\)/],
+  [['--to', '1.29', '--soak', '2d'], /--soak: must be at most 24h/],
   [['--to', '1.29', '--step-timeout', '5s'], /--step-timeout: must be at least 10s/],
 ])('bad input %j exits 2 naming the flag, and starts nothing', async (args, message) => {
   const r = await runCli(env, ['upgrade', '-i', lab.inventoryPath, ...args], { taskQueue: worker.taskQueue });
