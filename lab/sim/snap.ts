@@ -116,8 +116,9 @@ export function refreshTo(sim: Sim, s: LabState, n: NodeState, target: Release, 
     installRevisionBinaries(sim, n.name, to.revision);
     setCurrent(p.snapData, to.revision);
     setCurrent(p.snap, to.revision);
+    // Only older revisions beyond the one kept for revert go; never the target (a refresh back to a reverted-from revision).
     for (const old of n.snap.previous) {
-      if (old.revision !== from.revision) {
+      if (old.revision !== from.revision && old.revision !== to.revision) {
         fs.rmSync(path.join(p.snapData, String(old.revision)), { recursive: true, force: true });
         fs.rmSync(path.join(p.snap, String(old.revision)), { recursive: true, force: true });
       }

@@ -132,6 +132,15 @@ describe('lab operations on a formed cluster', () => {
     const events = lab().journal().filter((e) => e.node === 'k8s-3' && e.event);
     expect(events.map((e) => e.event)).toEqual(expect.arrayContaining(['out-of-service', 'refreshed', 'reverted']));
     await waitFor('k8s-3 Ready after revert', async () => (await nodeStatus('k8s-3')).ready);
+    // Refreshing again to the revision reverted from copies the data afresh (the demo's second upgrade).
+    expect((await sh('k8s-3', 'sudo -n snap refresh microk8s --channel=1.29/stable')).code).toBe(0);
+    expect((await sh('k8s-3', `ls ${nodePaths(spec('k8s-3')).snapData}/certs/server.crt`)).code).toBe(0);
+    expect((await sh('k8s-3', `cat ${nodePaths(spec('k8s-3')).snapData}/args/marker`)).code).not.toBe(0);
+    await waitFor('k8s-3 Ready on 1.29 again', async () => (await nodeStatus('k8s-3')).ready);
+    expect((await sh('k8s-3', `${mk('k8s-3')} refresh-certs --cert front-proxy-client.crt`)).code).toBe(0);
+    await waitFor('k8s-3 Ready after its certificate refresh', async () => (await nodeStatus('k8s-3')).ready);
+    expect((await sh('k8s-3', 'sudo -n snap revert microk8s')).code).toBe(0);
+    await waitFor('k8s-3 Ready after the second revert', async () => (await nodeStatus('k8s-3')).ready);
   });
 
   it('holds stop unattended refreshes; unheld nodes get the latest patch', async () => {
