@@ -3,7 +3,7 @@
  * two worker processes on one task queue, N labs of 3 control-plane nodes (BENCH_CLUSTERS, default 50).
  *   1. N `form` runbooks at once across the 2 workers: all must complete with HA; each worker's peak RSS and CPU,
  *      and the server's CPU (the four services and PostgreSQL).
- *   2. N `check` runbooks at once, one worker SIGKILLed half-way (it is restarted): all must still complete.
+ *   2. the same on N fresh labs, one worker SIGKILLed half-way (it is restarted): all must still complete.
  * Figures in BENCHMARKS.md; nothing here passes or fails on speed.
  *
  *   npm run build && BENCH_CLUSTERS=50 node dist/bench/stack-load.js
@@ -11,10 +11,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { runbookStartOptions } from '../cli/start-options';
-import type { CheckResult } from '../common/check';
 import type { FormResult } from '../common/form';
 import { DEFAULT_NAMESPACE } from '../common/temporal-versions';
 import { Lab } from '../lab';
@@ -60,18 +59,21 @@ async function main(): Promise<void> {
     const client = new Client({ connection, namespace: DEFAULT_NAMESPACE });
     const bundlePath = path.join(dir, 'workflows-bundle.js');
     fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } })).code);
-    const labs: Lab[] = [];
-    for (let i = 0; i < n; i += 5) {
-      // Five at a time: each lab starts three sshd and its listener process.
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(5, n - i) }, (_, j) => Lab.up({ name: `sl${process.pid % 1000}-${i + j}`, controlPlanes: 3, workers: 0, channel: '1.28/stable', profile: 'fast', stateDir })),
-      );
-      for (const lab of batch) {
-        labs.push(lab);
-        cleanups.push(() => lab.down());
+    const upLabs = async (round: number): Promise<Lab[]> => {
+      const labs: Lab[] = [];
+      for (let i = 0; i < n; i += 5) {
+        // Five at a time: each lab starts three sshd and its listener process.
+        const batch = await Promise.all(
+          Array.from({ length: Math.min(5, n - i) }, (_, j) =>
+            Lab.up({ name: `sl${process.pid % 1000}-${round}-${i + j}`, controlPlanes: 3, workers: 0, channel: '1.28/stable', profile: 'fast', stateDir }),
+          ),
+        );
+        labs.push(...batch);
       }
-    }
-    log(`${n} labs of 3 nodes up (${n * 3} sshd), ${os.cpus().length} cores; stack on ${stack.address}`);
+      return labs;
+    };
+    let labs: Lab[] = [];
+    cleanups.push(() => Promise.all(labs.map((lab) => lab.down())));
     const taskQueue = `stack-load-${process.pid}`;
     const workers = [new ChaosWorker({ address: stack.address, taskQueue, stateDir, bundlePath, logDir }), new ChaosWorker({ address: stack.address, taskQueue, stateDir, bundlePath, logDir })];
     for (const w of workers) {
@@ -79,44 +81,42 @@ async function main(): Promise<void> {
       await w.start();
     }
     const serverPids = (await stack.status()).filter((c) => c.component !== 'ui' && c.pid).map((c) => c.pid!);
-    const startAll = (kind: 'form' | 'check'): Promise<WorkflowHandle[]> =>
-      Promise.all(
+
+    /** N forms at once across the two workers; with `killHalfway`, worker 1 is SIGKILLed (and restarted) once half have completed. */
+    const formAll = async (round: number, killHalfway: boolean): Promise<void> => {
+      labs = await upLabs(round);
+      log(`${n} labs of 3 nodes up (${n * 3} sshd), ${os.cpus().length} cores; stack on ${stack.address}`);
+      const samplers = workers.map((w) => new UsageSampler(() => w.pid));
+      const serverCpu0 = cpuOf(serverPids);
+      const t = Date.now();
+      const forms = await Promise.all(
         labs.map((lab) =>
-          client.workflow.start(kind, runbookStartOptions({ kind, inventory: lab.inventory, input: kind === 'form' ? { timing: FORM_TIMING } : {}, summary: `load ${kind}`, yes: true }, { taskQueue, identity: 'bench@stack-load' })),
+          client.workflow.start('form', runbookStartOptions({ kind: 'form', inventory: lab.inventory, input: { timing: FORM_TIMING }, summary: 'load form', yes: true }, { taskQueue, identity: 'bench@stack-load' })),
         ),
       );
-
-    // 1. N forms at once across the two workers.
-    const samplers = workers.map((w) => new UsageSampler(() => w.pid));
-    const serverCpu0 = cpuOf(serverPids);
-    const tForms = Date.now();
-    const forms = await startAll('form');
-    const formResults = (await Promise.all(forms.map((h) => h.result()))) as FormResult[];
-    const formWall = (Date.now() - tForms) / 1000;
-    const serverCpu = cpuOf(serverPids) - serverCpu0;
-    const usage = samplers.map((s) => s.stop());
-    const ha = formResults.filter((r) => r.verification.highAvailability).length;
-    log(`${n} forms at once across 2 workers: ${ha}/${n} completed with HA in ${formWall.toFixed(1)} s`);
-    usage.forEach((u, i) => log(`  worker ${i + 1}: peak RSS ${u.peakRssMb} MB, CPU ${u.cpuSeconds} s (${u.cpuPercent}% of one core)`));
-    log(`  server (4 services + PostgreSQL): CPU ${serverCpu.toFixed(1)} s (${Math.round((serverCpu / formWall) * 100)}% of one core)`);
-
-    // 2. N checks at once; one worker SIGKILLed half-way through (restarted), all must complete.
-    for (const lab of labs) for (const node of ['k8s-1', 'k8s-2', 'k8s-3']) await lab.fault(node, 'slow', { ms: 300 });
-    const tChecks = Date.now();
-    const checks = await startAll('check');
-    let killedAt = 0;
-    const half = new Promise<void>((resolve) => {
-      let done = 0;
-      for (const h of checks)
-        void h.result().finally(() => {
-          if (++done === Math.ceil(n / 2)) resolve();
+      let killedAt = '';
+      if (killHalfway) {
+        await new Promise<void>((resolve) => {
+          let done = 0;
+          for (const h of forms) void h.result().finally(() => ++done === Math.ceil(n / 2) && resolve());
         });
-    });
-    await half;
-    killedAt = (Date.now() - tChecks) / 1000;
-    await workers[0].killAndRestart();
-    const results = (await Promise.all(checks.map((h) => h.result()))) as CheckResult[];
-    log(`${n} checks at once, worker 1 SIGKILLed at ${killedAt.toFixed(1)} s (half done): ${results.length}/${n} completed (${results.filter((r) => r.healthy).length} healthy) in ${((Date.now() - tChecks) / 1000).toFixed(1)} s`);
+        killedAt = `, worker 1 SIGKILLed at ${((Date.now() - t) / 1000).toFixed(1)} s (half done) and restarted`;
+        await workers[0].killAndRestart();
+      }
+      const results = (await Promise.all(forms.map((h) => h.result()))) as FormResult[];
+      const wall = (Date.now() - t) / 1000;
+      const serverCpu = cpuOf(serverPids) - serverCpu0;
+      const usage = samplers.map((sampler) => sampler.stop());
+      const ha = results.filter((r) => r.verification.highAvailability).length;
+      log(`${n} forms at once across 2 workers${killedAt}: ${ha}/${n} completed with HA in ${wall.toFixed(1)} s`);
+      usage.forEach((u, i) => log(`  worker ${i + 1}: peak RSS ${u.peakRssMb} MB, CPU ${u.cpuSeconds} s (${u.cpuPercent}% of one core)`));
+      log(`  server (4 services + PostgreSQL): CPU ${serverCpu.toFixed(1)} s (${Math.round((serverCpu / wall) * 100)}% of one core)`);
+      await Promise.all(labs.map((lab) => lab.down()));
+      labs = [];
+    };
+
+    await formAll(1, false);
+    await formAll(2, true);
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });

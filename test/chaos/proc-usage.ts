@@ -20,11 +20,13 @@ export function usageOf(pid: number): Usage | undefined {
   }
 }
 
-/** Samples every `everyMs` until stopped: peak RSS and CPU used meanwhile. */
+/**
+ * Samples every `everyMs` until stopped: peak RSS and CPU used meanwhile. The pid may change (a worker killed and
+ * restarted): CPU is summed per process, each from its first sample (a restarted process counts from its start).
+ */
 export class UsageSampler {
   peakRssKb = 0;
-  private first?: Usage;
-  private last?: Usage;
+  private readonly cpu = new Map<number, { first: number; last: number }>();
   private readonly t0 = Date.now();
   private readonly timer: NodeJS.Timeout;
 
@@ -36,9 +38,10 @@ export class UsageSampler {
   private sample(): void {
     const pid = this.pid();
     const u = pid ? usageOf(pid) : undefined;
-    if (!u) return;
-    this.first ??= u;
-    this.last = u;
+    if (!u || !pid) return;
+    const seen = this.cpu.get(pid);
+    // A process first seen after the first sample started during the run: it counts from zero.
+    this.cpu.set(pid, { first: seen?.first ?? (this.cpu.size ? 0 : u.cpuMs), last: u.cpuMs });
     this.peakRssKb = Math.max(this.peakRssKb, u.rssKb);
   }
 
@@ -46,7 +49,7 @@ export class UsageSampler {
     this.sample();
     clearInterval(this.timer);
     const wall = (Date.now() - this.t0) / 1000;
-    const cpu = this.first && this.last ? (this.last.cpuMs - this.first.cpuMs) / 1000 : 0;
+    const cpu = [...this.cpu.values()].reduce((sum, c) => sum + c.last - c.first, 0) / 1000;
     return { peakRssMb: Math.round(this.peakRssKb / 102.4) / 10, cpuSeconds: Math.round(cpu * 10) / 10, cpuPercent: Math.round((cpu / wall) * 100), wallSeconds: Math.round(wall * 10) / 10 };
   }
 }
