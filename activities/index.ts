@@ -7,6 +7,8 @@ import type { ActivityDeps } from './deps';
 import { withFailureBudget } from './failure-budget';
 import { createFormActivities } from './form';
 import { createFormSurveyActivities } from './form-survey';
+import { createRebootActivities } from './reboot';
+import { createRebootGateActivities } from './reboot-gates';
 import { createRecoveryActivities } from './recovery';
 import { createRefreshPolicyActivities } from './refresh-policy';
 import { createRemoveNodeActivities } from './remove-node';
@@ -28,6 +30,8 @@ export function createActivities(deps: ActivityDeps) {
       ...createRecoveryActivities(deps),
       ...createRefreshPolicyActivities(deps),
       ...createCertActivities(deps),
+      ...createRebootActivities(deps),
+      ...createRebootGateActivities(deps),
     }),
   );
 }

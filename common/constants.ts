@@ -93,6 +93,10 @@ export const FailureType = {
   RefreshPolicyNotApplied: 'RefreshPolicyNotApplied',
   NodeApiNotBack: 'NodeApiNotBack',
   CertRefreshFailed: 'CertRefreshFailed',
+  MaintenanceFailed: 'MaintenanceFailed',
+  RebootFailed: 'RebootFailed',
+  NodeDidNotReturn: 'NodeDidNotReturn',
+  GateFailed: 'GateFailed',
 } as const;
 export const NON_RETRYABLE_TYPES = [
   FailureType.HostKeyMismatch,

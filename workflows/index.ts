@@ -7,3 +7,4 @@ export * from './backup';
 export * from './recover-quorum';
 export * from './refresh-policy';
 export * from './refresh-certs';
+export * from './reboot';

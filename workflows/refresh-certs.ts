@@ -12,10 +12,10 @@
 import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { type CertRotation, describeDays, type NodeCertExpiry, type RefreshCertsInput, type RefreshCertsResult, ROTATABLE_CERTS, type RotatableCert } from '../common/certs';
-import type { ClusterCheck } from '../common/check';
 import { FailureType } from '../common/constants';
 import { innermostMessage } from '../common/failures';
 import { Checklist } from './checklist';
+import { gateProblems } from './cluster-gate';
 import { RunbookController } from './runbook-controller';
 import { stepOptions } from './step-options';
 
@@ -113,16 +113,6 @@ export async function refreshCerts(input: RefreshCertsInput): Promise<RefreshCer
     }
     return gateProblems(baseline, await gate());
   }
-}
-
-/** What got worse since the start: a node not Ready that was, fewer voters, HA lost. */
-function gateProblems(baseline: ClusterCheck, now: ClusterCheck): string | undefined {
-  const problems = [
-    ...(now.notReady.some((n) => !baseline.notReady.includes(n)) ? [`not Ready: ${now.notReady.filter((n) => !baseline.notReady.includes(n)).join(', ')}`] : []),
-    ...(now.voters.length < baseline.voters.length ? [`${now.voters.length} dqlite voter(s), ${baseline.voters.length} before`] : []),
-    ...(baseline.ha && !now.ha ? ['high availability lost'] : []),
-  ];
-  return problems.length ? `health gate failed: ${problems.join('; ')}` : undefined;
 }
 
 function describeExpiry(n: NodeCertExpiry): string {

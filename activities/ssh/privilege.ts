@@ -30,6 +30,8 @@ const oneOf =
 /** `snap refresh --time`: reads the refresh timer and holds, changes nothing. */
 const refreshTimeQuery = (argv: string[]) => is('snap', 'refresh')(argv) && argv.includes('--time');
 const inLockDir = (p: string) => /\/var\/lock(\/[^/]+)?$/.test(p);
+/** The machine's boot id and Ubuntu's reboot sentinel (§12), wherever the inventory puts them. */
+const isHostFile = (p: string) => /\/(boot_id|reboot-required(\.pkgs)?)$/.test(p);
 
 /** Files the engine touches as root: the dqlite backend, `args/`, its own markers beside them (§7). */
 const FILE_TOOLS = ['cat', 'tee', 'cp', 'mv', 'rm', 'mkdir', 'test', 'ls', 'find', 'sha256sum', 'tar'];
@@ -79,6 +81,18 @@ export const COMMAND_FAMILIES: readonly CommandFamily[] = [
     matches: (argv) => is('snap', 'refresh', 'revert', 'start', 'stop')(argv) && !refreshTimeQuery(argv),
   },
   {
+    family: '`systemctl reboot`',
+    root: true,
+    why: 'reboots the machine (`runbook reboot`, §12); systemd refuses it to other users ("Interactive authentication required")',
+    matches: is('systemctl', 'reboot'),
+  },
+  {
+    family: '`cat` of the boot id, `test`/`cat` of the reboot sentinel',
+    root: false,
+    why: '`/proc/sys/kernel/random/boot_id` and `/var/run/reboot-required[.pkgs]` are world-readable (§12)',
+    matches: (argv) => oneOf('cat', 'test')(argv) && operands(argv).length > 0 && operands(argv).every(isHostFile),
+  },
+  {
     family: '`dqlite` (`/snap/microk8s/current/bin/dqlite`)',
     root: true,
     why: 'opens `backend/cluster.key` and `cluster.yaml`, root:microk8s 0660 ("permission denied" otherwise, §3, §7)',
@@ -97,9 +111,9 @@ export const COMMAND_FAMILIES: readonly CommandFamily[] = [
     matches: oneOf(...FILE_TOOLS),
   },
   {
-    family: '`sh -c` writing a file (`cat > tmp && mv`)',
+    family: "`sh -c` writing a file (`cat > tmp && mv`), or the operator's `--command`",
     root: true,
-    why: 'writes `cluster.yaml`, the recovery marker and transferred backend files atomically in root-owned directories',
+    why: "writes `cluster.yaml`, the recovery marker and transferred backend files atomically in root-owned directories; `runbook reboot --command` patches the machine (apt needs root)",
     matches: (argv) => program(argv) === 'sh' && argv[1] === '-c',
   },
   {

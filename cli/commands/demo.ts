@@ -2,7 +2,8 @@
  * `runbook demo` (`npm run demo`): everything on one machine, from a fresh clone. Starts the Temporal dev server
  * (or uses the one `runbook dev` runs), a lab of freshly installed MicroK8s nodes behind real sshd and a worker,
  * then runs the runbooks through the real `runbook` CLI, as an SRE would type them:
- * check → form → upgrade through an injected failure and its rollback → upgrade again → lose quorum → recover.
+ * check → form → hold auto-refresh → upgrade through an injected failure and its rollback → upgrade again → renew
+ * an expired certificate → patch and reboot the nodes that need it → lose quorum → recover.
  */
 import { spawn } from 'child_process';
 import * as path from 'path';
@@ -49,6 +50,19 @@ function scenario(inv: string): Step[] {
     { title: 'check finds it, names the fix, exits 1', run: ['check', '-i', inv], expect: 1 },
     { title: 'refresh the certificates due within 30 days, node by node with health gates', run: ['refresh-certs', '-i', inv, '--within', '30d', '--yes'], expect: 0 },
     {
+      title: 'patch night: an apt kernel upgrade left /var/run/reboot-required on k8s-1 and k8s-w1',
+      run: async (lab) => {
+        await lab.fault('k8s-1', 'reboot-required');
+        await lab.fault('k8s-w1', 'reboot-required');
+      },
+      expect: 0,
+    },
+    {
+      title: 'rolling reboot of the nodes that need it: drain, patch, reboot, prove the new boot id, Ready, health gates, uncordon',
+      run: ['reboot', '-i', inv, '--only-if-required', '--command', 'echo "patched $(hostname) as $(id -un)"', '--yes'],
+      expect: 0,
+    },
+    {
       title: 'disaster: k8s-2 and k8s-3 are destroyed, 2 of 3 voters gone, quorum lost',
       run: async (lab) => {
         await lab.fault('k8s-2', 'destroy');
@@ -75,7 +89,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
 export function registerDemoCommand(program: Command, ctx: ProgramContext): void {
   program
     .command('demo')
-    .description('Dev server + lab + worker, then form, hold auto-refresh, upgrade (with a rollback), renew certificates, lose and recover quorum; prints the UI link')
+    .description('Dev server + lab + worker, then form, hold auto-refresh, upgrade (with a rollback), renew certificates, patch and reboot, lose and recover quorum; prints the UI link')
     .option('--state-dir <dir>', 'engine state directory (env RUNBOOK_STATE_DIR)', defaultStateDir())
     .option('--port <port>', 'Temporal gRPC port', '7233')
     .option('--ui-port <port>', 'Web UI port', '8233')

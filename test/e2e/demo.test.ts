@@ -37,10 +37,15 @@ test('the demo runs every runbook through the real CLI and exits 0', async () =>
       'refresh-policy completed 0',
       'check completed 1',
       'refresh-certs completed 0',
+      'reboot completed 0',
       'recover-quorum completed 0',
     ]);
     expect(out).toMatch(/cluster demo: pre-flight passed; not formed yet/);
     expect(out).toMatch(/^k8s-w2\s+1\.29\/stable\s+v1\.29\.\S+\s+\d+\s+forever/m);
+    // The reboot: only the two nodes a package asked for, each with a new boot id.
+    expect(out).toMatch(/^k8s-1\s+control plane\s+rebooted\s+[0-9a-f]{8}\s+[0-9a-f]{8}/m);
+    expect(out).toMatch(/^k8s-w1\s+worker\s+rebooted\s+/m);
+    expect(out).toMatch(/^k8s-w2\s+worker\s+skipped \(no reboot required\)/m);
   } finally {
     fs.rmSync(stateDir, { recursive: true, force: true });
   }

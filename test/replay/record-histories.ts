@@ -177,6 +177,20 @@ const GROUPS: Record<string, Group> = {
       await rec.run({ scenario: 'expired-front-proxy', spec: { kind: 'refresh-certs', workflowType: 'refreshCerts', inventory: lab.inventory, input: { withinDays: 30 } } });
     });
   },
+
+  /** The rolling reboot: patch and reboot the nodes that need it; then a worker that never comes back. */
+  async reboot(env, stateDir) {
+    const lab = await Lab.up({ name: labName('b'), controlPlanes: 3, workers: 2, channel: '1.28/stable', formed: true, profile: 'fast', stateDir });
+    const reboot = (input: Record<string, unknown>): Run['spec'] => ({ kind: 'reboot', workflowType: 'rollingReboot', inventory: lab.inventory, input: { onlyIfRequired: true, ...input } });
+    return withLab(env, stateDir, lab, async (rec) => {
+      for (const n of ['k8s-1', 'k8s-3', 'k8s-w1', 'k8s-w2']) await lab.fault(n, 'reboot-required');
+      await rec.run({ scenario: 'patch-only-if-required', spec: reboot({ maintenanceCommand: 'echo patched', workerBatch: 2 }) });
+      await lab.fault('k8s-w2', 'reboot-required');
+      await lab.fault('k8s-w2', 'no-boot');
+      await rec.run({ scenario: 'node-does-not-return', spec: reboot({ bootTimeoutSeconds: 5 }), expectFailure: true });
+      await lab.heal('k8s-w2');
+    });
+  },
 };
 
 async function main(): Promise<void> {

@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseClockNs, parseDf, parseSudoProbe, clockSkewMs } from '../../activities/check-probes';
 import { lockMessage } from '../../cli/cluster-lock';
-import { listQuery } from '../../cli/commands/control';
+import { listQuery } from '../../cli/commands/list';
 import { resolveConnectConfig, type ConnectionFlags } from '../../local/connection';
 import { CliExit } from '../../local/exit';
 import { ProgressPrinter } from '../../cli/follow';

@@ -18,6 +18,7 @@ import * as join from '../../activities/microk8s/join';
 import * as ports from '../../activities/microk8s/ports';
 import * as kubectl from '../../activities/microk8s/kubectl';
 import * as raft from '../../activities/microk8s/raft';
+import * as reboot from '../../activities/microk8s/reboot';
 import * as services from '../../activities/microk8s/services';
 import * as snap from '../../activities/microk8s/snap';
 import * as status from '../../activities/microk8s/status';
@@ -106,6 +107,13 @@ const BUILDERS: Record<string, Record<string, { line: () => string; root: boolea
   raft: {
     backendListingCommand: { line: () => raft.backendListingCommand(backend, true), root: true },
   },
+  reboot: {
+    readBootIdCommand: { line: () => reboot.readBootIdCommand(node), root: false },
+    rebootRequiredCommand: { line: () => reboot.rebootRequiredCommand(node), root: false },
+    rebootPkgsCommand: { line: () => reboot.rebootPkgsCommand(node), root: false },
+    rebootCommand: { line: () => reboot.rebootCommand(), root: true },
+    maintenanceCommand: { line: () => reboot.maintenanceCommand("apt-get -y full-upgrade && echo 'done'"), root: true },
+  },
   snap: {
     snapListCommand: { line: () => snap.snapListCommand({ all: true }), root: false },
     snapInfoCommand: { line: () => snap.snapInfoCommand(), root: false },
@@ -123,7 +131,7 @@ const BUILDERS: Record<string, Record<string, { line: () => string; root: boolea
   },
 };
 
-const MODULES: Record<string, Record<string, unknown>> = { certs, 'check-probes': checkProbes, dqlite, files, services, ports, 'ha-conf': haConf, drain, join, kubectl, raft, snap, status, version };
+const MODULES: Record<string, Record<string, unknown>> = { certs, 'check-probes': checkProbes, dqlite, files, services, ports, 'ha-conf': haConf, drain, join, kubectl, raft, reboot, snap, status, version };
 /** Exports named like builders that build something other than a command line. */
 const NOT_COMMAND_LINES = new Set(['dqlite.removeShellCommand', 'dqlite.describeShellCommand']);
 
