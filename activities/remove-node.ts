@@ -42,6 +42,8 @@ export interface RemovalSurvey {
   problems: string[];
   /** Nothing left to do: the node is in neither Kubernetes nor dqlite. */
   gone: boolean;
+  /** The node answers and believes it is clustered (a worker lock, or more than one dqlite member it knows). */
+  clustered?: boolean;
   lines: string[];
 }
 
@@ -103,6 +105,7 @@ export function createRemoveNodeActivities(deps: ActivityDeps) {
         members,
         problems,
         gone: false,
+        clustered: false,
         lines: [],
       };
       if (!remover) {
@@ -123,6 +126,7 @@ export function createRemoveNodeActivities(deps: ActivityDeps) {
         stillClustered = (await locksOf(sh, target)).includes(LOCK.worker) || (await localMembers(sh, target)).members.length > 1;
       }
       base.gone = !k && !member && !stillClustered;
+      base.clustered = stillClustered;
       if (!reachable && !forceLost) {
         problems.push(`${target.name} is unreachable over SSH; if it is gone for good, rerun with --force-lost (remove-node --force)`);
       }

@@ -38,6 +38,7 @@ import { registerDemoCommand } from './commands/demo';
 import { registerDevCommand } from './commands/dev';
 import { registerFormCommand } from './commands/form';
 import { registerRemoveNodeCommand } from './commands/remove-node';
+import { registerReplaceNodeCommand } from './commands/replace-node';
 import { registerBackupCommand } from './commands/backup';
 import { registerBackupsCommand } from './commands/backups';
 import { registerRecoverQuorumCommand } from './commands/recover-quorum';
@@ -278,6 +279,7 @@ export function buildProgram(): { program: Command; ctx: RunbookCli } {
   registerRefreshPolicyCommand(program, ctx);
   registerRefreshCertsCommand(program, ctx);
   registerRebootCommand(program, ctx);
+  registerReplaceNodeCommand(program, ctx);
   registerListCommand(program, ctx);
   registerStatusCommand(program, ctx);
   registerWatchCommand(program, ctx);

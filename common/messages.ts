@@ -4,7 +4,7 @@
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
-export type RunbookKind = 'check' | 'form' | 'remove-node' | 'upgrade' | 'upgrade-node' | 'backup' | 'restore-backup' | 'recover-quorum' | 'refresh-policy' | 'refresh-certs' | 'reboot';
+export type RunbookKind = 'check' | 'form' | 'remove-node' | 'upgrade' | 'upgrade-node' | 'backup' | 'restore-backup' | 'recover-quorum' | 'refresh-policy' | 'refresh-certs' | 'reboot' | 'replace-node';
 
 /** Per-node state, as `runbook watch` shows it. Runbooks use the subset that applies to them. */
 export type NodeState =

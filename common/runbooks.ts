@@ -9,6 +9,7 @@ import type { CheckInput, CheckResult } from './check';
 import type { FormInput, FormResult } from './form';
 import type { RunbookBaseInput } from './messages';
 import type { RebootInput, RebootResult } from './reboot';
+import type { ReplaceNodeInput, ReplaceNodeResult } from './replace-node';
 import type { RecoverQuorumInput, RecoverQuorumResult } from './recovery';
 import type { RefreshPolicyInput, RefreshPolicyResult } from './refresh-policy';
 import type { RemoveNodeInput, RemoveNodeResult } from './remove-node';
@@ -30,10 +31,11 @@ export interface Runbooks {
   refreshPolicy: Runbook<RefreshPolicyInput, RefreshPolicyResult>;
   refreshCerts: Runbook<RefreshCertsInput, RefreshCertsResult>;
   rollingReboot: Runbook<RebootInput, RebootResult>;
+  replaceNode: Runbook<ReplaceNodeInput, ReplaceNodeResult>;
 }
 
 export type RunbookType = keyof Runbooks;
-export const RUNBOOK_TYPES = ['check', 'form', 'removeNode', 'rollingUpgrade', 'backup', 'restoreBackup', 'recoverQuorum', 'refreshPolicy', 'refreshCerts', 'rollingReboot'] as const satisfies readonly RunbookType[];
+export const RUNBOOK_TYPES = ['check', 'form', 'removeNode', 'rollingUpgrade', 'backup', 'restoreBackup', 'recoverQuorum', 'refreshPolicy', 'refreshCerts', 'rollingReboot', 'replaceNode'] as const satisfies readonly RunbookType[];
 
 /** What a command supplies; the CLI adds the base (inventory, planOnly, yes, requestedBy). */
 export type RunbookOwnInput<T extends RunbookType> = Omit<Runbooks[T]['input'], keyof RunbookBaseInput>;

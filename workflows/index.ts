@@ -8,3 +8,4 @@ export * from './recover-quorum';
 export * from './refresh-policy';
 export * from './refresh-certs';
 export * from './reboot';
+export * from './replace-node';

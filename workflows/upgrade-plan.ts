@@ -5,7 +5,7 @@
  * of the current track first), control planes first and one at a time (non-voters, then voters, the dqlite leader
  * last), workers afterwards in small batches.
  */
-import { compareVersions, tryParseKubeVersion } from '../common/versions';
+import { compareVersions, minorOf, tryParseKubeVersion } from '../common/versions';
 import { type ClusterObservation, normaliseChannel, type ObservedNode, type UpgradeOptions } from '../common/upgrade';
 
 // --- the plan -------------------------------------------------------------------------------------------------
@@ -45,15 +45,6 @@ export interface UpgradePlan {
   lines: string[];
 }
 
-export function minorOf(version: string): number | undefined {
-  const m = /^v?1\.(\d+)(?:\.|$)/.exec(version);
-  return m ? Number(m[1]) : undefined;
-}
-
-function trackMinor(channel: string): number | undefined {
-  const m = /^1\.(\d+)\//.exec(channel);
-  return m ? Number(m[1]) : undefined;
-}
 
 /** True when `a` is an older release than `b` (`v1.28.3` < `v1.28.10`, `v1.29.0-rc.0` < `v1.29.0`). */
 export function olderThan(a: string, b: string): boolean {
@@ -86,10 +77,10 @@ export function planHop(
   workerBatch: number,
   opts: { lastHop: boolean; assumeMinor?: Record<string, number> } = { lastHop: true },
 ): Hop {
-  const minor = trackMinor(channel)!;
+  const minor = minorOf(channel)!.minor;
   const skipped: string[] = [];
   const due = nodes.filter((n) => {
-    const current = opts.assumeMinor?.[n.name] ?? minorOf(n.version) ?? 0;
+    const current = opts.assumeMinor?.[n.name] ?? minorOf(n.version)?.minor ?? 0;
     if (current < minor) return true;
     if (current === minor && opts.lastHop && n.tracking !== channel) return true;
     skipped.push(`${n.name} (already on ${n.version}, ${n.tracking})`);
@@ -116,7 +107,7 @@ export function planPatchHop(obs: ClusterObservation, workerBatch: number): Hop 
     node: n.name,
     controlPlane: n.controlPlane,
     channel: n.tracking,
-    minor: `1.${minorOf(n.version)}`,
+    minor: `1.${minorOf(n.version)?.minor}`,
   });
   const workers = behind.filter((n) => !n.controlPlane).map(step);
   const workerBatches: NodeStep[][] = [];
@@ -134,10 +125,10 @@ function refusalsFor(obs: ClusterObservation, targetMinor: number): string[] {
   const out: string[] = [];
   for (const n of obs.nodes) {
     if (!n.ready) out.push(`node ${n.name} is not Ready; fix it (or remove it from the cluster) before upgrading`);
-    if (trackMinor(n.tracking) === undefined) {
+    if (minorOf(n.tracking)?.minor === undefined) {
       out.push(`node ${n.name} tracks "${n.tracking}"; move it to a 1.NN track first (minor upgrades follow the channel)`);
     }
-    const m = minorOf(n.version);
+    const m = minorOf(n.version)?.minor;
     if (m === undefined) out.push(`node ${n.name} reports version "${n.version}", which is not a MicroK8s release`);
     else if (m > targetMinor) {
       out.push(`node ${n.name} runs ${n.version}, newer than the target 1.${targetMinor}; downgrades are not upgrades`);
@@ -147,13 +138,13 @@ function refusalsFor(obs: ClusterObservation, targetMinor: number): string[] {
   if (cps.length >= 3 && (!obs.ha || obs.voters < 3)) {
     out.push(`high availability is degraded (${obs.voters} voter(s) for ${cps.length} control-plane nodes); restore HA first`);
   }
-  const cpMinors = cps.map((n) => minorOf(n.version) ?? 0);
+  const cpMinors = cps.map((n) => minorOf(n.version)?.minor ?? 0);
   if (cpMinors.length && Math.max(...cpMinors) - Math.min(...cpMinors) > 1) {
     out.push(`control-plane nodes are more than one minor apart (${cps.map((n) => `${n.name} ${n.version}`).join(', ')})`);
   }
   const newestCp = Math.max(0, ...cpMinors);
   for (const w of obs.nodes.filter((n) => !n.controlPlane)) {
-    if ((minorOf(w.version) ?? 0) > newestCp) out.push(`worker ${w.name} (${w.version}) is newer than every control plane`);
+    if ((minorOf(w.version)?.minor ?? 0) > newestCp) out.push(`worker ${w.name} (${w.version}) is newer than every control plane`);
   }
   if (obs.failingSystemPods.length) {
     out.push(`kube-system pods are failing (${obs.failingSystemPods.join(', ')}); fix them before upgrading`);
@@ -172,7 +163,7 @@ function unavailableChannels(hops: Hop[], channels: Record<string, string>): str
   const risk = missing[0].split('/')[1];
   const open = Object.keys(channels)
     .filter((ch) => ch.endsWith(`/${risk}`) && /^1\.\d+\//.test(ch))
-    .sort((a, b) => (trackMinor(a) ?? 0) - (trackMinor(b) ?? 0));
+    .sort((a, b) => (minorOf(a)?.minor ?? 0) - (minorOf(b)?.minor ?? 0));
   const highest = open[open.length - 1];
   const named = missing.length > 3 ? `${missing[0]} (and ${missing.length - 1} more, up to ${missing[missing.length - 1]})` : missing.join(', ');
   return [
@@ -202,7 +193,7 @@ export function planUpgrade(
 ): UpgradePlan {
   const target = normaliseChannel(options.to);
   const [track, risk] = target.split('/');
-  const targetMinor = trackMinor(target)!;
+  const targetMinor = minorOf(target)!.minor;
   const refusals = refusalsFor(obs, targetMinor);
   const before = Object.fromEntries(
     obs.nodes.map((n) => [n.name, { version: n.version, revision: n.revision, channel: n.tracking, unschedulable: n.unschedulable }]),
@@ -213,7 +204,7 @@ export function planUpgrade(
   const badRequest: string[] = [];
   if (!refusals.length) {
     // From the lowest minor, one hop per minor; nodes at the target minor on another channel move in the last hop.
-    const lowest = Math.min(...obs.nodes.map((n) => minorOf(n.version) ?? targetMinor));
+    const lowest = Math.min(...obs.nodes.map((n) => minorOf(n.version)?.minor ?? targetMinor));
     const assumed: Record<string, number> = {};
     for (let minor = Math.min(lowest + 1, targetMinor); minor <= targetMinor; minor++) {
       const lastHop = minor === targetMinor;
@@ -222,7 +213,7 @@ export function planUpgrade(
         assumeMinor: Object.keys(assumed).length ? assumed : undefined,
       });
       if (hop.controlPlanes.length || hop.workerBatches.length) hops.push(hop);
-      for (const n of obs.nodes) assumed[n.name] = Math.max(minor, minorOf(n.version) ?? 0);
+      for (const n of obs.nodes) assumed[n.name] = Math.max(minor, minorOf(n.version)?.minor ?? 0);
     }
     if (checkRequest) badRequest.push(...unavailableChannels(hops, obs.channels), ...unconfirmedHops(hops, options));
   }

@@ -3,7 +3,7 @@
  * (or uses the one `runbook dev` runs), a lab of freshly installed MicroK8s nodes behind real sshd and a worker,
  * then runs the runbooks through the real `runbook` CLI, as an SRE would type them:
  * check → form → hold auto-refresh → upgrade through an injected failure and its rollback → upgrade again → renew
- * an expired certificate → patch and reboot the nodes that need it → lose quorum → recover.
+ * an expired certificate → patch and reboot the nodes that need it → lose quorum → recover → replace the lost nodes.
  */
 import { spawn } from 'child_process';
 import * as path from 'path';
@@ -75,6 +75,17 @@ function scenario(inv: string): Step[] {
       run: ['recover-quorum', '-i', inv, '--lost', 'k8s-2,k8s-3', '--yes'],
       expect: 0,
     },
+    {
+      title: 'new hardware: k8s-2 and k8s-3 are rebuilt at their old addresses (fresh MicroK8s 1.29, new host keys)',
+      run: async (lab) => {
+        // On the cluster's channel (§13: a join across minors fails and leaves a stale member).
+        await lab.rebuild('k8s-2', { channel: '1.29/stable' });
+        await lab.rebuild('k8s-3', { channel: '1.29/stable' });
+      },
+      expect: 0,
+    },
+    { title: 'replace k8s-2: it joins again as a control plane (two members: one voter, no HA yet)', run: ['replace-node', '-i', inv, '--node', 'k8s-2', '--yes'], expect: 0 },
+    { title: 'replace k8s-3: three voters, high availability back', run: ['replace-node', '-i', inv, '--node', 'k8s-3', '--yes'], expect: 0 },
     { title: 'what ran on this cluster', run: ['list', '--cluster', LAB_NAME], expect: 0 },
   ];
 }
@@ -89,7 +100,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
 export function registerDemoCommand(program: Command, ctx: ProgramContext): void {
   program
     .command('demo')
-    .description('Dev server + lab + worker, then form, hold auto-refresh, upgrade (with a rollback), renew certificates, patch and reboot, lose and recover quorum; prints the UI link')
+    .description('Dev server + lab + worker, then form, hold auto-refresh, upgrade (with a rollback), renew certificates, patch and reboot, lose and recover quorum, replace the lost nodes; prints the UI link')
     .option('--state-dir <dir>', 'engine state directory (env RUNBOOK_STATE_DIR)', defaultStateDir())
     .option('--port <port>', 'Temporal gRPC port', '7233')
     .option('--ui-port <port>', 'Web UI port', '8233')

@@ -39,9 +39,14 @@ test('the demo runs every runbook through the real CLI and exits 0', async () =>
       'refresh-certs completed 0',
       'reboot completed 0',
       'recover-quorum completed 0',
+      'replace-node completed 0',
+      'replace-node completed 0',
     ]);
     expect(out).toMatch(/cluster demo: pre-flight passed; not formed yet/);
     expect(out).toMatch(/^k8s-w2\s+1\.29\/stable\s+v1\.29\.\S+\s+\d+\s+forever/m);
+    // New hardware: the lost nodes replaced (recover-quorum had removed them), HA back.
+    expect(out).toMatch(/^k8s-2 was already gone; k8s-2 joined; 1 dqlite voter\(s\), high availability no$/m);
+    expect(out).toMatch(/^k8s-3 was already gone; k8s-3 joined; 3 dqlite voter\(s\), high availability yes$/m);
     // The reboot: only the two nodes a package asked for, each with a new boot id.
     expect(out).toMatch(/^k8s-1\s+control plane\s+rebooted\s+[0-9a-f]{8}\s+[0-9a-f]{8}/m);
     expect(out).toMatch(/^k8s-w1\s+worker\s+rebooted\s+/m);

@@ -147,6 +147,31 @@ test('--on-failure pause: a node that does not come back pauses the run for a de
   expect((await s.lab.status()).nodes.find((n) => n.name === 'k8s-w1')).toMatchObject({ cordoned: false, ready: true });
 }, 180_000);
 
+test('--window waits on a durable timer for its opening, then --blocking-pods waits while a matching pod runs on the node; both say so', async () => {
+  await s.lab.fault('k8s-w1', 'reboot-required');
+  await s.lab.fault('k8s-w1', 'pdb-block'); // a pod app=critical pinned to k8s-w1
+  // A daily window opening at the minute after next (60-120 s away) and lasting an hour.
+  const open = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 120_000);
+  const hhmm = (d: Date) => d.toISOString().slice(11, 16);
+  const window = `daily ${hhmm(open)}-${hhmm(new Date(open.getTime() + 3_600_000))} UTC`;
+  const id = `runbook-${s.lab.inventory.cluster}`;
+  const status = async () => (await s.cli(['status', id])).stdout;
+  const since = s.lab.journal().length;
+  const run = reboot('--only-if-required', '--window', window, '--turn-estimate', '5m', '--blocking-pods', 'app=critical', '--gate-poll', '1s', '--yes');
+  try {
+    const opens = open.toISOString().replace(/\.\d+Z$/, 'Z');
+    await waitFor('the window wait', async () => new RegExp(`step: +waiting for the window ${window}: k8s-w1 start at ${opens}`).test(await status()), 60_000, 250);
+    await waitFor('the blocking pod to hold the run', async () => /step: +waiting: a gate fires before k8s-w1: --blocking-pods app=critical: default\/critical-\S+ on k8s-w1/.test(await status()), 150_000, 500);
+    expect(Date.now()).toBeGreaterThanOrEqual(open.getTime()); // not before the window opened
+    expect(events(since, 'cordoned', 'reboot')).toEqual([]);
+  } finally {
+    await s.lab.heal('k8s-w1'); // the pod's job is done: it goes
+  }
+  const r = await run;
+  expect(r.code).toBe(0);
+  expect(events(since, 'reboot').map((e) => e.node)).toEqual(['k8s-w1']);
+}, 300_000);
+
 test('bad input names the flag and the fix, exit 2, nothing starts', async () => {
   const cases: Array<[string[], RegExp]> = [
     [['--command', 'apt-get update\napt-get -y upgrade'], /--command: must be one line of printable text/],

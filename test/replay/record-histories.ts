@@ -191,6 +191,16 @@ const GROUPS: Record<string, Group> = {
       await lab.heal('k8s-w2');
     });
   },
+
+  /** replace-node: a control plane destroyed and rebuilt at its address (the stale member removed, joined again). */
+  async replace(env, stateDir) {
+    const lab = await Lab.up({ name: labName('n'), controlPlanes: 3, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast', stateDir });
+    return withLab(env, stateDir, lab, async (rec) => {
+      await lab.fault('k8s-3', 'destroy');
+      await lab.rebuild('k8s-3');
+      await rec.run({ scenario: 'rebuilt-in-place', spec: { kind: 'replace-node', workflowType: 'replaceNode', inventory: lab.inventory, input: { node: 'k8s-3', replacement: 'k8s-3', timing: FAST_TIMING } } });
+    });
+  },
 };
 
 async function main(): Promise<void> {
