@@ -39,6 +39,7 @@ import { registerDevCommand } from './commands/dev';
 import { registerFormCommand } from './commands/form';
 import { registerRemoveNodeCommand } from './commands/remove-node';
 import { registerReplaceNodeCommand } from './commands/replace-node';
+import { registerScheduleCommand } from './commands/schedule';
 import { registerBackupCommand } from './commands/backup';
 import { registerBackupsCommand } from './commands/backups';
 import { registerRecoverQuorumCommand } from './commands/recover-quorum';
@@ -280,6 +281,7 @@ export function buildProgram(): { program: Command; ctx: RunbookCli } {
   registerRefreshCertsCommand(program, ctx);
   registerRebootCommand(program, ctx);
   registerReplaceNodeCommand(program, ctx);
+  registerScheduleCommand(program, ctx);
   registerListCommand(program, ctx);
   registerStatusCommand(program, ctx);
   registerWatchCommand(program, ctx);

@@ -9,3 +9,4 @@ export * from './refresh-policy';
 export * from './refresh-certs';
 export * from './reboot';
 export * from './replace-node';
+export * from './scheduled-run';

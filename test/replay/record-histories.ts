@@ -27,6 +27,8 @@ interface Run {
   approvePlan?: boolean;
   /** A rollback scenario ends in a failed runbook: that is what it records. */
   expectFailure?: boolean;
+  /** Start the workflow with `spec.input` as its whole input (a launcher), not as a runbook. */
+  raw?: boolean;
 }
 
 class Recorder {
@@ -40,7 +42,10 @@ class Recorder {
 
   async run(r: Run): Promise<unknown> {
     const t0 = Date.now();
-    const handle = await startRunbook(this.env, { summary: `${r.spec.kind} ${r.spec.inventory.cluster}`, ...r.spec, yes: !r.approvePlan }, this.worker.taskQueue);
+    // `raw`: the input is the workflow's own (a launcher such as scheduledRun), not a runbook's base input.
+    const handle = r.raw
+      ? await this.env.client.workflow.start(r.spec.workflowType, { taskQueue: this.worker.taskQueue, workflowId: `fixture-${r.spec.workflowType}-${process.pid}`, args: [r.spec.input] })
+      : await startRunbook(this.env, { summary: `${r.spec.kind} ${r.spec.inventory.cluster}`, ...r.spec, yes: !r.approvePlan }, this.worker.taskQueue);
     if (r.approvePlan) await approveWhenAsked(handle);
     const outcome = await handle.result().then(
       (value: unknown) => ({ failed: false, value }),
@@ -189,6 +194,15 @@ const GROUPS: Record<string, Group> = {
       await lab.fault('k8s-w2', 'no-boot');
       await rec.run({ scenario: 'node-does-not-return', spec: reboot({ bootTimeoutSeconds: 5 }), expectFailure: true });
       await lab.heal('k8s-w2');
+    });
+  },
+
+  /** A scheduled backup as the schedule starts it: the launcher and its child under the cluster's lock; then skipped. */
+  async schedule(env, stateDir) {
+    const lab = await Lab.up({ name: labName('s'), controlPlanes: 3, channel: '1.28/stable', formed: true, profile: 'fast', stateDir });
+    const input = { scheduleId: `runbook-${lab.inventory.cluster}.backup`, kind: 'backup', input: { inventory: lab.inventory, requestedBy: 'fixture via schedule', yes: true, keep: 2 } };
+    return withLab(env, stateDir, lab, async (rec) => {
+      await rec.run({ scenario: 'backup-ran', spec: { kind: 'backup', workflowType: 'scheduledRun', inventory: lab.inventory, input }, raw: true });
     });
   },
 

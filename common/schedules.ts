@@ -1,0 +1,42 @@
+/**
+ * Runbooks on a schedule (Temporal Schedules): which runbooks may run unattended, and what one scheduled run
+ * reports. A scheduled run goes through a small launcher workflow that starts the runbook under the cluster's lock
+ * ID: when another runbook holds the cluster, the scheduled one is skipped and says so. Workflow-safe.
+ */
+import type { BackupInput, BackupResult } from './backup';
+import type { CheckInput, CheckResult } from './check';
+
+/** Runbooks that change nothing a person must watch: a backup (running MicroK8s, or `--stopped`) and a check. */
+export const SCHEDULABLE = { backup: 'backup', check: 'check' } as const;
+export type ScheduledKind = keyof typeof SCHEDULABLE;
+
+export interface ScheduledRunInput {
+  scheduleId: string;
+  kind: ScheduledKind;
+  /** The runbook's whole input (`yes`: a scheduled run does not wait for a plan approval). */
+  input: BackupInput | CheckInput;
+}
+
+export interface ScheduledRunResult {
+  scheduleId: string;
+  kind: ScheduledKind;
+  /** `skipped`: another runbook held the cluster at the scheduled time (overlaps are skipped, never queued). */
+  outcome: 'ran' | 'skipped';
+  /** The runbook's workflow ID (the cluster's lock ID) and run. */
+  workflowId: string;
+  runId?: string;
+  reason?: string;
+  /** One line about the result: the backup's id, or the check's verdict. */
+  summary?: string;
+  result?: BackupResult | CheckResult;
+}
+
+/** The schedule's ID: one schedule per cluster and runbook unless `--id` names another. */
+export function scheduleIdFor(cluster: string, kind: ScheduledKind): string {
+  return `runbook-${cluster}.${kind}`;
+}
+
+/** The launcher's workflow ID (Temporal appends the scheduled time); the "." keeps it apart from any cluster's lock ID. */
+export function scheduledRunWorkflowId(scheduleId: string): string {
+  return `${scheduleId}.scheduled`;
+}
