@@ -5,6 +5,7 @@
  * read before, so a retry after a worker crash never reboots a node twice.
  */
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
+import { tail as outputTail } from '../common/audit';
 import { FailureType, NODE_UNREACHABLE_TYPES } from '../common/constants';
 import type { Inventory } from '../common/inventory';
 import type { NodeBootState } from '../common/reboot';
@@ -22,7 +23,7 @@ const POLL_MS = 1_000;
 const TAIL_CHARS = 600;
 
 const unreachable = (err: unknown): err is ApplicationFailure => err instanceof ApplicationFailure && NODE_UNREACHABLE_TYPES.includes(err.type ?? '');
-const tail = (text: string) => (text.length > TAIL_CHARS ? `…${text.slice(-TAIL_CHARS)}` : text).trim();
+const tail = (text: string) => outputTail(text.trim(), TAIL_CHARS);
 const failure = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
 export function createRebootActivities(deps: ActivityDeps) {

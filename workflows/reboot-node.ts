@@ -7,12 +7,12 @@
  * Ready or fails the health gate stays cordoned and the run stops, or waits for a decision (`--on-failure pause`:
  * retry waits for it again; abort stops). Never silently: the failure names the node and that it is cordoned.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ClusterCheck } from '../common/check';
 import { FailureType } from '../common/constants';
 import { describePdbBlock } from '../common/drain';
-import { innermostMessage } from '../common/failures';
+import { innermostMessage, innermostType } from '../common/failures';
 import { type NodeBootState, type NodeReboot, REBOOT_DEFAULTS, type RebootInput } from '../common/reboot';
 import type { ObservedNode } from '../common/upgrade';
 import type { Checklist } from './checklist';
@@ -142,7 +142,7 @@ export async function rebootNode(ctx: RebootContext, node: string): Promise<Node
         const worse = cp ? gateProblems(ctx.baseline, await ctx.gate()) : undefined;
         return worse ? { message: worse, back } : { back };
       }).catch((err) => {
-        if (err instanceof ActivityFailure && typeOf(err) === FailureType.NodeDidNotReturn) return { message: innermostMessage(err), back: undefined };
+        if (err instanceof ActivityFailure && innermostType(err) === FailureType.NodeDidNotReturn) return { message: innermostMessage(err), back: undefined };
         throw err;
       });
       if (!problem.message && problem.back) {
@@ -160,7 +160,7 @@ export async function rebootNode(ctx: RebootContext, node: string): Promise<Node
   } catch (err) {
     if (isCancellation(err)) await CancellationScope.nonCancellable(() => putBack(ctx, node, bootIdBefore, issued, cordonedByUs, waitBack, waitReady));
     // A step that failed (not a refusal above): the node's line and the run's failure name the innermost cause.
-    if (err instanceof ActivityFailure) stop(typeOf(err), `${innermostMessage(err)}${cordonedByUs ? '; it stays cordoned' : ''}`);
+    if (err instanceof ActivityFailure) stop(innermostType(err) ?? FailureType.CommandFailed, `${innermostMessage(err)}${cordonedByUs ? '; it stays cordoned' : ''}`);
     throw err;
   }
 }
@@ -188,15 +188,4 @@ async function putBack(
   }
   if (cordonedByUs) await ready.uncordonNode.executeWithOptions({ summary: `uncordon ${node} (cancel)` }, [{ inventory: ctx.input.inventory, node }]);
   rb.node(node, issued ? 'done' : 'skipped', issued ? 'cancelled: rebooted, Ready, uncordoned' : 'cancelled before its reboot: uncordoned');
-}
-
-/** The failure type of the innermost application failure under a step's failure. */
-function typeOf(err: ActivityFailure): string {
-  let e: unknown = err;
-  let type: string = FailureType.CommandFailed;
-  while (e instanceof Error) {
-    if (e instanceof ApplicationFailure && e.type) type = e.type;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return type;
 }
