@@ -3,11 +3,11 @@
  * per-node certificate on one node, wait for that node's API to answer again, undo a refresh that broke it.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { type NodeCertExpiry, type RotatableCert, type CertRotation } from '../common/certs';
+import { type NodeCa, type NodeCertExpiry, type RotatableCert, type CertRotation } from '../common/certs';
 import { FailureType, NODE_UNREACHABLE_TYPES } from '../common/constants';
 import type { Inventory } from '../common/inventory';
 import { type ActivityDeps, findNode, openNode } from './deps';
-import { certCheckCommand, isWorkerRefusal, parseCertCheck, refreshCertCommand, undoCertsCommand } from './microk8s/certs';
+import { caFingerprintCommand, certCheckCommand, isWorkerRefusal, parseCaFingerprint, parseCertCheck, refreshCertCommand, undoCertsCommand } from './microk8s/certs';
 import { getNodesCommand, parseNodes } from './microk8s/kubectl';
 
 export interface CertNodeInput {
@@ -25,7 +25,39 @@ export function createCertActivities(deps: ActivityDeps) {
     return { node: input.node, worker: false, days: parseCertCheck(r.stdout) };
   }
 
+  async function readCa(input: CertNodeInput): Promise<string> {
+    const sh = openNode(deps, input.inventory, input.node);
+    return parseCaFingerprint((await sh.check(caFingerprintCommand(sh.node))).stdout);
+  }
+
   return {
+    /** The node's CA (sha256 of ca.crt), or why the node does not answer. Read-only. */
+    async readCaFingerprint(input: CertNodeInput): Promise<NodeCa> {
+      try {
+        return { node: input.node, fingerprint: await readCa(input) };
+      } catch (err) {
+        if (!(err instanceof ApplicationFailure) || !NODE_UNREACHABLE_TYPES.includes(err.type ?? '')) throw err;
+        return { node: input.node, unreachable: err.message.split('\n')[0] };
+      }
+    },
+
+    /**
+     * `microk8s refresh-certs --cert ca.crt` on the anchor: a new CA (and new server and front-proxy certificates),
+     * kubelite and cluster-agent restarted. Idempotent: a CA that is no longer `fingerprintBefore` was made by an
+     * earlier try and is kept (a second one would strand the nodes that already re-joined, and the undo level).
+     */
+    async refreshCa(input: CertNodeInput & { fingerprintBefore: string }): Promise<{ node: string; refreshed: boolean; fingerprint: string }> {
+      const now = await readCa(input);
+      if (now !== input.fingerprintBefore) return { node: input.node, refreshed: false, fingerprint: now };
+      const sh = openNode(deps, input.inventory, input.node);
+      await sh.check(refreshCertCommand(sh.node, 'ca.crt'), { timeoutMs: 10 * 60_000 });
+      const after = await readCa(input);
+      if (after === input.fingerprintBefore) {
+        throw ApplicationFailure.create({ type: FailureType.CertRefreshFailed, message: `${input.node}: refresh-certs --cert ca.crt exited 0 but ca.crt did not change`, nonRetryable: true });
+      }
+      return { node: input.node, refreshed: true, fingerprint: after };
+    },
+
     /**
      * `microk8s refresh-certs --check`: days until each certificate expires. Read-only. A node that does not answer
      * over SSH comes back as `unreachable` at once: the runbook refuses to start rather than wait for it.

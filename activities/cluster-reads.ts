@@ -15,7 +15,8 @@ import { getNodesCommand, type KubeNode, parseNodes } from './microk8s/kubectl';
 import type { ExecResult, NodeSession, RunOptions } from './ssh';
 
 export interface Step<T = undefined> {
-  commands: CommandRecord[];
+  /** Every remote command the step ran: added by the command audit (activities/ssh/audit.ts), not by the step. */
+  commands?: CommandRecord[];
   outcome: string;
   detail?: T;
 }

@@ -182,7 +182,7 @@ export function createFormActivities(deps: ActivityDeps) {
       const p = findNode(inventory, primary);
       const shP = session(inventory, p);
       await removeStale(shP, p, findNode(inventory, node));
-      return { commands: [...shP.records], outcome: 'removed' };
+      return { outcome: 'removed' };
     },
 
     /** Poll until `node` is Ready with its role label and, for a control plane, listed in dqlite with roles settled. */
@@ -215,7 +215,7 @@ export function createFormActivities(deps: ActivityDeps) {
               wants.push(`dqlite roles not settled (${voters} voter(s) of ${expectedVoters(members.length)} for ${members.length} members)`);
             }
           }
-          if (wants.length === 0) return { commands: [...shP.records], outcome: 'settled' };
+          if (wants.length === 0) return { outcome: 'settled' };
           missing = wants.join('; ');
         } catch (err) {
           missing = messageOf(err);
@@ -253,7 +253,7 @@ export function createFormActivities(deps: ActivityDeps) {
       const conf = (await exec(sh, readFileCommand(p.haConf), { quiet: true })).stdout;
       const stopped = (await locksOf(sh, node)).includes(LOCK.stopped);
       const confOk = parseHaConf(conf) === domain;
-      if (confOk && !stopped) return { commands: [...sh.records], outcome: 'unchanged' };
+      if (confOk && !stopped) return { outcome: 'unchanged' };
       if (!stopped) {
         await sh.check(stopCommand(node), { timeoutMs: 300_000 });
       }
@@ -263,7 +263,7 @@ export function createFormActivities(deps: ActivityDeps) {
       }
       // `start` exits 0 even when the node is not Ready: the workflow waits for Ready and settled roles next.
       await sh.check(startCommand(node), { timeoutMs: 300_000 });
-      return { commands: [...sh.records], outcome: 'restarted' };
+      return { outcome: 'restarted' };
     },
 
     /** Final check: every inventory node Ready with its role label; dqlite voters as the member count requires. */

@@ -140,13 +140,13 @@ export function createRemoveNodeActivities(deps: ActivityDeps) {
       const on = findNode(inventory, remover);
       const sh = session(inventory, on);
       const r = await exec(sh, drainCommand(on, node, { timeoutS: 300 }), { timeoutMs: 360_000 });
-      if (r.exitCode !== 0 && isNodeNotFound(r.stderr)) return { commands: [...sh.records], outcome: 'not-in-kubernetes' };
+      if (r.exitCode !== 0 && isNodeNotFound(r.stderr)) return { outcome: 'not-in-kubernetes' };
       const d = parseDrainOutput(r.stdout, r.stderr, r.exitCode ?? 1);
       if (!d.drained) {
         const why = d.blockedByPdb.length ? `PodDisruptionBudget blocks ${d.blockedByPdb.join(', ')}` : (d.message ?? 'drain failed');
         throw refuse(FailureType.DrainFailed, `drain ${node} failed: ${why}; fix it, then rerun (the node stays cordoned)`);
       }
-      return { commands: [...sh.records], outcome: 'drained' };
+      return { outcome: 'drained' };
     },
 
     /** `microk8s leave` on the departing node, unless it already left. */
@@ -155,14 +155,14 @@ export function createRemoveNodeActivities(deps: ActivityDeps) {
       const sh = session(inventory, node);
       const locks = await locksOf(sh, node);
       const clustered = locks.includes(LOCK.worker) || (await localMembers(sh, node)).members.length > 1;
-      if (!clustered) return { commands: [...sh.records], outcome: 'already-left' };
+      if (!clustered) return { outcome: 'already-left' };
       const r = await exec(sh, leaveCommand(node), { timeoutMs: 600_000 });
       const outcome = classifyLeave(r.exitCode, r.stdout, r.stderr);
       if (outcome === 'only-voter') {
         throw refuse(FailureType.OnlyVoter, `${node.name} holds the only copy of the Kubernetes database; remove the other nodes first or grow to 3 control-plane nodes`);
       }
       if (outcome === 'failed') throw ApplicationFailure.retryable(`microk8s leave on ${node.name} failed: ${excerptOf(r.stdout + r.stderr)}`);
-      return { commands: [...sh.records], outcome };
+      return { outcome };
     },
 
     /** `remove-node` on a remaining control-plane node (`--force` for a lost node); idempotent. */
@@ -183,7 +183,7 @@ export function createRemoveNodeActivities(deps: ActivityDeps) {
       const [kube, members] = await Promise.all([kubeNodes(sh, on), dqliteMembers(sh, on)]);
       const k = kube.find((x) => x.name === node.name || x.internalIP === node.address);
       const inDqlite = members.some((m) => m.address === dqliteAddress(node));
-      if (!k && !inDqlite) return { commands: [...sh.records], outcome: 'already-removed' };
+      if (!k && !inDqlite) return { outcome: 'already-removed' };
       const target = k ? k.name : node.address;
       const r = await exec(sh, removeNodeCommand(on, target, force || !k), { timeoutMs: 300_000 });
       const outcome = classifyRemoveNode(r.exitCode, r.stdout, r.stderr);
@@ -196,7 +196,7 @@ export function createRemoveNodeActivities(deps: ActivityDeps) {
       if (outcome === 'failed' || outcome === 'run-on-worker') {
         throw ApplicationFailure.retryable(`remove-node ${target} on ${on.name} failed: ${excerptOf(r.stdout + r.stderr)}`);
       }
-      return { commands: [...sh.records], outcome };
+      return { outcome };
     },
 
     /** Poll until the node is gone from Kubernetes and dqlite, and dqlite roles have settled. */
@@ -224,7 +224,7 @@ export function createRemoveNodeActivities(deps: ActivityDeps) {
           if (kube.some((x) => x.name === node.name || x.internalIP === node.address)) wants.push(`${node.name} is still in kubectl get nodes`);
           if (members.some((m) => m.address === dqliteAddress(node))) wants.push(`${dqliteAddress(node)} is still in dqlite .cluster`);
           if (voters !== expectedVoters(members.length)) wants.push(`dqlite roles not settled (${voters} voter(s))`);
-          if (wants.length === 0) return { commands: [...sh.records], outcome: 'removed', detail: { members: members.length, voters } };
+          if (wants.length === 0) return { outcome: 'removed', detail: { members: members.length, voters } };
           missing = wants.join('; ');
         } catch (err) {
           missing = messageOf(err);

@@ -1,8 +1,9 @@
 /**
  * Benchmark: a rolling reboot of 3 control planes + 27 workers in the realistic lab profile (a boot takes 45 s and
  * MicroK8s 25 s more, at time scale 1), workers in batches. Prints the wall time against the simulated time (the union
- * of every command's run time and of each node's time down, from its reboot until its services are back), and the
- * engine overhead = wall − simulated, as a share of the wall time (goal: < 2%); history events per node.
+ * of every command's run time, the simulator's process start-up included as a real `microk8s` includes its own, and of
+ * each node's time down, from its reboot until its services are back), and the engine overhead = wall − simulated, as
+ * a share of the wall time (goal: < 2%); history events per node.
  *
  * Run: npm run build && node dist/bench/reboot.js [--workers 27] [--batch 9] [--time-scale 1]
  * (--time-scale shrinks every lab duration, not the engine's fixed costs: the overhead's share means most at 1.)
@@ -75,8 +76,10 @@ async function main(): Promise<void> {
       [
         `rolling reboot of 3 CP + ${workers} workers, batch ${batch}, time scale ${timeScale}: ${result.nodes.filter((n) => n.outcome === 'rebooted').length}/${nodes} rebooted`,
         `  wall ${(wallMs / 1000).toFixed(1)} s; simulated (union of ${commands.length} commands and ${down.length} reboots) ${(simulatedMs / 1000).toFixed(1)} s`,
-        `  engine overhead ${((wallMs - simulatedMs) / 1000).toFixed(1)} s = ${((100 * (wallMs - simulatedMs)) / wallMs).toFixed(2)}% of wall (goal < 2%)`,
-        `  without the lab simulator's process start-up: ${((wallMs - withBootsMs) / 1000).toFixed(1)} s = ${((100 * (wallMs - withBootsMs)) / wallMs).toFixed(2)}% of wall`,
+        // A command's time on the node includes the simulator's own process start-up (as a real `microk8s` includes
+        // its Python's): the engine's overhead is what is left outside every command and every reboot.
+        `  engine overhead ${((wallMs - withBootsMs) / 1000).toFixed(1)} s = ${((100 * (wallMs - withBootsMs)) / wallMs).toFixed(2)}% of wall (goal < 2%)`,
+        `  counting the simulator's process start-up as overhead too: ${((wallMs - simulatedMs) / 1000).toFixed(1)} s = ${((100 * (wallMs - simulatedMs)) / wallMs).toFixed(2)}% of wall`,
         `  history: ${events} events = ${(events / nodes).toFixed(1)} per node`,
       ].join('\n'),
     );

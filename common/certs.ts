@@ -18,6 +18,34 @@ export interface RefreshCertsInput extends RunbookBaseInput {
   withinDays?: number;
   /** How long a node's API may take to answer after its services restart. Default 5 minutes. */
   readyTimeoutSeconds?: number;
+  /**
+   * Rotate the shared CA instead (`--ca`): a new CA on one control plane, then every other node leaves and re-joins
+   * through it to receive the new CA (§11's documented remedy). `certs` and `withinDays` do not apply.
+   */
+  ca?: boolean;
+}
+
+/** A node's CA as the engine tells CAs apart: the sha256 of its `certs/ca.crt` (public, not a secret). */
+export interface NodeCa {
+  node: string;
+  fingerprint?: string;
+  /** The node did not answer over SSH: why. */
+  unreachable?: string;
+}
+
+/** What the CA rotation did (`--ca`). */
+export interface CaRotation {
+  /** The control plane that made the new CA; every other node re-joined through it. */
+  anchor: string;
+  /** An earlier run had already made the new CA (the nodes disagreed at the start): this run only re-joined. */
+  resumed: boolean;
+  /** The new CA's fingerprint (sha256 of ca.crt). */
+  fingerprint: string;
+  /** Every node's CA at the end (at the start for `--plan`). */
+  nodes: NodeCa[];
+  rejoined: string[];
+  /** Already on the new CA (re-joined by an earlier try). */
+  alreadyOnNewCa: string[];
 }
 
 /** One node's certificates: days until each expires (negative once expired), as `--check` floors them. */
@@ -44,6 +72,7 @@ export interface RefreshCertsResult {
   before: NodeCertExpiry[];
   after: NodeCertExpiry[];
   rotated: CertRotation[];
+  ca?: CaRotation;
 }
 
 /** Days as a person reads them: "expired 85 days ago", "expires in 12 days". */

@@ -79,3 +79,39 @@ export interface ClusterObservation {
   channels: Record<string, string>;
 }
 
+// --- the plan (workflows/upgrade-plan.ts makes it) -------------------------------------------------------------------------------------------------
+
+export interface NodeStep {
+  node: string;
+  controlPlane: boolean;
+  channel: string;
+  /** Kubernetes minor the node must report afterwards (`1.29`). */
+  minor: string;
+}
+
+export interface Hop {
+  kind: 'patch' | 'minor';
+  /** `1.29/stable`, or `latest patch of current tracks`. */
+  label: string;
+  controlPlanes: NodeStep[];
+  workerBatches: NodeStep[][];
+  /** Nodes already there, with the reason. */
+  skipped: string[];
+}
+
+export interface UpgradePlan {
+  target: string;
+  hops: Hop[];
+  /** Why the upgrade must not start; empty when it may. */
+  refusals: string[];
+  /**
+   * Refusals that are the request's fault, not the cluster's: a hop's channel the store does not have, or more
+   * minors than the user confirmed. The CLI reports them as bad input (exit 2). Also listed in `refusals`.
+   */
+  badRequest: string[];
+  /** Failing workload pods at the start; health gates fail only on pods beyond these. */
+  baseline: string[];
+  /** What each node ran before: the rollback target. */
+  before: Record<string, { version: string; revision: string; channel: string; unschedulable: boolean }>;
+  lines: string[];
+}

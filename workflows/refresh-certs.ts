@@ -9,20 +9,16 @@
  *      the node Ready, the health gate again. A node that fails it gets `refresh-certs --undo` and the run stops.
  *   5. Read the expiry again.
  */
-import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import { type CertRotation, describeDays, type NodeCertExpiry, type RefreshCertsInput, type RefreshCertsResult, ROTATABLE_CERTS, type RotatableCert } from '../common/certs';
 import { FailureType } from '../common/constants';
-import { innermostMessage } from '../common/failures';
+import { rotateCa } from './ca-rotation';
+import { certChange as change, certRead as read, verifyOrUndo } from './cert-steps';
 import { Checklist } from './checklist';
-import { gateProblems } from './cluster-gate';
 import { RunbookController } from './runbook-controller';
-import { stepOptions } from './step-options';
-
-const read = proxyActivities<Activities>(stepOptions({ startToClose: '3m', scheduleToClose: '10m', heartbeat: '60s' }));
-const change = proxyActivities<Activities>(stepOptions({ startToClose: '20m', scheduleToClose: '40m', heartbeat: '60s', nonRetryable: [FailureType.NodeApiNotBack] }));
 
 export async function refreshCerts(input: RefreshCertsInput): Promise<RefreshCertsResult> {
+  // The shared CA is another procedure: a new CA on one node, every other node re-joined (workflows/ca-rotation.ts).
+  if (input.ca) return rotateCa(input);
   const { inventory } = input;
   const cps = inventory.nodes.filter((n) => n.role === 'controlplane');
   const rb = new RunbookController('refresh-certs', inventory.cluster, cps.map((n) => n.name));
@@ -73,6 +69,7 @@ export async function refreshCerts(input: RefreshCertsInput): Promise<RefreshCer
   if (notReady.length) rb.fail(FailureType.PreconditionFailed, `not starting: control plane(s) ${notReady.join(', ')} not Ready; nothing was changed`);
 
   // 4. Node by node.
+  const verify = { rb, checklist, inventory, readyTimeoutSeconds, baseline, gate };
   const rotated: CertRotation[] = [];
   for (const node of nodes) {
     rb.focus(node);
@@ -82,17 +79,7 @@ export async function refreshCerts(input: RefreshCertsInput): Promise<RefreshCer
         rotated.push(await change.refreshCert.executeWithOptions({ summary: `refresh ${d.cert} on ${node}` }, [{ inventory, node, cert: d.cert, plannedDays: d.days }]));
       }
     });
-    rb.node(node, 'verifying', 'waiting for its API and the health gates');
-    const problem = await checklist.step(`waitNodeApi and healthGate ${node}`, () => verifyNode(node));
-    if (problem) {
-      rb.node(node, 'reverting', problem);
-      await checklist.step(`undoCertRefresh ${node}`, async () => {
-        await change.undoCertRefresh.executeWithOptions({ summary: `refresh-certs --undo on ${node}` }, [{ inventory, node }]);
-        await change.waitNodeApi.executeWithOptions({ summary: `wait for ${node}'s API after the undo` }, [{ inventory, node, timeoutSeconds: readyTimeoutSeconds }]).catch(() => undefined);
-      });
-      rb.node(node, 'failed', `restored its previous certificates: ${problem}`);
-      rb.fail(FailureType.CertRefreshFailed, `${node}: ${problem}; its previous certificates were restored (refresh-certs --undo) and the run stopped before the next node`);
-    }
+    await verifyOrUndo(verify, node, 'its previous certificates were restored', 'the run stopped before the next node');
     rb.node(node, 'done', 'refreshed');
   }
   rb.focus(null);
@@ -103,16 +90,6 @@ export async function refreshCerts(input: RefreshCertsInput): Promise<RefreshCer
   rb.step('done');
   return result(after, rotated);
 
-  /** The node's own API answers with it Ready, and the cluster is as healthy as at the start; else why not. */
-  async function verifyNode(node: string): Promise<string | undefined> {
-    try {
-      await change.waitNodeApi.executeWithOptions({ summary: `wait for ${node}'s API` }, [{ inventory, node, timeoutSeconds: readyTimeoutSeconds }]);
-    } catch (err) {
-      if (err instanceof ActivityFailure) return innermostMessage(err);
-      throw err;
-    }
-    return gateProblems(baseline, await gate());
-  }
 }
 
 function describeExpiry(n: NodeCertExpiry): string {

@@ -9,7 +9,7 @@ import { innermostMessage } from '../common/failures';
 import type { NodeFailure, UpgradeFailureDetails, UpgradeNodeResult } from '../common/upgrade-reports';
 import { failedAtDeadline, mayBeUnreachable } from './step-options';
 import { NodeUpgradeFailed } from './upgrade-node';
-import type { NodeStep } from './upgrade-plan';
+import type { NodeStep } from '../common/upgrade';
 import type { UpgradeRun } from './upgrade-run';
 
 export const UpgradeFailed = 'UpgradeFailed';

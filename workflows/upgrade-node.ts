@@ -50,6 +50,11 @@ function nodeFailed(failure: NodeFailure): never {
   });
 }
 
+/** What upgradeNode does to each node, as the plan says it (the steps below, in their order). */
+export function describeNodeUpgrade(): string {
+  return 'Per node: cordon and drain, snap refresh, wait Ready on the new minor, health gates, soak, uncordon.';
+}
+
 /** Upgrade one node: the manual procedure's per-node steps, in order. */
 export async function upgradeNode(input: UpgradeNodeInput): Promise<UpgradeNodeResult> {
   const { node } = input;

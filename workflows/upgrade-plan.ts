@@ -6,44 +6,12 @@
  * last), workers afterwards in small batches.
  */
 import { compareVersions, minorOf, tryParseKubeVersion } from '../common/versions';
-import { type ClusterObservation, normaliseChannel, type ObservedNode, type UpgradeOptions } from '../common/upgrade';
+import { type ClusterObservation, type Hop, type NodeStep, normaliseChannel, type ObservedNode, type UpgradeOptions, type UpgradePlan } from '../common/upgrade';
+import { describeNodeUpgrade } from './upgrade-node';
+import { UpgradeRun } from './upgrade-run';
 
-// --- the plan -------------------------------------------------------------------------------------------------
+export type { Hop, NodeStep, UpgradePlan };
 
-export interface NodeStep {
-  node: string;
-  controlPlane: boolean;
-  channel: string;
-  /** Kubernetes minor the node must report afterwards (`1.29`). */
-  minor: string;
-}
-
-export interface Hop {
-  kind: 'patch' | 'minor';
-  /** `1.29/stable`, or `latest patch of current tracks`. */
-  label: string;
-  controlPlanes: NodeStep[];
-  workerBatches: NodeStep[][];
-  /** Nodes already there, with the reason. */
-  skipped: string[];
-}
-
-export interface UpgradePlan {
-  target: string;
-  hops: Hop[];
-  /** Why the upgrade must not start; empty when it may. */
-  refusals: string[];
-  /**
-   * Refusals that are the request's fault, not the cluster's: a hop's channel the store does not have, or more
-   * minors than the user confirmed. The CLI reports them as bad input (exit 2). Also listed in `refusals`.
-   */
-  badRequest: string[];
-  /** Failing workload pods at the start; health gates fail only on pods beyond these. */
-  baseline: string[];
-  /** What each node ran before: the rollback target. */
-  before: Record<string, { version: string; revision: string; channel: string; unschedulable: boolean }>;
-  lines: string[];
-}
 
 
 /** True when `a` is an older release than `b` (`v1.28.3` < `v1.28.10`, `v1.29.0-rc.0` < `v1.29.0`). */
@@ -244,15 +212,15 @@ function describePlan(target: string, track: string, obs: ClusterObservation, ho
     lines.push(`Nothing to do: every node already runs ${target}.`);
     return lines;
   }
-  lines.push('0. Back up the dqlite datastore from a voter (tarball off the node, sha256 recorded).');
-  lines.push('1. Hold snap auto-refresh of microk8s on every node; released at the end, on failure and on cancel.');
+  lines.push(`0. ${UpgradeRun.describeBackup()}`);
+  lines.push(`1. ${UpgradeRun.describeHold()}`);
   hops.forEach((hop, i) => {
     lines.push(`${i + 2}. ${hop.kind === 'patch' ? 'Patch pass' : `Hop ${hop.label}`}: control planes first, one at a time (quorum checked before each)`);
     for (const s of hop.controlPlanes) lines.push(`     ${s.node} → ${s.channel}`);
     hop.workerBatches.forEach((b, j) => lines.push(`   workers, batch ${j + 1}: ${b.map((s) => s.node).join(', ')} → ${b[0].channel}`));
     if (hop.skipped.length) lines.push(`   skipped: ${hop.skipped.join(', ')}`);
   });
-  lines.push('Per node: cordon and drain, snap refresh, wait Ready on the new minor, health gates, soak, uncordon.');
+  lines.push(describeNodeUpgrade());
   lines.push('Control-plane order is re-read from live state before each hop (the dqlite leader goes last).');
   return lines;
 }

@@ -9,14 +9,14 @@ import type { Activities } from '../activities';
 import { CHILD_ID_PATCH, legacyNodeWorkflowId, nodeWorkflowId } from '../common/constants';
 import { innermostMessage } from '../common/failures';
 import type { Inventory } from '../common/inventory';
-import type { ClusterObservation, UpgradeOptions } from '../common/upgrade';
+import type { ClusterObservation, NodeStep, UpgradeOptions, UpgradePlan } from '../common/upgrade';
+import type { BackupNodeResult } from '../common/backup';
 import type { RollbackNodeResult, UpgradeNodeResult } from '../common/upgrade-reports';
 import { minorOf } from '../common/versions';
 import { Checklist } from './checklist';
 import type { RunbookController } from './runbook-controller';
 import { mayBeUnreachable, stepOptions } from './step-options';
 import { rollbackNode, upgradeNode } from './upgrade-node';
-import type { NodeStep, UpgradePlan } from './upgrade-plan';
 
 /** How long a node whose step ran out of its deadline (or lost it) is given to answer before its rollback is skipped. */
 const REACH_TIMEOUT_MS = 2 * 60_000;
@@ -107,6 +107,27 @@ export class UpgradeRun {
       heartbeatTimeoutSeconds: o.heartbeatTimeoutSeconds,
       stepTimeoutSeconds: o.stepTimeoutSeconds,
     };
+  }
+
+  /** The plan's sentence for backupDatastore. */
+  static describeBackup(): string {
+    return 'Back up the dqlite datastore from a voter (tarball off the node, sha256 recorded).';
+  }
+
+  /** A tarball of the dqlite backend on a voter (not the leader, when there is one), off the node, sha256 recorded. */
+  async backupDatastore(): Promise<BackupNodeResult> {
+    const voter = this.obs.nodes.find((n) => n.dqliteRole === 'voter' && !n.leader) ?? this.obs.nodes.find((n) => n.controlPlane)!;
+    const backup = await this.act.backupNode.executeWithOptions(
+      { summary: `back up dqlite on ${voter.name}`, startToCloseTimeout: '30m', scheduleToCloseTimeout: 30 * 60_000 + this.opts.stepTimeoutSeconds * 1000 },
+      [{ inventory: this.inventory, node: voter.name, id: `pre-upgrade-${workflowInfo().runId.slice(0, 8)}`, label: `before upgrade to ${this.plan.target}` }],
+    );
+    this.rb.note(`backup ${backup.id} of ${voter.name}: ${backup.path} (${backup.size} bytes, sha256 ${backup.sha256})`);
+    return backup;
+  }
+
+  /** The plan's sentence for holdRefreshes and its undo. */
+  static describeHold(): string {
+    return 'Hold snap auto-refresh of microk8s on every node; released at the end, on failure and on cancel.';
   }
 
   async holdRefreshes(): Promise<void> {

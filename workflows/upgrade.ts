@@ -10,8 +10,7 @@
  *      nodes this pass upgraded, newest first; then stop, or pause for an operator decision (retry, rollback, abort).
  *   5. Release the holds; read the versions the nodes ended on.
  */
-import { CancellationScope, isCancellation, patched, upsertMemo, workflowInfo } from '@temporalio/workflow';
-import type { BackupNodeResult } from '../common/backup';
+import { CancellationScope, isCancellation, patched, upsertMemo } from '@temporalio/workflow';
 import { BAD_REQUEST_TYPE, UPGRADE_REQUEST_CHECK_PATCH } from '../common/constants';
 import { type ClusterObservation, UpgradeOptions } from '../common/upgrade';
 import type { RollingUpgradeInput, RollingUpgradeResult } from '../common/upgrade-reports';
@@ -60,7 +59,7 @@ export async function rollingUpgrade(input: RollingUpgradeInput): Promise<Rollin
   const run = new UpgradeRun(rb, inventory, opts, plan, observed, act, reach);
   const { checklist } = run;
   // 1. Back up first: a tarball of the dqlite backend on a voter, copied off the node, sha256 recorded.
-  const backup = await checklist.step('backupDatastore', () => backupDatastore(run, observed));
+  const backup = await checklist.step('backupDatastore', () => run.backupDatastore());
   try {
     // 2. Hold auto-refresh on every node for the duration (undone first thing on any way out).
     await checklist.step('holdRefreshes', () => run.holdRefreshes(), { undo: () => run.releaseHolds() });
@@ -112,17 +111,6 @@ function upgradeOptions(input: RollingUpgradeInput, rb: RunbookController): Upgr
     rb.fail('InvalidInput', `${issue.path.join('.') || 'input'}: ${issue.message}`);
   }
   return parsed.data;
-}
-
-/** A tarball of the dqlite backend on a voter (not the leader, when there is one), off the node, sha256 recorded. */
-async function backupDatastore(run: UpgradeRun, obs: ClusterObservation): Promise<BackupNodeResult> {
-  const voter = obs.nodes.find((n) => n.dqliteRole === 'voter' && !n.leader) ?? obs.nodes.find((n) => n.controlPlane)!;
-  const backup = await run.act.backupNode.executeWithOptions(
-    { summary: `back up dqlite on ${voter.name}`, startToCloseTimeout: '30m', scheduleToCloseTimeout: 30 * 60_000 + run.opts.stepTimeoutSeconds * 1000 },
-    [{ inventory: run.inventory, node: voter.name, id: `pre-upgrade-${workflowInfo().runId.slice(0, 8)}`, label: `before upgrade to ${run.plan.target}` }],
-  );
-  run.rb.note(`backup ${backup.id} of ${voter.name}: ${backup.path} (${backup.size} bytes, sha256 ${backup.sha256})`);
-  return backup;
 }
 
 /** Live state again before a later pass: the leader may have moved, and the plan's next pass starts from here. */

@@ -8,8 +8,19 @@ export function certCheckCommand(node: NodeSpec): string {
   return command(nodePaths(node).microk8s, 'refresh-certs', '--check');
 }
 
-export function refreshCertCommand(node: NodeSpec, cert: RotatableCert): string {
+export function refreshCertCommand(node: NodeSpec, cert: RotatableCert | 'ca.crt'): string {
   return command(nodePaths(node).microk8s, 'refresh-certs', '--cert', cert);
+}
+
+/** The node's CA file, hashed: two nodes share a CA when the hashes match (a join copies ca.crt as it is). */
+export function caFingerprintCommand(node: NodeSpec): string {
+  return command('sha256sum', `${nodePaths(node).snapData}/certs/ca.crt`);
+}
+
+export function parseCaFingerprint(stdout: string): string {
+  const m = /^([0-9a-f]{64})\s/.exec(stdout.trim() + ' ');
+  if (!m) throw new UnexpectedOutputError('sha256sum ca.crt', stdout, 'no sha256 hash');
+  return m[1];
 }
 
 /** Restores the certificates the last refresh backed up (one level), and restarts MicroK8s. */

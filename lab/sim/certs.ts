@@ -3,6 +3,7 @@
  * cluster's control planes: a joiner receives it), server.crt and front-proxy-client.crt (365 days, per node),
  * front-proxy-ca (per node). Nothing renews on expiry; an expired server.crt breaks the node's API for its clients.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { snapPaths } from './backend';
@@ -35,6 +36,22 @@ export function expiredServerCert(n: NodeState, now: number): string | undefined
   const notAfter = n.certs?.['server.crt'];
   if (notAfter === undefined || notAfter > now) return undefined;
   return `Unable to connect to the server: x509: certificate has expired or is not yet valid: current time ${rfc3339(now)} is after ${rfc3339(notAfter)}`;
+}
+
+/**
+ * A new CA in the node's certs/ (real files: `sha256sum`, `openssl x509` and the joins see the change). Real
+ * MicroK8s re-signs from the existing ca.key; a new key here changes nothing the engine can observe but the file.
+ */
+function writeNewCa(sim: Sim, n: NodeState): void {
+  const certs = path.join(snapPaths(sim.labDir, n.name).data, 'certs');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3650', '-subj', '/CN=10.152.183.1', '-keyout', path.join(certs, 'ca.key'), '-out', path.join(certs, 'ca.crt')], { stdio: 'ignore' });
+}
+
+/** A joiner stores the CA it is sent (join.py): the same ca.crt and, for a control plane, ca.key. */
+export function copyCaFiles(labDir: string, from: string, to: string): void {
+  const src = path.join(snapPaths(labDir, from).data, 'certs');
+  const dst = path.join(snapPaths(labDir, to).data, 'certs');
+  for (const f of ['ca.crt', 'ca.key']) if (fs.existsSync(path.join(src, f))) fs.copyFileSync(path.join(src, f), path.join(dst, f));
 }
 
 const USAGE = 'Usage: microk8s refresh-certs [OPTIONS] [CA_DIR]';
@@ -144,6 +161,7 @@ async function refresh(sim: Sim, cert: CertName): Promise<number> {
       // The other nodes keep the old CA: the documented remedy is to leave and re-join them.
       const others = Object.values(s.nodes).filter((x) => x.name !== self.name && x.cluster === self.cluster && self.cluster !== '');
       for (const o of others) o.needsRejoin = true;
+      writeNewCa(sim, self);
       sim.event('certs-refreshed', { cert, needsRejoin: others.map((o) => o.name) });
     } else {
       certs[cert] = now + 365 * DAY;
@@ -173,6 +191,9 @@ async function undoRefresh(sim: Sim): Promise<number> {
   const restored = sim.state((_s, now, self) => {
     if (!self.certsBackup) return false;
     self.certs = { ...self.certsBackup };
+    const data = path.join(snapPaths(sim.labDir, self.name).snapData, String(self.snap.current.revision));
+    const saved = path.join(data, 'certs-backup', 'certs');
+    if (fs.existsSync(saved)) fs.cpSync(saved, path.join(data, 'certs'), { recursive: true });
     delete self.certsBackup;
     self.restartUntil = Math.max(self.restartUntil, now + sim.timing.stopMs + sim.timing.startMs);
     sim.event('certs-restored');
@@ -198,6 +219,8 @@ async function installCa(sim: Sim, dir: string): Promise<number> {
     certs['ca.crt'] = now + 3650 * DAY;
     certs['server.crt'] = now + 365 * DAY;
     self.restartUntil = Math.max(self.restartUntil, now + sim.timing.restartMs);
+    const dst = path.join(snapPaths(sim.labDir, self.name).data, 'certs');
+    for (const f of ['ca.crt', 'ca.key']) fs.copyFileSync(path.join(dir, f), path.join(dst, f));
     sim.event('certs-refreshed', { cert: 'ca.crt', from: dir });
   });
   sim.out('Installing provided certificates');

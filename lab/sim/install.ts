@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { copyCaFiles } from './certs';
 import { nodeRoot, snapPaths, writeFreshBackend, newEpoch, readFailureDomain } from './backend';
 import {
   type Cluster,
@@ -317,6 +318,7 @@ export function startFormed(labDir: string, s: LabState, nodes: NodeState[], now
     if (seedCrt && n !== cps[0]) {
       fs.copyFileSync(seedCrt, path.join(p.backend, 'cluster.crt'));
       fs.copyFileSync(seedCrt.replace(/\.crt$/, '.key'), path.join(p.backend, 'cluster.key'));
+      copyCaFiles(labDir, cps[0].name, n.name); // every node of a formed cluster holds the first one's CA
     }
     const member = c.members.find((m) => m.node === n.name);
     if (member) {

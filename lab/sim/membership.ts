@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatInfoYaml, formatMembersYaml, readFailureDomain, snapPaths, syncClusterYamls, writeRaftFiles } from './backend';
-import { certsOf } from './certs';
+import { certsOf, copyCaFiles } from './certs';
 import { Exit, type Sim } from './context';
 import { ACTING_AS_NODE, NOT_RUNNING, REFUSED, apiUp, exitIfStopped, isWorker, lockExists } from './guards';
 import { generateId, openBytes, setLocks, startAlone } from './install';
@@ -371,6 +371,7 @@ function applyJoin(sim: Sim, s: LabState, self: NodeState, t: NodeState, c: Clus
   self.worker = worker;
   // The joiner receives the cluster's CA (join.py); its own server and front-proxy certificates stay.
   self.certs = { ...certsOf(self, now), 'ca.crt': certsOf(t, now)['ca.crt'] };
+  copyCaFiles(sim.labDir, t.name, self.name);
   delete self.needsRejoin;
   if (worker) {
     self.dqlite = { id: '', address: '', ok: true, error: null };

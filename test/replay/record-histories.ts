@@ -170,7 +170,7 @@ const GROUPS: Record<string, Group> = {
     });
   },
 
-  /** The maintenance runbooks: refresh-policy --hold (one node already held by hand), --unhold; refresh-certs --within 30d. */
+  /** The maintenance runbooks: refresh-policy --hold (one node already held by hand), --unhold; refresh-certs --within 30d, --ca. */
   async maintenance(env, stateDir) {
     const lab = await Lab.up({ name: labName('m'), controlPlanes: 3, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast', stateDir });
     const policy = (action: string): Run['spec'] => ({ kind: 'refresh-policy', workflowType: 'refreshPolicy', inventory: lab.inventory, input: { action } });
@@ -180,6 +180,7 @@ const GROUPS: Record<string, Group> = {
       await rec.run({ scenario: 'unhold', spec: policy('unhold') });
       await lab.fault('k8s-2', 'cert-expired', { cert: 'front-proxy-client.crt' });
       await rec.run({ scenario: 'expired-front-proxy', spec: { kind: 'refresh-certs', workflowType: 'refreshCerts', inventory: lab.inventory, input: { withinDays: 30 } } });
+      await rec.run({ scenario: 'rotate-ca', spec: { kind: 'refresh-certs', workflowType: 'refreshCerts', inventory: lab.inventory, input: { ca: true } } });
     });
   },
 

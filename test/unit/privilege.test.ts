@@ -42,6 +42,7 @@ const BUILDERS: Record<string, Record<string, { line: () => string; root: boolea
     diskCommand: { line: () => checkProbes.diskCommand(node), root: false },
   },
   certs: {
+    caFingerprintCommand: { line: () => certs.caFingerprintCommand(node), root: true },
     certCheckCommand: { line: () => certs.certCheckCommand(node), root: true },
     refreshCertCommand: { line: () => certs.refreshCertCommand(node, 'server.crt'), root: true },
     undoCertsCommand: { line: () => certs.undoCertsCommand(node), root: true },

@@ -1,0 +1,60 @@
+/**
+ * The steps refresh-certs repeats on every node it changes, per certificate or for the CA: wait for the node's own
+ * API and the health gate, and put the previous certificates back (`refresh-certs --undo`) when they fail. Workflow
+ * code; not a workflow of its own.
+ */
+import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { ClusterCheck } from '../common/check';
+import { FailureType } from '../common/constants';
+import { innermostMessage } from '../common/failures';
+import type { Inventory } from '../common/inventory';
+import type { Checklist } from './checklist';
+import { gateProblems } from './cluster-gate';
+import type { RunbookController } from './runbook-controller';
+import { stepOptions } from './step-options';
+
+export const certRead = proxyActivities<Activities>(stepOptions({ startToClose: '3m', scheduleToClose: '10m', heartbeat: '60s' }));
+export const certChange = proxyActivities<Activities>(
+  stepOptions({ startToClose: '20m', scheduleToClose: '45m', heartbeat: '60s', initialInterval: '2s', nonRetryable: [FailureType.NodeApiNotBack, 'StillDqliteMember', 'OnlyVoter', 'DrainFailed', 'RemovalNotConverged'] }),
+);
+
+/** The node's own API answers with it Ready, and the cluster is as healthy as at `baseline`; else why not. */
+async function verifyAfterRefresh(inventory: Inventory, node: string, readyTimeoutSeconds: number, baseline: ClusterCheck, gate: () => Promise<ClusterCheck>): Promise<string | undefined> {
+  try {
+    await certChange.waitNodeApi.executeWithOptions({ summary: `wait for ${node}'s API` }, [{ inventory, node, timeoutSeconds: readyTimeoutSeconds }]);
+  } catch (err) {
+    if (err instanceof ActivityFailure) return innermostMessage(err);
+    throw err;
+  }
+  return gateProblems(baseline, await gate());
+}
+
+/** `refresh-certs --undo` (the one backup level), then give the node's API its time to come back. */
+async function undoRefresh(inventory: Inventory, node: string, readyTimeoutSeconds: number): Promise<void> {
+  await certChange.undoCertRefresh.executeWithOptions({ summary: `refresh-certs --undo on ${node}` }, [{ inventory, node }]);
+  await certChange.waitNodeApi.executeWithOptions({ summary: `wait for ${node}'s API after the undo` }, [{ inventory, node, timeoutSeconds: readyTimeoutSeconds }]).catch(() => undefined);
+}
+
+export interface VerifyContext {
+  rb: RunbookController;
+  checklist: Checklist;
+  inventory: Inventory;
+  readyTimeoutSeconds: number;
+  baseline: ClusterCheck;
+  gate: () => Promise<ClusterCheck>;
+}
+
+/**
+ * After a refresh on `node`: its API and the health gate; when they fail, `refresh-certs --undo` there and the run
+ * stops, saying what was restored (`restored`: "its previous certificates were restored") and what did not happen.
+ */
+export async function verifyOrUndo(c: VerifyContext, node: string, restored: string, stopped: string): Promise<void> {
+  c.rb.node(node, 'verifying', 'waiting for its API and the health gates');
+  const problem = await c.checklist.step(`waitNodeApi and healthGate ${node}`, () => verifyAfterRefresh(c.inventory, node, c.readyTimeoutSeconds, c.baseline, c.gate));
+  if (!problem) return;
+  c.rb.node(node, 'reverting', problem);
+  await c.checklist.step(`undoCertRefresh ${node}`, () => undoRefresh(c.inventory, node, c.readyTimeoutSeconds));
+  c.rb.node(node, 'failed', `${restored}: ${problem}`);
+  c.rb.fail(FailureType.CertRefreshFailed, `${node}: ${problem}; ${restored} (refresh-certs --undo) and ${stopped}`);
+}
