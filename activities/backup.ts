@@ -15,10 +15,13 @@ import { nodePaths } from '../common/inventory';
 import { readArchive, sha256OfFile } from './backup-archive';
 import type { ArchiveEntry, BackupNodeInput, BackupNodeResult, BackupRecord, RestoreNodeBackupInput, RestoreNodeBackupResult } from '../common/backup';
 import { type ActivityDeps, findNode, openNode } from './deps';
-import { backendListingCommand, type BackendFile, classifyBackendFile, parseBackendListing } from './microk8s/raft';
+import { backendListingCommand, type BackendFile, classifyBackendFile, isNodeIdentityFile, parseBackendListing } from './microk8s/raft';
 import type { NodeSession } from './ssh/types';
-import { dirExistsCommand, makeDirCommand, moveCommand, removeTreeCommand, tarDirectoryCommand, untarIntoCommand } from './microk8s/files';
+import { copyKeepingCommand, dirExistsCommand, makeDirCommand, moveCommand, removeFilesCommand, removeTreeCommand, tarDirectoryCommand, untarIntoCommand } from './microk8s/files';
+import { getNodesCommand, parseNodes } from './microk8s/kubectl';
 import { stoppedLockCommand } from './microk8s/services';
+import { UnexpectedOutputError } from './microk8s/unexpected-output';
+import { parseSnapList, snapListCommand } from './microk8s/snap';
 
 export const BACKUP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
@@ -34,6 +37,26 @@ function precondition(message: string): never {
 export async function isStopped(sh: NodeSession): Promise<boolean> {
   const r = await sh.run(stoppedLockCommand(sh.node));
   return r.exitCode === 0;
+}
+
+/**
+ * What a restore needs to know besides the files, read best-effort (a backup is never refused for these): the snap
+ * channel, and on a running node the Node objects the API lists right now, which the copy that follows holds.
+ */
+async function describeNode(sh: NodeSession, stopped: boolean): Promise<{ channel?: string; kubernetesNodes?: string[] }> {
+  const out: { channel?: string; kubernetesNodes?: string[] } = {};
+  try {
+    const snap = await sh.run(snapListCommand(), { timeoutMs: 20_000 });
+    if (snap.exitCode === 0) out.channel = parseSnapList(snap.stdout).tracking;
+    if (!stopped) {
+      const k = await sh.run(getNodesCommand(sh.node), { timeoutMs: 20_000 });
+      if (k.exitCode === 0) out.kubernetesNodes = parseNodes(k.stdout).map((n) => n.name).sort();
+    }
+  } catch (err) {
+    if (err instanceof UnexpectedOutputError) return out;
+    throw err;
+  }
+  return out;
 }
 
 /** The backend's regular files with sizes and sha256, or undefined when the directory does not exist. */
@@ -190,6 +213,7 @@ export function createBackupActivities(deps: ActivityDeps) {
     if (input.stopped && !stopped) {
       precondition(`microk8s is running on ${node.name}; a --stopped backup needs it stopped first (microk8s stop)`);
     }
+    const described = await describeNode(sh, stopped);
     const listing = await listBackend(sh, backend);
     if (!listing) precondition(`${node.name} has no backend directory at ${backend}`);
 
@@ -241,6 +265,7 @@ export function createBackupActivities(deps: ActivityDeps) {
       stopped,
       label: input.label,
       createdAt: new Date().toISOString(),
+      ...described,
     };
     writeJsonAtomically(jsonPath, record);
     return { ...record, reused: false, pruned: pruneNow() };
@@ -274,33 +299,45 @@ export function createBackupActivities(deps: ActivityDeps) {
   async function restoreNodeBackup(input: RestoreNodeBackupInput): Promise<RestoreNodeBackupResult> {
     const { inventory } = input;
     const node = findNode(inventory, input.node);
-    const record = await describeBackup({ cluster: inventory.cluster, backupId: input.backupId });
-    if (record.node !== node.name) precondition(`backup ${record.id} was taken on ${record.node}, not ${node.name}: its info.yaml belongs to ${record.node}`);
+    const record = await describeBackup({ cluster: input.backupCluster ?? inventory.cluster, backupId: input.backupId });
+    if (!input.dataOnly && record.node !== node.name) precondition(`backup ${record.id} was taken on ${record.node}, not ${node.name}: its info.yaml belongs to ${record.node}`);
     if (!record.intact) {
       throw ApplicationFailure.create({ type: FailureType.BackupCorrupt, message: `backup ${record.id} no longer matches its recorded sha256 ${record.sha256}`, nonRetryable: true });
     }
     const sh = openNode(deps, inventory, node);
     if (!(await isStopped(sh))) precondition(`microk8s is running on ${node.name}; stop it before restoring a backup`);
     const backend = nodePaths(node).backend;
-    const wanted = new Map(record.entries.map((e) => [e.path, e]));
-    const sameAsBackup = (files: BackendFile[]) =>
-      files.length === wanted.size && files.every((f) => wanted.get(f.name)?.sha256 === f.sha256);
-
     const before = (await listBackend(sh, backend)) ?? [];
-    if (before.length && sameAsBackup(before)) {
+    const inBackup = new Map(record.entries.map((e) => [e.path, { size: e.size, sha256: e.sha256 }]));
+    // What the backend holds afterwards: the backup's files; with dataOnly its raft data and this node's identity.
+    const kept = input.dataOnly ? before.filter((f) => isNodeIdentityFile(f.name)) : [];
+    const target = new Map([
+      ...[...inBackup].filter(([name]) => !input.dataOnly || !isNodeIdentityFile(name)),
+      ...kept.map((f) => [f.name, { size: f.size, sha256: f.sha256 ?? '' }] as const),
+    ]);
+    const holds = (files: BackendFile[], want: Map<string, { sha256: string }>) =>
+      files.length === want.size && files.every((f) => want.get(f.name)?.sha256 === f.sha256);
+
+    if (before.length && holds(before, target)) {
       return { node: node.name, backupId: record.id, alreadyRestored: true, changes: [] };
     }
     const staging = `${backend}.restore-${record.id}`;
+    const unverified = async (what: string) => {
+      await sh.run(removeTreeCommand(staging));
+      throw ApplicationFailure.create({ type: FailureType.RestoreUnverified, message: `${what}; nothing was swapped in` });
+    };
     await sh.check(removeTreeCommand(staging));
     await sh.check(makeDirCommand(staging));
     const up = await sh.upload(untarIntoCommand(staging), fs.createReadStream(record.path), { timeoutMs: 30 * 60_000 });
     if (up.exitCode !== 0) {
       throw ApplicationFailure.create({ type: FailureType.CommandFailed, message: `untar into ${staging} on ${node.name} exited ${up.exitCode}: ${up.stderr.trim().slice(-500)}` });
     }
-    const staged = (await listBackend(sh, staging)) ?? [];
-    if (!sameAsBackup(staged)) {
-      await sh.run(removeTreeCommand(staging));
-      throw ApplicationFailure.create({ type: FailureType.RestoreUnverified, message: `the files unpacked on ${node.name} do not match backup ${record.id}; nothing was swapped in` });
+    if (!holds((await listBackend(sh, staging)) ?? [], inBackup)) await unverified(`the files unpacked on ${node.name} do not match backup ${record.id}`);
+    if (input.dataOnly) {
+      const foreign = record.entries.filter((e) => isNodeIdentityFile(e.path) && !kept.some((k) => k.name === e.path));
+      if (foreign.length) await sh.check(removeFilesCommand(...foreign.map((e) => `${staging}/${e.path}`)));
+      for (const f of kept) await sh.check(copyKeepingCommand(`${backend}/${f.name}`, `${staging}/${f.name}`));
+      if (!holds((await listBackend(sh, staging)) ?? [], target)) await unverified(`the backup's data with ${node.name}'s own identity files does not check out in ${staging}`);
     }
     await sh.check(removeTreeCommand(backend));
     await sh.check(moveCommand(staging, backend));
@@ -308,12 +345,12 @@ export function createBackupActivities(deps: ActivityDeps) {
     const old = new Map(before.map((f) => [f.name, f]));
     const changes: FileChange[] = [];
     for (const f of before) {
-      if (!wanted.has(f.name)) changes.push({ node: node.name, path: `${backend}/${f.name}`, action: 'deleted', size: f.size, sha256: f.sha256 ?? '' });
+      if (!target.has(f.name)) changes.push({ node: node.name, path: `${backend}/${f.name}`, action: 'deleted', size: f.size, sha256: f.sha256 ?? '' });
     }
-    for (const e of record.entries) {
-      const o = old.get(e.path);
+    for (const [name, e] of target) {
+      const o = old.get(name);
       if (o?.sha256 === e.sha256) continue;
-      changes.push({ node: node.name, path: `${backend}/${e.path}`, action: o ? 'rewritten' : 'created', size: e.size, sha256: e.sha256 });
+      changes.push({ node: node.name, path: `${backend}/${name}`, action: o ? 'rewritten' : 'created', size: e.size, sha256: e.sha256 });
     }
     return { node: node.name, backupId: record.id, alreadyRestored: false, changes };
   }

@@ -7,7 +7,7 @@ import { type NodeCa, type NodeCertExpiry, type RotatableCert, type CertRotation
 import { FailureType, NODE_UNREACHABLE_TYPES } from '../common/constants';
 import type { Inventory } from '../common/inventory';
 import { type ActivityDeps, findNode, openNode } from './deps';
-import { caFingerprintCommand, certCheckCommand, isWorkerRefusal, parseCaFingerprint, parseCertCheck, refreshCertCommand, undoCertsCommand } from './microk8s/certs';
+import { caFingerprintCommand, certCheckCommand, certFingerprintsCommand, parseCertFingerprints, isWorkerRefusal, parseCaFingerprint, parseCertCheck, refreshCertCommand, undoCertsCommand } from './microk8s/certs';
 import { getNodesCommand, parseNodes } from './microk8s/kubectl';
 
 export interface CertNodeInput {
@@ -22,7 +22,8 @@ export function createCertActivities(deps: ActivityDeps) {
     const sh = openNode(deps, input.inventory, input.node);
     const r = await sh.check(certCheckCommand(sh.node));
     if (isWorkerRefusal(r.stdout)) return { node: input.node, worker: true, days: {} };
-    return { node: input.node, worker: false, days: parseCertCheck(r.stdout) };
+    const hashes = await sh.run(certFingerprintsCommand(sh.node), { quiet: true, timeoutMs: 30_000 });
+    return { node: input.node, worker: false, days: parseCertCheck(r.stdout), fingerprints: parseCertFingerprints(hashes.stdout) };
   }
 
   async function readCa(input: CertNodeInput): Promise<string> {
@@ -73,14 +74,16 @@ export function createCertActivities(deps: ActivityDeps) {
 
     /**
      * `microk8s refresh-certs --cert <cert>` on one control plane (it backs the old certificates up: one undo
-     * level). Idempotent: a certificate that lives longer than the plan saw (`plannedDays`) was refreshed by an
-     * earlier try, and is left alone so that the undo level still holds the old one.
+     * level). Idempotent: a certificate that lives longer than the plan saw (`plannedDays`), or whose file is no
+     * longer the one the plan hashed (`fingerprintBefore`: a certificate refreshed on the day it was made reads the
+     * same days), was refreshed by an earlier try, and is left alone so that the undo level still holds the old one.
      */
-    async refreshCert(input: CertNodeInput & { cert: RotatableCert; plannedDays: number }): Promise<CertRotation> {
+    async refreshCert(input: CertNodeInput & { cert: RotatableCert; plannedDays: number; fingerprintBefore?: string }): Promise<CertRotation> {
       const before = await readExpiry(input);
       if (before.worker) throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: `${input.node} is a worker: refresh-certs runs on control planes only`, nonRetryable: true });
       const daysBefore = before.days[input.cert] ?? 0;
-      if (daysBefore > input.plannedDays) return { node: input.node, cert: input.cert, daysBefore: input.plannedDays, daysAfter: daysBefore, skipped: true };
+      const rewritten = !!input.fingerprintBefore && !!before.fingerprints?.[input.cert] && before.fingerprints[input.cert] !== input.fingerprintBefore;
+      if (daysBefore > input.plannedDays || rewritten) return { node: input.node, cert: input.cert, daysBefore: input.plannedDays, daysAfter: daysBefore, skipped: true };
       const sh = openNode(deps, input.inventory, input.node);
       await sh.check(refreshCertCommand(sh.node, input.cert), { timeoutMs: 10 * 60_000 });
       const after = await readExpiry(input);

@@ -1,4 +1,6 @@
 /** The refresh-policy runbook's steps (§14): read each node's snap and holds; hold or release microk8s's auto-refresh. */
+import { ApplicationFailure } from '@temporalio/activity';
+import { NODE_UNREACHABLE_TYPES } from '../common/constants';
 import type { Inventory } from '../common/inventory';
 import type { NodeRefreshPolicy } from '../common/refresh-policy';
 import { type ActivityDeps, openNode } from './deps';
@@ -10,23 +12,35 @@ export interface NodeRefInput {
 }
 
 export function createRefreshPolicyActivities(deps: ActivityDeps) {
+  async function readPolicy(input: NodeRefInput): Promise<NodeRefreshPolicy> {
+    const sh = openNode(deps, input.inventory, input.node);
+    const list = parseSnapList((await sh.check(snapListCommand())).stdout);
+    const info = parseSnapInfo((await sh.check(snapInfoCommand({ absTime: true }))).stdout);
+    const time = parseRefreshTime((await sh.check(refreshTimeCommand())).stdout);
+    return {
+      node: input.node,
+      ...(list.tracking ? { tracking: list.tracking } : {}),
+      version: list.version,
+      revision: list.revision,
+      ...(info.hold ? { hold: info.hold } : {}),
+      ...(time.systemHold ? { systemHold: time.systemHold } : {}),
+      ...(time.timer ? { timer: time.timer } : {}),
+      ...(time.next ? { next: time.next } : {}),
+    };
+  }
+
   return {
-    /** `snap list`, `snap info --abs-time` and `snap refresh --time`: read-only. */
+    /**
+     * `snap list`, `snap info --abs-time` and `snap refresh --time`: read-only. A node that does not answer over SSH
+     * comes back `unreachable` at once: the runbook names it rather than wait for it.
+     */
     async readRefreshPolicy(input: NodeRefInput): Promise<NodeRefreshPolicy> {
-      const sh = openNode(deps, input.inventory, input.node);
-      const list = parseSnapList((await sh.check(snapListCommand())).stdout);
-      const info = parseSnapInfo((await sh.check(snapInfoCommand({ absTime: true }))).stdout);
-      const time = parseRefreshTime((await sh.check(refreshTimeCommand())).stdout);
-      return {
-        node: input.node,
-        ...(list.tracking ? { tracking: list.tracking } : {}),
-        version: list.version,
-        revision: list.revision,
-        ...(info.hold ? { hold: info.hold } : {}),
-        ...(time.systemHold ? { systemHold: time.systemHold } : {}),
-        ...(time.timer ? { timer: time.timer } : {}),
-        ...(time.next ? { next: time.next } : {}),
-      };
+      try {
+        return await readPolicy(input);
+      } catch (err) {
+        if (!(err instanceof ApplicationFailure) || !NODE_UNREACHABLE_TYPES.includes(err.type ?? '')) throw err;
+        return { node: input.node, version: '', revision: '', unreachable: err.message.split('\n')[0] };
+      }
     },
 
     /**

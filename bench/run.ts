@@ -5,7 +5,7 @@
 import { execFileSync } from 'child_process';
 import * as path from 'path';
 
-const BENCHES = ['lab-up', 'engine-step', 'form', 'upgrade', 'backup', 'reboot', 'stack-load'];
+const BENCHES = ['lab-up', 'engine-step', 'form', 'upgrade', 'backup', 'reboot', 'stack-load', 'fleet'];
 
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : BENCHES;
 for (const name of chosen) {

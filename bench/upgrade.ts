@@ -64,9 +64,15 @@ async function measure(env: TestWorkflowEnvironment, taskQueue: string, workers:
       yes: true,
     };
     const t0 = Date.now();
+    // The worker runs in this process (the lab's nodes are processes of their own): its RSS and CPU are ours.
+    const cpu0 = process.cpuUsage();
+    let peakRss = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 500);
     const handle = await env.client.workflow.start(spec.workflowType, runbookStartOptions(spec, { taskQueue, identity: 'bench@upgrade' }));
-    await handle.result();
+    await handle.result().finally(() => clearInterval(sampler));
     const t1 = Date.now();
+    const cpu = process.cpuUsage(cpu0);
+    const cpuS = (cpu.user + cpu.system) / 1e6;
     const wallMs = t1 - t0;
     const at = (e: { t: string }) => Date.parse(e.t);
     const all = lab.journal().filter((e) => at(e) >= t0 && at(e) <= t1);
@@ -124,6 +130,7 @@ async function measure(env: TestWorkflowEnvironment, taskQueue: string, workers:
       `  overhead per node per pass ${(overheadMs / nodePasses).toFixed(0)} ms (${nodePasses} node passes)`,
       `  without the lab simulator's process start-up (${((withBootsMs - simulatedMs) / 1000).toFixed(1)} s on the critical path): overhead ${((wallMs - withBootsMs) / 1000).toFixed(1)} s = ${((100 * (wallMs - withBootsMs)) / wallMs).toFixed(2)}% of wall, ${((wallMs - withBootsMs) / nodePasses).toFixed(0)} ms per node per pass`,
       `  engine overhead ${(overheadMs / 1000).toFixed(1)} s = ${((100 * overheadMs) / wallMs).toFixed(2)}% of wall (goal < 2%)`,
+      `  worker (in this process, with the client): peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB, CPU ${cpuS.toFixed(1)} s (${((100 * cpuS * 1000) / wallMs).toFixed(0)}% of one core)`,
       `  history: parent ${parentEvents} events = ${perNodePass.toFixed(1)} per node per pass; children ${childEvents.length}, avg ${avgChild.toFixed(1)} events (max ${Math.max(...childEvents)})`,
       `  projected largest cluster for the parent's ${HISTORY_LIMIT} events: ~${maxNodesOneHop} nodes (patch pass + one minor), ~${Math.floor(HISTORY_LIMIT / perNodePass)} (one pass) (goal ≥ 1,000)`,
       ...detail,

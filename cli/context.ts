@@ -33,6 +33,11 @@ export interface StartSpec<T extends RunbookType = RunbookType> {
   summary: string;
   /** Markdown for the UI (staticDetails). */
   details?: string;
+  /**
+   * Another workflow ID than the cluster's lock (`runbook-<cluster>`), for a runbook that touches none of the
+   * cluster's nodes (a restore drill: `runbook-<cluster>.drill`); still started with conflict policy FAIL.
+   */
+  workflowId?: string;
   planOnly?: boolean;
   yes?: boolean;
   /** Print the result as JSON instead of a table. */

@@ -15,7 +15,7 @@ export interface StartSettings {
 }
 
 /** What starting needs from a spec: test fixtures start their own workflow types with the same options. */
-export type StartOptionsSpec = Pick<StartSpec, 'kind' | 'inventory' | 'summary' | 'details' | 'planOnly' | 'yes'> & { input: object };
+export type StartOptionsSpec = Pick<StartSpec, 'kind' | 'inventory' | 'summary' | 'details' | 'workflowId' | 'planOnly' | 'yes'> & { input: object };
 
 export function runbookInput<T extends RunbookType>(spec: StartOptionsSpec, identity: string): Runbooks[T]['input'] {
   return {
@@ -32,7 +32,7 @@ export function runbookStartOptions<T extends RunbookType = RunbookType>(spec: S
   const cluster = spec.inventory.cluster;
   return {
     taskQueue: s.taskQueue,
-    workflowId: clusterWorkflowId(cluster),
+    workflowId: spec.workflowId ?? clusterWorkflowId(cluster),
     workflowIdConflictPolicy: 'FAIL',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     args: [runbookInput<T>(spec, s.identity)],

@@ -35,6 +35,13 @@ export interface BackupRecord {
   label?: string;
   /** ISO time the backup was taken (activity clock). */
   createdAt: string;
+  /** The snap channel the node tracked (`snap list`): a restore drill restores into that MicroK8s. */
+  channel?: string;
+  /**
+   * The Node objects the cluster's API listed just before the copy (a backup of a running node): what a restore of
+   * this backup must bring back. Absent for a `--stopped` backup (its API is down) and for older backups.
+   */
+  kubernetesNodes?: string[];
 }
 
 export interface BackupNodeResult extends BackupRecord {
@@ -50,6 +57,14 @@ export interface RestoreNodeBackupInput {
   inventory: Inventory;
   node: string;
   backupId: string;
+  /** The cluster the backup belongs to, when it is not the inventory's (a restore drill restores into a lab). */
+  backupCluster?: string;
+  /**
+   * Put back only the backup's raft data and keep this node's own identity and membership files (`info.yaml`,
+   * `cluster.yaml`, `cluster.crt`, `cluster.key`, `failure-domain`): a backup restored onto another machine, which
+   * the quorum-recovery reconfigure then makes this cluster's. Any node may take it.
+   */
+  dataOnly?: boolean;
 }
 
 export interface RestoreNodeBackupResult {

@@ -54,6 +54,8 @@ export interface NodeCertExpiry {
   /** A worker refuses refresh-certs: it has no API server certificates of its own. */
   worker: boolean;
   days: Partial<Record<CheckedCert, number>>;
+  /** sha256 of this node's own certificate files: how a rerun tells a certificate it already refreshed. */
+  fingerprints?: Partial<Record<RotatableCert, string>>;
   /** The node did not answer over SSH: why. */
   unreachable?: string;
 }

@@ -60,6 +60,10 @@ export const FailureType = {
   AddNodeFailed: 'AddNodeFailed',
   ApiUnavailable: 'ApiUnavailable',
   BackupCorrupt: 'BackupCorrupt',
+  /** A restore drill found that a backup does not restore into a cluster that serves its data. */
+  BackupBroken: 'BackupBroken',
+  /** A restore drill's lab could not read the backup's data (a real dqlite database): no verdict either way. */
+  DrillCannotJudge: 'DrillCannotJudge',
   BackupUnverifiable: 'BackupUnverifiable',
   ChecksumMismatch: 'ChecksumMismatch',
   ConnectionLost: 'ConnectionLost',
@@ -97,6 +101,8 @@ export const FailureType = {
   RebootFailed: 'RebootFailed',
   NodeDidNotReturn: 'NodeDidNotReturn',
   GateFailed: 'GateFailed',
+  /** A webhook did not take a notification (no answer, HTTP 5xx or 429): retried, then noted; never a runbook failure. */
+  NotificationNotDelivered: 'NotificationNotDelivered',
 } as const;
 export const NON_RETRYABLE_TYPES = [
   FailureType.HostKeyMismatch,

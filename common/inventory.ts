@@ -97,12 +97,55 @@ const Defaults = z.strictObject({
   paths: Paths.optional(),
 });
 
+/** What a webhook is told about (README "Notifications"): each target may pick a subset with `on`. */
+export const NOTIFICATION_EVENTS = ['approval', 'pause', 'failure', 'end'] as const;
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+export const NotificationFormat = z.enum(['webhook', 'slack'], {
+  error: 'must be webhook (a generic JSON body) or slack (Slack\'s incoming-webhook format)',
+});
+export type NotificationFormat = z.infer<typeof NotificationFormat>;
+/** The most webhook targets one inventory may name: every event is one delivery per target. */
+export const MAX_NOTIFICATION_TARGETS = 10;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const WHERE_THE_URL_GOES = 'urlEnv: NAME (an environment variable of the worker that holds the URL) or urlFile: /abs/path (a file on the worker that holds it)';
+
+/**
+ * One webhook. The inventory names where the worker finds the URL, never the URL itself: a webhook URL usually
+ * carries its token, and the inventory is the workflow's input, kept in history.
+ */
+const NotificationTargetInput = z
+  .strictObject({
+    format: NotificationFormat,
+    urlEnv: z
+      .string()
+      .regex(ENV_NAME, { error: 'must be an environment variable name (letters, digits and "_", not starting with a digit), e.g. SLACK_WEBHOOK_URL' })
+      .refine((n) => !n.startsWith('RUNBOOK_'), { error: "names one of the engine's own variables (RUNBOOK_*); give the URL a variable of its own, e.g. SLACK_WEBHOOK_URL" })
+      .optional(),
+    urlFile: absPath.optional(),
+    url: z
+      .unknown()
+      .refine(() => false, { error: `the URL itself never goes in the inventory (it usually holds a token, and the inventory is kept in the workflow history); name where the worker finds it instead: ${WHERE_THE_URL_GOES}` })
+      .optional(),
+    on: z
+      .array(z.enum(NOTIFICATION_EVENTS, { error: `must be one of ${NOTIFICATION_EVENTS.join(', ')}` }))
+      .min(1, { error: `lists no event; list some of ${NOTIFICATION_EVENTS.join(', ')}, or leave "on" out for all of them` })
+      .optional(),
+  })
+  .superRefine((t, ctx) => {
+    if (t.urlEnv !== undefined && t.urlFile !== undefined) ctx.addIssue({ code: 'custom', message: 'has both urlEnv and urlFile; keep the one the worker should read' });
+    else if (t.urlEnv === undefined && t.urlFile === undefined) ctx.addIssue({ code: 'custom', message: `names no URL; add ${WHERE_THE_URL_GOES}` });
+  });
+
 export const InventoryInput = z
   .strictObject({
     cluster: nodeName,
     knownHosts: localPath.optional(),
     hostKeyPolicy: HostKeyPolicy.default('strict'),
     defaults: Defaults.optional(),
+    notifications: z
+      .array(NotificationTargetInput)
+      .max(MAX_NOTIFICATION_TARGETS, { error: `names more than ${MAX_NOTIFICATION_TARGETS} webhooks; every event is sent to each one, so point them at fewer (a chat channel can fan out)` })
+      .optional(),
     nodes: z
       .array(NodeInput)
       .min(1, { error: 'must list at least one node' })
@@ -162,10 +205,21 @@ export interface NodeSpec {
   paths: NodePaths;
 }
 
+/** A webhook with its defaults applied: exactly one of `urlEnv` and `urlFile`, read by the worker at each delivery. */
+export interface NotificationTarget {
+  format: NotificationFormat;
+  urlEnv?: string;
+  urlFile?: string;
+  /** The events sent to it (all of them unless the inventory says `on`). */
+  on: NotificationEvent[];
+}
+
 export interface Inventory {
   cluster: string;
   knownHosts?: string;
   hostKeyPolicy: HostKeyPolicy;
+  /** Absent when the inventory names no webhook: then a runbook schedules no notification at all. */
+  notifications?: NotificationTarget[];
   nodes: NodeSpec[];
 }
 
@@ -215,6 +269,15 @@ export function resolveInventory(raw: unknown, file = 'inventory'): Inventory {
     cluster: inv.cluster,
     knownHosts: inv.knownHosts,
     hostKeyPolicy: inv.hostKeyPolicy,
+    ...(inv.notifications?.length
+      ? {
+          notifications: inv.notifications.map((t) => ({
+            format: t.format,
+            ...(t.urlEnv !== undefined ? { urlEnv: t.urlEnv } : { urlFile: t.urlFile }),
+            on: t.on ? NOTIFICATION_EVENTS.filter((e) => t.on!.includes(e)) : [...NOTIFICATION_EVENTS],
+          })),
+        }
+      : {}),
     nodes: inv.nodes.map((n) => {
       const jump = n.jump ?? d.jump;
       return {

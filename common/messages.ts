@@ -4,9 +4,9 @@
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
-export type RunbookKind = 'check' | 'form' | 'remove-node' | 'upgrade' | 'upgrade-node' | 'backup' | 'restore-backup' | 'recover-quorum' | 'refresh-policy' | 'refresh-certs' | 'reboot' | 'replace-node';
+export type RunbookKind = 'check' | 'form' | 'remove-node' | 'upgrade' | 'upgrade-node' | 'backup' | 'restore-backup' | 'recover-quorum' | 'refresh-policy' | 'refresh-certs' | 'reboot' | 'replace-node' | 'fleet' | 'drill';
 
-/** Per-node state, as `runbook watch` shows it. Runbooks use the subset that applies to them. */
+/** Per-node state, as `runbook watch` shows it. Runbooks use the subset that applies to them (a fleet: per cluster). */
 export type NodeState =
   | 'pending'
   | 'checking'
@@ -28,6 +28,9 @@ export type NodeState =
   | 'starting'
   | 'removed'
   | 'skipped'
+  | 'running'
+  | 'busy'
+  | 'cancelled'
   | 'failed';
 
 export interface NodeProgress {

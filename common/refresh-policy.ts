@@ -5,6 +5,8 @@ export type RefreshPolicyAction = 'status' | 'hold' | 'unhold';
 
 export interface RefreshPolicyInput extends RunbookBaseInput {
   action: RefreshPolicyAction;
+  /** A lost worker is noticed after this long (default 60 s; tests shorten it). */
+  heartbeatTimeoutSeconds?: number;
 }
 
 /** One node's snap and how auto-refresh treats it. */
@@ -21,6 +23,8 @@ export interface NodeRefreshPolicy {
   /** `refresh.timer` and the next auto-refresh as snapd plans it. */
   timer?: string;
   next?: string;
+  /** The node did not answer over SSH: why. Nothing else about it is known (`version` and `revision` are empty). */
+  unreachable?: string;
 }
 
 export interface RefreshPolicyResult {
@@ -39,8 +43,10 @@ export function autoRefreshHeld(n: NodeRefreshPolicy): boolean {
 }
 
 /** The differences between nodes that matter before an upgrade: channels, versions, holds. */
-export function refreshDrift(nodes: NodeRefreshPolicy[]): string[] {
-  const drift: string[] = [];
+export function refreshDrift(all: NodeRefreshPolicy[]): string[] {
+  // A node that does not answer is named on its own line; the comparisons are between the nodes that answered.
+  const drift: string[] = all.filter((n) => n.unreachable).map((n) => `${n.node} does not answer over SSH (${n.unreachable}): its channel, version and holds are unknown`);
+  const nodes = all.filter((n) => !n.unreachable);
   const by = (key: (n: NodeRefreshPolicy) => string) => {
     const groups = new Map<string, string[]>();
     for (const n of nodes) groups.set(key(n), [...(groups.get(key(n)) ?? []), n.node]);

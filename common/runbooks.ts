@@ -6,6 +6,7 @@
 import type { BackupInput, BackupResult, RestoreBackupInput, RestoreBackupResult } from './backup';
 import type { RefreshCertsInput, RefreshCertsResult } from './certs';
 import type { CheckInput, CheckResult } from './check';
+import type { DrillInput, DrillResult } from './drill';
 import type { FormInput, FormResult } from './form';
 import type { RunbookBaseInput } from './messages';
 import type { RebootInput, RebootResult } from './reboot';
@@ -32,10 +33,11 @@ export interface Runbooks {
   refreshCerts: Runbook<RefreshCertsInput, RefreshCertsResult>;
   rollingReboot: Runbook<RebootInput, RebootResult>;
   replaceNode: Runbook<ReplaceNodeInput, ReplaceNodeResult>;
+  restoreDrill: Runbook<DrillInput, DrillResult>;
 }
 
 export type RunbookType = keyof Runbooks;
-export const RUNBOOK_TYPES = ['check', 'form', 'removeNode', 'rollingUpgrade', 'backup', 'restoreBackup', 'recoverQuorum', 'refreshPolicy', 'refreshCerts', 'rollingReboot', 'replaceNode'] as const satisfies readonly RunbookType[];
+export const RUNBOOK_TYPES = ['check', 'form', 'removeNode', 'rollingUpgrade', 'backup', 'restoreBackup', 'recoverQuorum', 'refreshPolicy', 'refreshCerts', 'rollingReboot', 'replaceNode', 'restoreDrill'] as const satisfies readonly RunbookType[];
 
 /** What a command supplies; the CLI adds the base (inventory, planOnly, yes, requestedBy). */
 export type RunbookOwnInput<T extends RunbookType> = Omit<Runbooks[T]['input'], keyof RunbookBaseInput>;

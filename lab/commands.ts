@@ -139,7 +139,7 @@ export function registerLabCommands(program: Command): void {
       .option('--name <name>', 'lab name')
       .option('--to <minor>', 'fail-upgrade: the minor whose refresh fails, e.g. 1.29')
       .option('--ms <ms>', 'slow: extra milliseconds per command', int('--ms'))
-      .option('--when <when>', 'drop-ssh: before|after the command acts (default after)')
+      .option('--when <when>', 'drop-ssh: before|after the command acts (default after); slow: the delay before (default) or after the command acts')
       .option('--port <port>', 'block-port: the TCP port of NODE to block, e.g. 25000', int('--port'))
       .option('--cluster-of <node>', "stale-member: plant the entry in this node's cluster (default: the biggest cluster NODE is not in)")
       .option('--cert <file>', 'cert-expired: ca.crt, server.crt (default) or front-proxy-client.crt')

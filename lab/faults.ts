@@ -32,6 +32,7 @@ export const FAULT_KINDS = [
   'stale-member',
   'burn-next-token',
   'cert-expired',
+  'fail-cert-refresh',
   'reboot-required',
   'slow-boot',
   'no-boot',
@@ -43,7 +44,10 @@ export interface FaultOptions {
   to?: string;
   /** slow: extra milliseconds per command (default: the profile's). */
   ms?: number;
-  /** drop-ssh: cut before the command acts, or after it acted but before its output is delivered (default). */
+  /**
+   * drop-ssh: cut before the command acts, or after it acted but before its output is delivered (default).
+   * slow: the delay comes before the command acts (default), or after it acted, before it exits.
+   */
   when?: 'before' | 'after';
   /** block-port: the TCP port of NODE whose inbound connects are dropped, e.g. 25000. */
   port?: number;
@@ -88,6 +92,8 @@ export function applyFault(labDir: string, node: string, kind: FaultKind, opts: 
         break;
       case 'slow':
         n.faults.slowMs = opts.ms ?? sim.timing.slowMs;
+        if (opts.when === 'after') n.faults.slowAfter = true;
+        else delete n.faults.slowAfter;
         break;
       case 'drop-ssh':
         n.faults.dropSsh = opts.when ?? 'after';
@@ -117,6 +123,10 @@ export function applyFault(labDir: string, node: string, kind: FaultKind, opts: 
       case 'cert-expired':
         // Not cleared by heal: an expired certificate is fixed by `refresh-certs`, as on a real node.
         certsOf(n, now)[opts.cert ?? 'server.crt'] = now - 84.5 * 86_400_000; // --check: -85 days, as in #4852
+        break;
+      case 'fail-cert-refresh':
+        // Acts in `refresh-certs` (sim/main.ts): after each `-e` refresh on NODE, kubelite stays down until `--undo`.
+        n.faults.failCertRefresh = true;
         break;
       case 'no-converge':
         n.faults.noConverge = true;

@@ -30,6 +30,7 @@ import {
   voters as votersOf,
 } from './sim/model';
 import { type JournalEntry, journal, journalPath, readState, statePath, withState } from './sim/store';
+import { syncObjects } from './sim/datastore';
 import { applyFault, healNode, validPort, type FaultKind, type FaultOptions } from './faults';
 import { defaultStateDir } from '../local/state-dir';
 import { startListeners, stopListeners } from './listeners';
@@ -58,6 +59,8 @@ export interface LabOptions {
   stateDir?: string;
   /** The SSH user (lab/account.ts): default an unprivileged `mk8s-lab` when run as root, else you. */
   user?: string;
+  /** Who made it, when not a person (a restore drill's workflow ID): kept in lab.json, see `Lab.destroy`. */
+  owner?: string;
 }
 
 export interface LabNode {
@@ -72,6 +75,8 @@ interface LabMeta {
   dir: string;
   stateDir: string;
   slot: number;
+  /** A lab of more than 250 nodes: the further address slots its nodes live on, in order. */
+  extraSlots?: number[];
   createdAt: string;
   profile: Profile;
   timeScale: number;
@@ -82,6 +87,7 @@ interface LabMeta {
   privilege?: Privilege;
   /** Directories made passable (o+x) for the SSH user, so it reaches the lab and the simulator. */
   traversal?: string[];
+  owner?: string;
   nodes: LabNode[];
 }
 
@@ -159,13 +165,17 @@ async function limit<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Pro
   }));
 }
 
-function validate(o: LabOptions): Required<Omit<LabOptions, 'stateDir' | 'user'>> & { stateDir: string; user?: string } {
+/** Nodes on one address slot (127.0.<slot>.1-250), and the most one lab holds (four slots). */
+const NODES_PER_SLOT = 250;
+const MAX_LAB_NODES = 1000;
+
+function validate(o: LabOptions): Required<Omit<LabOptions, 'stateDir' | 'user' | 'owner'>> & { stateDir: string; user?: string; owner?: string } {
   if (!NAME.test(o.name ?? '')) throw new LabInputError('--name', 'must be a lowercase DNS label (a-z, 0-9, "-"), e.g. --name demo');
   const cps = o.controlPlanes;
   if (!Number.isInteger(cps) || cps < 1) throw new LabInputError('--control-planes', 'must be a whole number >= 1, e.g. --control-planes 3');
   const workers = o.workers ?? 0;
   if (!Number.isInteger(workers) || workers < 0) throw new LabInputError('--workers', 'must be a whole number >= 0');
-  if (cps + workers > 250) throw new LabInputError('--control-planes', 'a lab holds at most 250 nodes (control planes + workers)');
+  if (cps + workers > MAX_LAB_NODES) throw new LabInputError('--control-planes', `a lab holds at most ${MAX_LAB_NODES} nodes (control planes + workers)`);
   const channel = o.channel ?? '1.28/stable';
   const ch = parseChannel(channel);
   if (!ch) throw new LabInputError('--channel', `"${channel}" is not a channel of the lab's store; use <1.20..1.32|latest>/<stable|candidate|beta|edge>, e.g. 1.28/stable`);
@@ -175,7 +185,7 @@ function validate(o: LabOptions): Required<Omit<LabOptions, 'stateDir' | 'user'>
   if (!(timeScale > 0)) throw new LabInputError('--time-scale', 'must be a number > 0, e.g. 0.1');
   const stateDir = path.resolve(o.stateDir ?? defaultStateDir());
   if (/[\s"'$`\\]/.test(stateDir)) throw new LabInputError('--state-dir', 'must not contain spaces, quotes, "$", "`" or "\\" (sshd SetEnv and the inventory forbid them)');
-  return { name: o.name, controlPlanes: cps, workers, channel: channelName(ch), formed: !!o.formed, profile, timeScale, stateDir, user: o.user };
+  return { name: o.name, controlPlanes: cps, workers, channel: channelName(ch), formed: !!o.formed, profile, timeScale, stateDir, user: o.user, owner: o.owner };
 }
 
 export class Lab {
@@ -209,6 +219,10 @@ export class Lab {
   /** Directories `up` made passable for the SSH user. */
   get traversal(): string[] {
     return this.meta.traversal ?? [];
+  }
+  /** Who made it when not a person (`LabOptions.owner`). */
+  get owner(): string | undefined {
+    return this.meta.owner;
   }
 
   static labsDir(stateDir = defaultStateDir()): string {
@@ -246,6 +260,24 @@ export class Lab {
     return new Lab(meta);
   }
 
+  /**
+   * Remove the lab called `name` whether it came up completely or not (a process that died half-way through `up`
+   * leaves a directory without lab.json, and maybe sshd processes): its nodes and processes are ended, its directory
+   * removed. `mayRemove` judges a complete lab by its owner first. False when there was nothing to remove.
+   */
+  static async destroy(name: string, stateDir: string, mayRemove: (owner: string | undefined) => boolean): Promise<boolean> {
+    const dir = path.join(Lab.labsDir(path.resolve(stateDir)), name);
+    if (fs.existsSync(path.join(dir, 'lab.json'))) {
+      const lab = Lab.open(name, stateDir);
+      if (!mayRemove(lab.owner)) throw new LabInputError('--name', `lab "${name}" in ${dir} was made by ${lab.owner ?? 'a person'}; not touching it`);
+      await lab.down();
+      return true;
+    }
+    if (!NAME.test(name) || !fs.existsSync(dir)) return false;
+    await Lab.teardown(dir, []);
+    return true;
+  }
+
   static async up(options: LabOptions): Promise<Lab> {
     const o = validate(options);
     const sim = simulatorEntry();
@@ -264,18 +296,21 @@ export class Lab {
     fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'claiming'), '');
-    const slot = await claimSlot(dir);
+    // 250 nodes to an address slot (127.0.<slot>.1-250): a bigger lab claims more.
+    const slots: number[] = [];
     try {
-      return await Lab.build(o, dir, slot, account);
+      for (let i = 0; i < Math.ceil((o.controlPlanes + o.workers) / NODES_PER_SLOT); i++) slots.push(await claimSlot(dir));
+      return await Lab.build(o, dir, slots, account);
     } catch (e) {
-      await Lab.teardown(dir, slot);
+      await Lab.teardown(dir, slots);
       throw e;
     } finally {
       fs.rmSync(path.join(dir, 'claiming'), { force: true });
     }
   }
 
-  private static async build(o: ReturnType<typeof validate>, dir: string, slot: number, account: LabAccount): Promise<Lab> {
+  private static async build(o: ReturnType<typeof validate>, dir: string, slots: number[], account: LabAccount): Promise<Lab> {
+    const slot = slots[0];
     const ch = parseChannel(o.channel)!;
     const rel = initialRelease(ch);
     const { user, privilege } = account;
@@ -283,9 +318,9 @@ export class Lab {
     for (let i = 0; i < o.controlPlanes + o.workers; i++) {
       const cp = i < o.controlPlanes;
       const name = cp ? `k8s-${i + 1}` : `k8s-w${i - o.controlPlanes + 1}`;
-      nodes.push({ name, role: cp ? 'controlplane' : 'worker', address: `127.0.${slot}.${i + 1}`, root: snapPaths(dir, name).root });
+      nodes.push({ name, role: cp ? 'controlplane' : 'worker', address: `127.0.${slots[Math.floor(i / NODES_PER_SLOT)]}.${(i % NODES_PER_SLOT) + 1}`, root: snapPaths(dir, name).root });
     }
-    const meta: LabMeta = { name: o.name, dir, stateDir: o.stateDir, slot, createdAt: new Date().toISOString(), profile: o.profile, timeScale: o.timeScale, channel: o.channel, formed: o.formed, user, privilege, nodes };
+    const meta: LabMeta = { name: o.name, dir, stateDir: o.stateDir, slot, ...(slots.length > 1 ? { extraSlots: slots.slice(1) } : {}), createdAt: new Date().toISOString(), profile: o.profile, timeScale: o.timeScale, channel: o.channel, formed: o.formed, user, privilege, owner: o.owner, nodes };
     generateKey(path.join(dir, 'id_ed25519'), `lab-${o.name}`);
     fs.copyFileSync(path.join(dir, 'id_ed25519.pub'), path.join(dir, 'authorized_keys'));
     fs.writeFileSync(journalPath(dir), '');
@@ -298,6 +333,7 @@ export class Lab {
     if (o.formed) startFormed(dir, state, Object.values(state.nodes), now);
     else for (const n of Object.values(state.nodes)) startAlone(dir, state, n, now);
     for (const c of Object.values(state.clusters)) c.available = hasQuorum(state, c, now);
+    syncObjects(dir, state, now);
     fs.writeFileSync(statePath(dir), JSON.stringify(state));
 
     fs.writeFileSync(path.join(dir, 'inventory.yaml'), inventoryYaml(meta));
@@ -492,10 +528,10 @@ export class Lab {
   async down(): Promise<void> {
     const masters = fs.existsSync(this.dir) ? fs.readdirSync(this.dir).filter((f) => /^cm-[a-z_][a-z0-9_-]*@[0-9.]+$/.test(f)) : [];
     await Promise.all(masters.map((f) => run('ssh', [...this.sshOptions(), '-O', 'exit', f.slice(3)]).catch(() => undefined)));
-    await Lab.teardown(this.dir, this.meta.slot);
+    await Lab.teardown(this.dir, [this.meta.slot, ...(this.meta.extraSlots ?? [])]);
   }
 
-  private static async teardown(dir: string, slot: number): Promise<void> {
+  private static async teardown(dir: string, slots: number[]): Promise<void> {
     stopListeners(dir);
     const nodesDir = path.join(dir, 'nodes');
     if (fs.existsSync(nodesDir)) {
@@ -508,7 +544,7 @@ export class Lab {
         /* gone */
       }
     }
-    releaseSlot(slot, dir);
+    for (const slot of slots) releaseSlot(slot, dir);
     // Killed processes (a command's last journal line, an ssh master removing its socket) may still touch the
     // directory for a moment: retry the removal a while before giving up.
     for (let attempt = 1; ; attempt++) {

@@ -1,9 +1,9 @@
 /**
- * Every local file the engine reads (inventory, SSH key, known_hosts, codec key, exported history, auth file) goes
- * through here: it must be a regular file no bigger than its cap, and it is read without ever blocking the event
- * loop. A FIFO or a device named in an inventory would otherwise freeze the shared worker (every other cluster's
- * runbook with it) or grow it without bound: the file is opened non-blocking, judged by fstat on that same
- * descriptor (no race with a rename), and read only up to its cap.
+ * Every local file the engine reads (inventory, SSH key, known_hosts, codec key, exported history, auth file, webhook
+ * URL file) goes through here: it must be a regular file no bigger than its cap, and it is read without ever
+ * blocking the event loop. A FIFO or a device named in an inventory would otherwise freeze the shared worker (every
+ * other cluster's runbook with it) or grow it without bound: the file is opened non-blocking, judged by fstat on
+ * that same descriptor (no race with a rename), and read only up to its cap.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -26,6 +26,7 @@ export const FILE_CAPS = {
   'backup record': 4 * MiB,
   'pid file': 4 * KiB,
   'password file': 4 * KiB,
+  'webhook URL file': 8 * KiB,
 } as const;
 
 export type LocalFileKind = keyof typeof FILE_CAPS;

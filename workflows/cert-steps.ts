@@ -56,5 +56,7 @@ export async function verifyOrUndo(c: VerifyContext, node: string, restored: str
   c.rb.node(node, 'reverting', problem);
   await c.checklist.step(`undoCertRefresh ${node}`, () => undoRefresh(c.inventory, node, c.readyTimeoutSeconds));
   c.rb.node(node, 'failed', `${restored}: ${problem}`);
-  c.rb.fail(FailureType.CertRefreshFailed, `${node}: ${problem}; ${restored} (refresh-certs --undo) and ${stopped}`);
+  // The activities' messages often start with the node already.
+  const why = problem.startsWith(`${node}: `) ? problem.slice(node.length + 2) : problem;
+  c.rb.fail(FailureType.CertRefreshFailed, `${node}: ${why}; ${restored} (refresh-certs --undo) and ${stopped}`);
 }

@@ -1,12 +1,7 @@
 /** Every runbook workflow the worker registers. Workflow code: deterministic, activity types only. */
-export * from './check';
-export * from './form';
-export * from './remove-node';
-export * from './upgrade';
-export * from './backup';
-export * from './recover-quorum';
-export * from './refresh-policy';
-export * from './refresh-certs';
-export * from './reboot';
-export * from './replace-node';
+// The runbooks a client starts, each wrapped with its webhook notifications (workflows/runbooks.ts).
+export * from './runbooks';
+// Steps of other runbooks and launchers: their runbooks' notices cover them.
+export { rollbackNode, upgradeNode } from './upgrade';
 export * from './scheduled-run';
+export * from './fleet';

@@ -38,7 +38,7 @@ export async function refreshCerts(input: RefreshCertsInput): Promise<RefreshCer
 
   // 2. Plan.
   const due = before.flatMap((n) =>
-    certs.filter((c) => n.days[c] !== undefined && (input.withinDays === undefined || n.days[c]! <= input.withinDays)).map((cert) => ({ node: n.node, cert, days: n.days[cert]! })),
+    certs.filter((c) => n.days[c] !== undefined && (input.withinDays === undefined || n.days[c]! <= input.withinDays)).map((cert) => ({ node: n.node, cert, days: n.days[cert]!, fingerprint: n.fingerprints?.[cert] })),
   );
   const nodes = cps.map((n) => n.name).filter((n) => due.some((d) => d.node === n));
   const plan = nodes.length
@@ -76,7 +76,7 @@ export async function refreshCerts(input: RefreshCertsInput): Promise<RefreshCer
     await checklist.step(`refreshCerts ${node}`, async () => {
       rb.node(node, 'refreshing', due.filter((d) => d.node === node).map((d) => d.cert).join(', '));
       for (const d of due.filter((x) => x.node === node)) {
-        rotated.push(await change.refreshCert.executeWithOptions({ summary: `refresh ${d.cert} on ${node}` }, [{ inventory, node, cert: d.cert, plannedDays: d.days }]));
+        rotated.push(await change.refreshCert.executeWithOptions({ summary: `refresh ${d.cert} on ${node}` }, [{ inventory, node, cert: d.cert, plannedDays: d.days, ...(d.fingerprint ? { fingerprintBefore: d.fingerprint } : {}) }]));
       }
     });
     await verifyOrUndo(verify, node, 'its previous certificates were restored', 'the run stopped before the next node');

@@ -13,10 +13,10 @@ import { Checklist } from './checklist';
 import { RunbookController } from './runbook-controller';
 import { stepOptions } from './step-options';
 
-const snap = proxyActivities<Activities>(stepOptions({ startToClose: '2m', scheduleToClose: '10m', heartbeat: '60s' }));
-
 export async function refreshPolicy(input: RefreshPolicyInput): Promise<RefreshPolicyResult> {
   const { inventory, action } = input;
+  const heartbeat = Math.min(Math.max(input.heartbeatTimeoutSeconds ?? 60, 5), 600) * 1000;
+  const snap = proxyActivities<Activities>(stepOptions({ startToClose: '2m', scheduleToClose: '10m', heartbeat }));
   const names = inventory.nodes.map((n) => n.name);
   const rb = new RunbookController('refresh-policy', inventory.cluster, names);
   const checklist = new Checklist(rb);
@@ -24,7 +24,7 @@ export async function refreshPolicy(input: RefreshPolicyInput): Promise<RefreshP
     Promise.all(names.map((node) => snap.readRefreshPolicy.executeWithOptions({ summary: `read ${node}'s snap refresh policy` }, [{ inventory, node }])));
 
   let nodes = await checklist.step('readRefreshPolicy', readAll);
-  for (const n of nodes) rb.node(n.node, 'done', describeNode(n));
+  for (const n of nodes) rb.node(n.node, n.unreachable ? 'failed' : 'done', describeNode(n));
   const result = (plan: string[], changed: string[] = []): RefreshPolicyResult => ({ action, plan, nodes, changed, drift: refreshDrift(nodes) });
   if (action === 'status') {
     for (const d of refreshDrift(nodes)) rb.note(d);
@@ -33,6 +33,11 @@ export async function refreshPolicy(input: RefreshPolicyInput): Promise<RefreshP
   }
 
   const hold = action === 'hold';
+  // Every node or none: a node that does not answer cannot be changed, and the cluster would be left half-held.
+  const silent = nodes.filter((n) => n.unreachable);
+  if (silent.length) {
+    rb.fail(FailureType.PreconditionFailed, `not starting: ${silent.map((n) => `${n.node} does not answer (${n.unreachable})`).join('; ')}; nothing was changed (${hold ? '--hold' : '--unhold'} changes every node or none)`);
+  }
   const todo = nodes.filter((n) => (hold ? n.hold !== 'forever' : !!n.hold));
   const plan = todo.length
     ? todo.map((n) =>
@@ -48,19 +53,26 @@ export async function refreshPolicy(input: RefreshPolicyInput): Promise<RefreshP
   }
   await rb.approvePlan(plan, input.yes || todo.length === 0, `${hold ? 'hold' : 'release'} snap auto-refresh on ${inventory.cluster}`);
 
-  const changed: string[] = [];
   for (const n of todo) {
     await checklist.step(`${hold ? 'holdRefresh' : 'releaseRefreshHold'} ${n.node}`, async () => {
       rb.node(n.node, 'checking', hold ? 'holding' : 'releasing');
-      const r = await snap.setRefreshHold.executeWithOptions({ summary: `${hold ? 'hold' : 'release'} auto-refresh on ${n.node}` }, [{ inventory, node: n.node, hold }]);
-      if (r.changed) changed.push(n.node);
+      await snap.setRefreshHold.executeWithOptions({ summary: `${hold ? 'hold' : 'release'} auto-refresh on ${n.node}` }, [{ inventory, node: n.node, hold }]);
     });
   }
 
   nodes = await checklist.step('verifyRefreshPolicy', readAll);
-  for (const n of nodes) rb.node(n.node, (hold ? n.hold === 'forever' : !n.hold) ? 'done' : 'failed', describeNode(n));
-  const wrong = nodes.filter((n) => (hold ? n.hold !== 'forever' : !!n.hold));
-  if (wrong.length) rb.fail(FailureType.RefreshPolicyNotApplied, `auto-refresh is still ${hold ? 'not held' : 'held'} on ${wrong.map((n) => n.node).join(', ')} after ${hold ? '--hold' : '--unhold'}; run it again or check snapd there (snap changes)`);
+  const applied = (n: NodeRefreshPolicy) => !n.unreachable && (hold ? n.hold === 'forever' : !n.hold);
+  for (const n of nodes) rb.node(n.node, applied(n) ? 'done' : 'failed', describeNode(n));
+  const wrong = nodes.filter((n) => !applied(n));
+  if (wrong.length) {
+    rb.fail(
+      FailureType.RefreshPolicyNotApplied,
+      `auto-refresh is still ${hold ? 'not held' : 'held'} on ${wrong.map((n) => (n.unreachable ? `${n.node} (does not answer: ${n.unreachable})` : n.node)).join(', ')} after ${hold ? '--hold' : '--unhold'}; run it again or check snapd there (snap changes)`,
+    );
+  }
+  // The nodes the plan saw otherwise and that are as asked now: this run's doing, also when a worker crash made a
+  // retried step find its node already done (setRefreshHold's own `changed` says false then).
+  const changed = todo.map((t) => t.node).filter((name) => nodes.some((n) => n.node === name && applied(n)));
   // `--unhold microk8s` leaves a system-wide hold in place: say so, it still stops auto-refresh.
   if (!hold) for (const n of nodes.filter(autoRefreshHeld)) rb.note(`${n.node}: a system-wide hold (${n.systemHold}) still holds every snap; \`sudo snap refresh --unhold\` (no name) releases it`);
   for (const d of refreshDrift(nodes)) rb.note(d);
@@ -69,6 +81,7 @@ export async function refreshPolicy(input: RefreshPolicyInput): Promise<RefreshP
 }
 
 function describeNode(n: NodeRefreshPolicy): string {
+  if (n.unreachable) return `does not answer: ${n.unreachable}`;
   const held = n.hold ? `held ${n.hold}` : n.systemHold ? `system-wide hold ${n.systemHold}` : 'not held';
   return `${n.version} (${n.tracking ?? 'no channel'}), ${held}`;
 }

@@ -1,7 +1,8 @@
 /**
  * What every runbook workflow shares: progress for `runbook watch` and the UI, approvals, pause and resume,
  * and failure decisions. A runbook creates one controller at its top, before its first await, so queries
- * and updates work from the first workflow task.
+ * and updates work from the first workflow task. Its waits are told to the inventory's webhooks, if it names any
+ * (workflows/notifications.ts).
  */
 import {
   ApplicationFailure,
@@ -12,6 +13,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { answerCommands } from '../common/answer-commands';
 import { RunbookClusterKey, RunbookKindKey, RunbookNodeKey } from '../common/constants';
 import { plainTextProblem } from '../common/text';
 import {
@@ -29,6 +31,7 @@ import {
   RunbookKind,
   RunbookProgress,
 } from '../common/messages';
+import { runbookNotifier } from './notifications';
 
 export type ApprovalOutcome = 'approved' | 'rejected' | 'timed-out';
 
@@ -37,6 +40,8 @@ export class RunbookController {
   private approvalSeq = 0;
   private decision?: { decision: FailureDecision; by: string; reason?: string };
   private awaitingDecision = false;
+  /** Undefined unless the inventory names webhooks: then no notice is ever scheduled. */
+  private readonly notifier = runbookNotifier();
 
   constructor(kind: RunbookKind, cluster: string, nodes: string[]) {
     this.progress = {
@@ -108,6 +113,7 @@ export class RunbookController {
       { key: RunbookKindKey, value: kind },
     ]);
     this.publish();
+    this.notifier?.attach(this);
   }
 
   get snapshot(): RunbookProgress {
@@ -167,6 +173,7 @@ export class RunbookController {
     };
     this.progress.pendingApproval = pending;
     this.publish();
+    this.notifier?.approvalWaiting(summary);
     const answered = () => this.progress.approvals.some((a) => a.id === id);
     // With a timeout the wait is a timer, so the UI's history names it.
     const ok = timeoutMs
@@ -185,7 +192,9 @@ export class RunbookController {
   /** Wait while paused (takes effect between steps). */
   async checkpoint(): Promise<void> {
     if (!this.progress.paused) return;
-    this.step(`paused before: ${this.progress.step}`);
+    const before = this.progress.step;
+    this.step(`paused before: ${before}`);
+    this.notifier?.paused(before);
     await condition(() => !this.progress.paused);
   }
 
@@ -195,6 +204,7 @@ export class RunbookController {
     this.awaitingDecision = true;
     this.note(`waiting for a decision: ${failure}`);
     this.step(`waiting for an operator decision (retry, rollback or abort): ${failure}`);
+    this.notifier?.awaitingDecision(failure);
     await condition(() => this.decision !== undefined);
     this.awaitingDecision = false;
     return this.decision!;
@@ -238,7 +248,7 @@ export class RunbookController {
     const rows = p.nodes.map((n) => `| ${n.name} | ${n.state} | ${n.detail ?? ''} |`);
     // The approval line goes first: the UI may cut off the end of a tall details frame.
     const approval = p.pendingApproval
-      ? [`Waiting for approval: ${p.pendingApproval.summary} (\`runbook approve ${workflowInfo().workflowId}\`)`, '']
+      ? [`Waiting for approval: ${p.pendingApproval.summary} (\`${answerCommands(workflowInfo().workflowId).approve}\`)`, '']
       : [];
     const lines = [
       ...approval,

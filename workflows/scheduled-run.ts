@@ -2,17 +2,18 @@
  * `scheduledRun`: what a `runbook schedule` starts at each scheduled time. It starts the runbook as a child under the
  * cluster's lock ID (`runbook-<cluster>`), so the one-runbook-per-cluster rule holds for schedules too: when another
  * runbook holds the cluster (an upgrade, a recovery), this run is skipped and says why, and the next time tries again.
+ * A restore drill touches no node of the cluster: it runs under the cluster's drill ID, one drill at a time.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executeChild, workflowInfo } from '@temporalio/workflow';
 import type { BackupResult } from '../common/backup';
 import type { CheckResult } from '../common/check';
-import { clusterWorkflowId } from '../common/constants';
-import { SCHEDULABLE, type ScheduledRunInput, type ScheduledRunResult } from '../common/schedules';
+import type { DrillResult } from '../common/drill';
+import { lockIdFor, SCHEDULABLE, type ScheduledRunInput, type ScheduledRunResult } from '../common/schedules';
 
 export async function scheduledRun(input: ScheduledRunInput): Promise<ScheduledRunResult> {
   const cluster = input.input.inventory.cluster;
-  const workflowId = clusterWorkflowId(cluster);
+  const workflowId = lockIdFor(input.kind, cluster);
   const base = { scheduleId: input.scheduleId, kind: input.kind, workflowId };
   try {
     const result = await executeChild(SCHEDULABLE[input.kind], {
@@ -23,16 +24,22 @@ export async function scheduledRun(input: ScheduledRunInput): Promise<ScheduledR
       // The runbook finishes on its own if this launcher is terminated: a backup is never cut off halfway.
       parentClosePolicy: 'ABANDON',
     });
-    return { ...base, outcome: 'ran', summary: summarize(input.kind, result as BackupResult | CheckResult), result: result as BackupResult | CheckResult };
+    const r = result as BackupResult | CheckResult | DrillResult;
+    return { ...base, outcome: 'ran', summary: summarize(input.kind, r), result: r };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      return { ...base, outcome: 'skipped', reason: `another runbook holds cluster ${cluster} (${workflowId} is running); skipped, the next scheduled time tries again` };
+      const holder = input.kind === 'drill' ? `another drill of cluster ${cluster} is running (${workflowId})` : `another runbook holds cluster ${cluster} (${workflowId} is running)`;
+      return { ...base, outcome: 'skipped', reason: `${holder}; skipped, the next scheduled time tries again` };
     }
     throw err;
   }
 }
 
-function summarize(kind: ScheduledRunInput['kind'], r: BackupResult | CheckResult): string {
+function summarize(kind: ScheduledRunInput['kind'], r: BackupResult | CheckResult | DrillResult): string {
+  if (kind === 'drill') {
+    const d = r as DrillResult;
+    return `drill of ${d.backup.id}: ${d.outcome === 'ok' ? `restores, ${d.verdict?.restored.length ?? 0} Node objects back, dqlite leader ${d.verdict?.leader?.node ?? '?'}` : d.outcome}`;
+  }
   if (kind === 'backup') {
     const b = (r as BackupResult).backup;
     return b ? `backup ${b.id} of ${b.node}` : 'no backup made';

@@ -12,6 +12,21 @@ export function refreshCertCommand(node: NodeSpec, cert: RotatableCert | 'ca.crt
   return command(nodePaths(node).microk8s, 'refresh-certs', '--cert', cert);
 }
 
+/** This node's own certificates, hashed: a refresh writes a new file, so a changed hash means it already ran. */
+export function certFingerprintsCommand(node: NodeSpec): string {
+  return command('sha256sum', `${nodePaths(node).snapData}/certs/server.crt`, `${nodePaths(node).snapData}/certs/front-proxy-client.crt`);
+}
+
+/** `sha256sum a b` → hash by file name (server.crt, front-proxy-client.crt). */
+export function parseCertFingerprints(stdout: string): Partial<Record<RotatableCert, string>> {
+  const out: Partial<Record<RotatableCert, string>> = {};
+  for (const line of nonBlankLines(stdout)) {
+    const m = /^([0-9a-f]{64})\s+\S*\/(server\.crt|front-proxy-client\.crt)$/.exec(line.trim());
+    if (m) out[m[2] as RotatableCert] = m[1];
+  }
+  return out;
+}
+
 /** The node's CA file, hashed: two nodes share a CA when the hashes match (a join copies ca.crt as it is). */
 export function caFingerprintCommand(node: NodeSpec): string {
   return command('sha256sum', `${nodePaths(node).snapData}/certs/ca.crt`);

@@ -43,6 +43,8 @@ export interface KubeNode {
   /** From MicroK8s' labels: `node.kubernetes.io/microk8s-controlplane` or `…/microk8s-worker`. */
   role: 'controlplane' | 'worker' | 'unknown';
   labels: Record<string, string>;
+  /** `metadata.creationTimestamp` (RFC 3339): a Node object that came back from a backup is older than the restore. */
+  created?: string;
 }
 
 export function getNodesCommand(node: NodeSpec): string {
@@ -61,6 +63,7 @@ interface ObjectMetaJson {
   labels?: Record<string, unknown>;
   ownerReferences?: Array<{ kind?: unknown; name?: unknown; controller?: unknown } | null>;
   deletionTimestamp?: unknown;
+  creationTimestamp?: unknown;
 }
 interface ConditionJson {
   type?: unknown;
@@ -134,6 +137,7 @@ export function parseNodes(json: string): KubeNode[] {
     if (typeof readyCond?.reason === 'string') n.readyReason = readyCond.reason;
     const ip = list(item.status?.addresses).find((a) => a.type === 'InternalIP')?.address;
     if (typeof ip === 'string') n.internalIP = ip;
+    if (typeof item.metadata?.creationTimestamp === 'string') n.created = item.metadata.creationTimestamp;
     return n;
   });
 }

@@ -157,6 +157,19 @@ export function infoAgreesWithCluster(info: Pick<DqliteMember, 'id' | 'address'>
   return cluster.some((m) => m.id === info.id && m.address === info.address);
 }
 
+/**
+ * A node's own identity and membership in its backend. Kept when another machine's raft data is restored onto it (a
+ * restore drill), as a quorum recovery keeps every survivor's own info.yaml and certificate pair.
+ */
+export function isNodeIdentityFile(name: string): boolean {
+  return ['info.yaml', 'cluster.yaml', 'cluster.crt', 'cluster.key', 'failure-domain'].includes(name);
+}
+
+/** Files that hold the datastore's entries: a backup with none of them holds no data (canonical/microk8s#4259). */
+export function holdsRaftEntries(name: string): boolean {
+  return ['closed-segment', 'open-segment', 'snapshot'].includes(classifyBackendFile(name));
+}
+
 /** Raft files a follower must lose before the template's are copied in (behaviour reference §7 step 6). */
 export function isFollowerLeftover(name: string): boolean {
   return ['closed-segment', 'open-segment', 'snapshot', 'snapshot-meta', 'metadata'].includes(classifyBackendFile(name));

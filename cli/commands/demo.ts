@@ -3,9 +3,11 @@
  * (or uses the one `runbook dev` runs), a lab of freshly installed MicroK8s nodes behind real sshd and a worker,
  * then runs the runbooks through the real `runbook` CLI, as an SRE would type them:
  * check → form → hold auto-refresh → upgrade through an injected failure and its rollback → upgrade again → renew
- * an expired certificate → patch and reboot the nodes that need it → lose quorum → recover → replace the lost nodes.
+ * an expired certificate → patch and reboot the nodes that need it → lose quorum → recover → replace the lost nodes
+ * → a second site joins and the fleet is upgraded (canary first) → backups on a schedule.
  */
 import { spawn } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import type { Command } from 'commander';
 import type { NativeConnection } from '@temporalio/worker';
@@ -22,13 +24,20 @@ const CLI_MAIN = path.resolve(__dirname, '../main.js');
 
 interface Step {
   title: string;
-  /** `runbook` arguments, or a lab action. */
-  run: string[] | ((lab: Lab) => Promise<void>);
+  /** `runbook` arguments, or a lab action (which may run `runbook` itself and read its output). */
+  run: string[] | ((lab: Lab, runbook: (args: string[]) => Promise<string>) => Promise<void>);
   /** The exit code this step is meant to end with (the injected failure ends the first upgrade with 1). */
   expect: number;
 }
 
-function scenario(inv: string): Step[] {
+/** The second site of the fleet steps: made by a step, torn down with the demo. */
+interface Fleet {
+  stateDir: string;
+  file: string;
+  labs: Lab[];
+}
+
+function scenario(inv: string, fleet: Fleet): Step[] {
   return [
     { title: 'pre-flight of freshly installed nodes (read-only)', run: ['check', '-i', inv], expect: 0 },
     { title: 'form an HA cluster: 3 control planes one at a time, then the workers', run: ['form', '-i', inv, '--yes'], expect: 0 },
@@ -86,8 +95,50 @@ function scenario(inv: string): Step[] {
     },
     { title: 'replace k8s-2: it joins again as a control plane (two members: one voter, no HA yet)', run: ['replace-node', '-i', inv, '--node', 'k8s-2', '--yes'], expect: 0 },
     { title: 'replace k8s-3: three voters, high availability back', run: ['replace-node', '-i', inv, '--node', 'k8s-3', '--yes'], expect: 0 },
+    {
+      title: 'a second site: demo-b (a control plane and a worker, formed on 1.28); fleet.yaml lists both clusters',
+      run: async (lab) => {
+        const b = await Lab.up({ name: `${LAB_NAME}-b`, controlPlanes: 1, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast', stateDir: fleet.stateDir });
+        fleet.labs.push(b);
+        fs.writeFileSync(fleet.file, `fleet: demo-sites\ninventories:\n  - ${lab.inventoryPath}\n  - ${b.inventoryPath}\n`);
+      },
+      expect: 0,
+    },
+    {
+      title: 'upgrade the fleet to 1.29: demo is the canary (already there), then demo-b; each under its own lock',
+      run: ['fleet', 'upgrade', '-f', fleet.file, '--to', '1.29', '--max-parallel', '2', '--yes'],
+      expect: 0,
+    },
+    { title: "the fleet's table", run: ['fleet', 'status', '-f', fleet.file], expect: 0 },
+    { title: 'back up demo every 6 hours, keeping 3 (a Temporal Schedule, in the UI too)', run: ['schedule', 'create', 'backup', '-i', inv, '--every', '6h', '--keep', '3'], expect: 0 },
+    { title: 'run it now rather than in 6 hours', run: ['schedule', 'trigger', `runbook-${LAB_NAME}.backup`], expect: 0 },
+    {
+      title: 'wait for that scheduled backup to end (it took the cluster lock like any runbook)',
+      run: async (_lab, runbook) => {
+        for (let i = 0; i < 240; i++) {
+          const rows = JSON.parse(await runbook(['schedule', 'list', '--json'])) as Array<{ id: string; last?: string }>;
+          const last = rows.find((r) => r.id === `runbook-${LAB_NAME}.backup`)?.last;
+          if (last && !/ running$/.test(last)) return;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        throw new Error('the scheduled backup did not end within 2 minutes');
+      },
+      expect: 0,
+    },
+    { title: 'the schedules, with how the last run ended', run: ['schedule', 'list'], expect: 0 },
+    { title: 'remove the schedule (the demo leaves nothing running)', run: ['schedule', 'delete', `runbook-${LAB_NAME}.backup`], expect: 0 },
     { title: 'what ran on this cluster', run: ['list', '--cluster', LAB_NAME], expect: 0 },
   ];
+}
+
+/** `runbook <args>` with its stdout captured (for a step that reads it); stderr shows. */
+function captureCli(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`runbook ${args.join(' ')} exited ${code}`))));
+  });
 }
 
 function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -100,7 +151,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
 export function registerDemoCommand(program: Command, ctx: ProgramContext): void {
   program
     .command('demo')
-    .description('Dev server + lab + worker, then form, hold auto-refresh, upgrade (with a rollback), renew certificates, patch and reboot, lose and recover quorum, replace the lost nodes; prints the UI link')
+    .description('Dev server + lab + worker, then form, hold auto-refresh, upgrade (with a rollback), renew certificates, patch and reboot, lose and recover quorum, replace the lost nodes, upgrade a fleet, schedule backups; prints the UI link')
     .option('--state-dir <dir>', 'engine state directory (env RUNBOOK_STATE_DIR)', defaultStateDir())
     .option('--port <port>', 'Temporal gRPC port', '7233')
     .option('--ui-port <port>', 'Web UI port', '8233')
@@ -156,11 +207,13 @@ export function registerDemoCommand(program: Command, ctx: ProgramContext): void
       const worker = await createWorker({ connection, namespace: 'default', taskQueue, stateDir: o.stateDir });
       const running = worker.run();
       let code = 0;
+      const fleet: Fleet = { stateDir: o.stateDir, file: path.join(lab.dir, 'fleet.yaml'), labs: [] };
+      for (const old of Lab.list(o.stateDir).filter((l) => l.name === `${LAB_NAME}-b`)) await Lab.open(old.name, o.stateDir).down();
       try {
-        for (const step of scenario(lab.inventoryPath)) {
+        for (const step of scenario(lab.inventoryPath, fleet)) {
           const shown = Array.isArray(step.run) ? `runbook ${step.run.join(' ')}` : 'lab';
           say(`\n== ${step.title}\n   $ ${shown}`);
-          const exit = Array.isArray(step.run) ? await runCli(step.run, childEnv) : await step.run(lab).then(() => 0);
+          const exit = Array.isArray(step.run) ? await runCli(step.run, childEnv) : await step.run(lab, (args) => captureCli(args, childEnv)).then(() => 0);
           if (exit !== step.expect) {
             say(`\ndemo: "${shown}" exited ${exit}, expected ${step.expect}; stopping here (lab state: runbook lab status --name ${LAB_NAME})`);
             code = 1;
@@ -179,6 +232,7 @@ export function registerDemoCommand(program: Command, ctx: ProgramContext): void
         worker.shutdown();
         await running;
         await lab.down();
+        for (const b of fleet.labs) await b.down();
         if (env) await env.teardown();
         else await connection.close();
         say('demo stopped');

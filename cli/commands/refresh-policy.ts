@@ -23,7 +23,10 @@ const Flags = z
 
 export function formatRefreshPolicy(r: RefreshPolicyResult, planOnly = false): string {
   const rows = [['NODE', 'CHANNEL', 'VERSION', 'REV', 'MICROK8S HOLD', 'SYSTEM HOLD', 'NEXT REFRESH']];
-  for (const n of r.nodes) rows.push([n.node, n.tracking ?? '-', n.version, n.revision, n.hold ?? 'not held', n.systemHold ?? '-', n.next ?? '-']);
+  for (const n of r.nodes) {
+    if (n.unreachable) rows.push([n.node, '-', '-', '-', 'unknown (does not answer)', '-', '-']);
+    else rows.push([n.node, n.tracking ?? '-', n.version, n.revision, n.hold ?? 'not held', n.systemHold ?? '-', n.next ?? '-']);
+  }
   const lines = columns(rows);
   if (planOnly) lines.unshift('plan (nothing changed):', ...r.plan.map((p) => `  - ${p}`), '');
   else if (r.action !== 'status') lines.push('', r.changed.length ? `${r.action === 'hold' ? 'held' : 'released'} on: ${r.changed.join(', ')}` : 'nothing changed');

@@ -1,7 +1,7 @@
 /**
  * `runbook schedule create|list|pause|unpause|delete|trigger`: runbooks on Temporal Schedules (visible in the UI's
  * Schedules page). Overlaps are skipped, never queued; each run still takes the cluster's lock, so a scheduled backup
- * during an upgrade is skipped and says so (workflows/scheduled-run.ts).
+ * during an upgrade is skipped and says so (workflows/scheduled-run.ts). A drill takes the cluster's drill ID instead.
  */
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
 import type { Command } from 'commander';
@@ -15,6 +15,11 @@ import { duration, parseFlags, wholeNumber } from '../flags';
 import { runbookInput } from '../start-options';
 import { nodeName } from './control-plane-flags';
 import { example } from './runbook-id';
+import { drillBackupFlag } from './drill';
+import { failureMessage } from '../follow';
+
+/** `backup, check or drill`. */
+const kinds = () => Object.keys(SCHEDULABLE).join(', ').replace(/, ([^,]+)$/, ' or $1');
 
 const SCHEDULE_ID = /^[a-z0-9]([a-z0-9.-]{0,200}[a-z0-9])?$/;
 /** Five fields, each of digits, `*`, `,`, `-`, `/` (and month/day names): what Temporal's cron spec reads. */
@@ -33,6 +38,7 @@ const CreateFlags = z.strictObject({
   keep: wholeNumber.pipe(z.number().min(1, { error: 'must be at least 1' }).max(1000, { error: 'must be at most 1000' })).optional(),
   node: nodeName.optional(),
   stopped: z.boolean().default(false),
+  backup: drillBackupFlag.optional(),
   id: z.string().regex(SCHEDULE_ID, { error: 'must be lowercase letters, digits, "." and "-", e.g. prod.nightly-backup' }).optional(),
   paused: z.boolean().default(false),
   note: z
@@ -67,6 +73,7 @@ async function lastOutcome(client: Client, d: ScheduleDescription): Promise<stri
   const handle = client.workflow.getHandle(recent.action.workflow.workflowId, recent.action.workflow.firstExecutionRunId);
   const desc = await handle.describe().catch(() => undefined);
   if (!desc) return at;
+  if (desc.status.name === 'FAILED') return `${at} failed: ${await handle.result().then(() => '', failureMessage)}`;
   if (desc.status.name !== 'COMPLETED') return `${at} ${desc.status.name.toLowerCase()}`;
   const r = (await handle.result().catch(() => undefined)) as ScheduledRunResult | undefined;
   return `${at} ${r?.outcome === 'skipped' ? `skipped: ${r.reason}` : (r?.summary ?? 'ran')}`;
@@ -75,7 +82,7 @@ async function lastOutcome(client: Client, d: ScheduleDescription): Promise<stri
 export function registerScheduleCommand(program: Command, ctx: ProgramContext): void {
   const schedule = program
     .command('schedule')
-    .description('Runbooks on a schedule (Temporal Schedules): backups and checks that run without anyone at a keyboard')
+    .description('Runbooks on a schedule (Temporal Schedules): backups, checks and restore drills that run without anyone at a keyboard')
     .addHelpText('after', example('runbook schedule create backup -i prod.yaml --every 6h --keep 14', 'runbook schedule list', 'runbook schedule pause runbook-prod.backup --reason "change freeze"'));
 
   schedule
@@ -87,20 +94,31 @@ export function registerScheduleCommand(program: Command, ctx: ProgramContext): 
     .option('--keep <n>', 'backup: keep only the newest n backups of the cluster')
     .option('--node <name>', 'backup: the control plane to back up (default: the first)')
     .option('--stopped', 'backup: stop MicroK8s on the node for a consistent copy (a short outage of that node)')
+    .option('--backup <id|latest>', 'drill: the backup to restore (default latest: the newest at each run)')
     .option('--id <id>', 'schedule ID (default runbook-<cluster>.<kind>)')
     .option('--paused', 'create it paused (runbook schedule unpause <id> starts it)')
     .option('--note <text>', 'a note shown with the schedule')
-    .addHelpText('after', example('runbook schedule create backup -i prod.yaml --every 6h --keep 14', "runbook schedule create check -i prod.yaml --cron '0 * * * *'"))
+    .addHelpText(
+      'after',
+      example('runbook schedule create backup -i prod.yaml --every 6h --keep 14', "runbook schedule create check -i prod.yaml --cron '0 * * * *'", 'runbook schedule create drill -i prod.yaml --every 24h'),
+    )
     .action(async (kind: string, opts) => {
-      if (!(kind in SCHEDULABLE)) ctx.badInput(`<kind>: ${JSON.stringify(printable(kind))} cannot be scheduled; use ${Object.keys(SCHEDULABLE).join(' or ')}`);
+      if (!(kind in SCHEDULABLE)) ctx.badInput(`<kind>: ${JSON.stringify(printable(kind))} cannot be scheduled; use ${kinds()}`);
       const flags = parseFlags(ctx, CreateFlags, opts);
       if (!!flags.every === !!flags.cron) ctx.badInput("--every or --cron: give exactly one, e.g. --every 6h or --cron '0 * * * *'");
       if (kind !== 'backup' && (flags.keep || flags.node || flags.stopped)) ctx.badInput(`--keep, --node, --stopped: are for backup schedules, not ${kind}`);
+      if (kind !== 'drill' && flags.backup) ctx.badInput(`--backup: is for drill schedules, not ${kind}`);
       const inventory = await ctx.loadInventory(flags.inventory);
       if (flags.node && !inventory.nodes.some((n) => n.name === flags.node && n.role === 'controlplane')) ctx.badInput(`--node ${flags.node}: not a control plane of ${flags.inventory}`);
+      if (kind === 'drill' && !inventory.nodes.some((n) => n.role === 'controlplane')) ctx.badInput(`${flags.inventory}: no control-plane node; a drill copies the cluster's control planes into a lab`);
       const k = kind as ScheduledKind;
       const scheduleId = flags.id ?? scheduleIdFor(inventory.cluster, k);
-      const own = k === 'backup' ? { ...(flags.node ? { node: flags.node } : {}), stopped: flags.stopped, ...(flags.keep ? { keep: flags.keep } : {}), label: `scheduled (${scheduleId})` } : {};
+      const own =
+        k === 'backup'
+          ? { ...(flags.node ? { node: flags.node } : {}), stopped: flags.stopped, ...(flags.keep ? { keep: flags.keep } : {}), label: `scheduled (${scheduleId})` }
+          : k === 'drill'
+            ? { backup: flags.backup ?? 'latest' }
+            : {};
       const input: ScheduledRunInput = {
         scheduleId,
         kind: k,

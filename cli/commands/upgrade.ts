@@ -8,7 +8,7 @@ import { normaliseChannel, UpgradeOptions } from '../../common/upgrade';
 import type { CliContext, RegisterCommands } from '../context';
 import { duration, flagError, wholeNumber } from '../flags';
 
-const UpgradeFlags = z.strictObject({
+export const UpgradeFlags = z.strictObject({
   inventory: z.string().min(1),
   to: z.string().refine(
     (v) => {
@@ -45,7 +45,7 @@ export function parseUpgradeFlags(raw: unknown): { flags: UpgradeFlags } | { err
 }
 
 /** The workflow input's own fields (checked against the workflow's schema, so the two cannot drift). */
-export function upgradeInput(flags: UpgradeFlags): z.input<typeof UpgradeOptions> {
+export function upgradeInput(flags: Omit<UpgradeFlags, 'inventory' | 'plan' | 'yes' | 'json'>): z.input<typeof UpgradeOptions> {
   return UpgradeOptions.parse({
     to: normaliseChannel(flags.to),
     approve: flags.approve,

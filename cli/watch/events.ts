@@ -2,6 +2,7 @@
  * What changed between two `progress` snapshots, as events: the one model behind the plain lines, the JSON lines
  * and the end summary of `runbook watch` (and of starting a runbook).
  */
+import { answerCommands as allAnswerCommands } from '../../common/answer-commands';
 import type { ApprovalRecord, NodeState, RunbookKind, RunbookProgress } from '../../common/messages';
 
 /** How a runbook ended, in the words `runbook list --status` takes. */
@@ -23,9 +24,10 @@ export type WatchEvent =
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** The exact commands that answer a pending approval. */
+/** The exact commands that answer a pending approval (worded once for watch, the UI and webhooks). */
 export function answerCommands(workflowId: string): { approve: string; reject: string } {
-  return { approve: `runbook approve ${workflowId}`, reject: `runbook reject ${workflowId} --reason "..."` };
+  const { approve, reject } = allAnswerCommands(workflowId);
+  return { approve, reject };
 }
 
 /** Events that turn `prev` into `next`; with no `prev`, everything `next` shows (the runbook header included). */
@@ -60,7 +62,7 @@ export function diffProgress(prev: RunbookProgress | undefined, next: RunbookPro
     });
   }
   for (const text of next.notes.slice(prev?.notes.length ?? 0)) events.push({ type: 'note', text });
-  const paused: WatchEvent = { type: 'paused', resume: `runbook resume ${workflowId}` };
+  const paused: WatchEvent = { type: 'paused', resume: allAnswerCommands(workflowId).resume };
   if (prev && next.paused !== prev.paused) events.push(next.paused ? paused : { type: 'resumed' });
   else if (!prev && next.paused) events.push(paused);
   return events;

@@ -47,6 +47,13 @@ function writeNewCa(sim: Sim, n: NodeState): void {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3650', '-subj', '/CN=10.152.183.1', '-keyout', path.join(certs, 'ca.key'), '-out', path.join(certs, 'ca.crt')], { stdio: 'ignore' });
 }
 
+/** A refreshed per-node certificate is a new file (`produce_certs` re-signs it): its hash changes. */
+function writeNewCert(sim: Sim, n: NodeState, cert: CertName): void {
+  const certs = path.join(snapPaths(sim.labDir, n.name).data, 'certs');
+  const key = path.join(certs, cert.replace(/\.crt$/, '.key'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '365', '-subj', `/CN=${n.address}`, '-keyout', key, '-out', path.join(certs, cert)], { stdio: 'ignore' });
+}
+
 /** A joiner stores the CA it is sent (join.py): the same ca.crt and, for a control plane, ca.key. */
 export function copyCaFiles(labDir: string, from: string, to: string): void {
   const src = path.join(snapPaths(labDir, from).data, 'certs');
@@ -165,6 +172,7 @@ async function refresh(sim: Sim, cert: CertName): Promise<number> {
       sim.event('certs-refreshed', { cert, needsRejoin: others.map((o) => o.name) });
     } else {
       certs[cert] = now + 365 * DAY;
+      writeNewCert(sim, self, cert);
       sim.event('certs-refreshed', { cert });
     }
     // The services restart: this node's API is down meanwhile.

@@ -5,7 +5,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { manifest, newEpoch, parseInfoYaml, parseMembersYaml, removeRaftFiles, snapPaths, writeRaftFiles } from './backend';
+import { SNAPSHOT, epochOf, isRaftFile, manifest, newEpoch, parseInfoYaml, parseMembersYaml, removeRaftFiles, snapPaths, writeRaftFiles } from './backend';
+import { adoptObjects, readObjects, storedObjects, writeObjects } from './datastore';
 import { type Sim } from './context';
 import { type Cluster, type LabState, type Member, LOCAL_DQLITE, ROLE_NAMES, leaderOf, servicesUp } from './model';
 import { scheduleRebalance } from './store';
@@ -149,6 +150,14 @@ function reconfigure(sim: Sim, rest: string[]): number {
       return { error: `failed to reconfigure membership :info.yaml: ${(e as Error).message}` };
     }
     void info;
+    // raft_recover keeps the log it finds. Raft data of another generation (none at all, or a backup restored from
+    // another cluster) is not this cluster's: from now on the cluster holds what that data holds.
+    const raft = fs.readdirSync(dir).filter(isRaftFile);
+    // A real dqlite database (restored from a real cluster's backup, say): the simulator cannot read what it holds.
+    const unreadable = raft.find((f) => epochOf(path.join(dir, f)) === undefined);
+    if (unreadable) return { error: `failed to reconfigure membership :the lab cannot read ${unreadable}: raft data the lab's simulator did not write (a real dqlite database needs a real MicroK8s)` };
+    const foreign = raft.length === 0 || raft.some((f) => epochOf(path.join(dir, f)) !== c.epoch);
+    const restored = foreign ? readObjects(dir) : undefined;
     const epoch = newEpoch();
     c.epoch = epoch;
     c.term += 1;
@@ -160,6 +169,9 @@ function reconfigure(sim: Sim, rest: string[]): number {
     const nodeFor = (m: { id: string; address: string }) =>
       Object.values(s.nodes).find((n) => n.cluster === c.id && n.dqlite.id === m.id && n.dqlite.address === m.address)?.name ?? null;
     c.members = members.map((m) => ({ ...m, node: nodeFor(m) }));
+    if (foreign) adoptObjects(s, c, restored, now);
+    // The new snapshot holds the data, so the survivors' copies carry it too.
+    for (const f of fs.readdirSync(dir).filter((x) => SNAPSHOT.test(x))) writeObjects(path.join(dir, f), storedObjects(c));
     c.recovery = { epoch, template: sim.node, members, files: manifest(dir), rejoined: [] };
     c.leader = null;
     c.rebalanceAt = null;
@@ -169,7 +181,12 @@ function reconfigure(sim: Sim, rest: string[]): number {
         n.dqlite.error = 'not restarted since .reconfigure';
       }
     }
-    sim.event('reconfigured', { cluster: c.id, epoch, members: c.members.map((m) => ({ id: m.id, address: m.address, role: m.role, node: m.node })) });
+    sim.event('reconfigured', {
+      cluster: c.id,
+      epoch,
+      members: c.members.map((m) => ({ id: m.id, address: m.address, role: m.role, node: m.node })),
+      ...(foreign ? { restoredNodes: restored?.nodes.map((k) => k.name) ?? [] } : {}),
+    });
     return { ok: true };
   });
   if ('error' in r) return fail(sim, r.error!);

@@ -129,6 +129,8 @@ export function startServices(sim: Sim, s: LabState, self: NodeState, now: numbe
   const wasRunning = self.services === 'running';
   self.services = 'running';
   self.restartUntil = now + sim.timing.restartMs;
+  // Its files may have been swapped while it was down (a restore, a recovery): write its objects again.
+  delete self.dqlite.dataHash;
   const c = s.clusters[self.cluster];
   if (c && !self.worker && c.members.some((m) => m.node === self.name)) {
     const error = judgeBackend(sim.labDir, s, self.name, c);

@@ -1,7 +1,7 @@
 /**
  * The one simulator entry every lab shim runs: `node main.js <microk8s|snap|dqlite> args...` with LAB_DIR and
  * LAB_NODE set by the shim. Each run is journalled (t, node, argv, exit, ms, simMs = simulated waiting), also
- * when TERM/HUP/INT kills it (`exit: null, killed`). Faults `slow` and `drop-ssh` act here.
+ * when TERM/HUP/INT kills it (`exit: null, killed`). Faults `slow`, `drop-ssh` and `fail-cert-refresh` act here.
  */
 import * as fs from 'fs';
 import { Exit, Sim } from './context';
@@ -38,7 +38,7 @@ function microk8s(sim: Sim, args: string[]): number | Promise<number> {
     case 'kubectl':
       return require('./kubectl').kubectl(sim, rest);
     case 'refresh-certs':
-      return require('./certs').refreshCerts(sim, rest);
+      return refreshCertsUnderFault(sim, rest);
     default: {
       const subs = ['add-node', 'addons', 'config', 'ctr', 'dashboard-proxy', 'dbctl', 'disable', 'enable', 'helm', 'helm3', 'images', 'inspect', 'istioctl', 'join', 'kubectl', 'leave', 'linkerd', 'refresh-certs', 'remove-node', 'reset', 'start', 'status', 'stop', 'version'];
       const head = sub === undefined ? '' : `'${sub}' is not a valid MicroK8s subcommand.\n`;
@@ -47,6 +47,34 @@ function microk8s(sim: Sim, args: string[]): number | Promise<number> {
     }
   }
   /* eslint-enable @typescript-eslint/no-require-imports */
+}
+
+/**
+ * `microk8s refresh-certs`, with the `fail-cert-refresh` fault (lab/faults.ts) on top: on a control plane that has
+ * it, kubelite does not become ready again after a certificate refresh (`-e`). The command itself succeeds, as on a
+ * real node: `snapctl restart` returns once systemd has started kubelite (a simple service), which then keeps
+ * failing on the new certificates. The node stays NotReady until `refresh-certs --undo` puts the previous
+ * certificates back (or heal). Set from the start of the command, so the node never looks Ready in between.
+ */
+async function refreshCertsUnderFault(sim: Sim, args: string[]): Promise<number> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const run = (): Promise<number> => require('./certs').refreshCerts(sim, args);
+  const refresh = args.some((a) => a === '-e' || a === '--cert' || a.startsWith('--cert='));
+  const undo = args.some((a) => a === '-u' || a === '--undo');
+  const armed = sim.state((_s, _now, self) => !!self.faults.failCertRefresh && !self.worker);
+  if (!armed || refresh === undo) return run();
+  const before = sim.state((_s, _now, self) => {
+    const was = self.kubeliteFailed;
+    if (refresh) self.kubeliteFailed = true;
+    return was;
+  });
+  const code = await run();
+  sim.state((_s, _now, self) => {
+    if (code !== 0) self.kubeliteFailed = before;
+    else if (undo) self.kubeliteFailed = false;
+    else sim.event('cert-refresh-failed', { reason: 'kubelite does not become ready on the new certificates (fail-cert-refresh fault)' });
+  });
+  return code;
 }
 
 const HANDLERS: Record<string, Handler> = {
@@ -102,7 +130,7 @@ async function main(): Promise<void> {
     });
   }
   const faults = readState(labDir).nodes[node]?.faults ?? {};
-  if (faults.slowMs) await sim.sleep(faults.slowMs);
+  if (faults.slowMs && !faults.slowAfter) await sim.sleep(faults.slowMs);
   let drop: 'before' | 'after' | undefined;
   if (faults.dropSsh) {
     drop = withState(labDir, (s) => {
@@ -127,6 +155,8 @@ async function main(): Promise<void> {
       code = 70;
     }
   }
+  // `slow --when after`: acted, and still running (a client that dies now leaves the change made).
+  if (faults.slowMs && faults.slowAfter) await sim.sleep(faults.slowMs);
   if (drop === 'after') {
     journalCommand(labDir, node, argv, null, Date.now() - started, { dropped: 'after', wouldExit: code, simMs: sim.simMs });
     sim.releaseHalf();

@@ -103,7 +103,8 @@ export interface NodeState {
   services: 'running' | 'stopped';
   cluster: string;
   worker: boolean;
-  dqlite: { id: string; address: string; ok: boolean; error: string | null };
+  /** `dataHash`: which objects its `open-1` holds (sim/datastore.ts); unset when unknown, e.g. after a start. */
+  dqlite: { id: string; address: string; ok: boolean; error: string | null; dataHash?: string };
   snap: {
     current: SnapRevision;
     /** Retained older revisions, newest first (snapd keeps one by default here). */
@@ -135,8 +136,12 @@ export interface NodeState {
   kubeliteFailed: boolean;
   faults: {
     slowMs?: number;
+    /** `slow --when after`: the delay comes once the command has acted, before it exits (its effect is already there). */
+    slowAfter?: boolean;
     dropSsh?: 'before' | 'after';
     failUpgradeTo?: string;
+    /** `fail-cert-refresh`: kubelite does not become ready after a certificate refresh, until `refresh-certs --undo`. */
+    failCertRefresh?: boolean;
     /** The next boot takes five times as long (`slow-boot`), or never comes (`no-boot`, until heal). */
     slowBoot?: boolean;
     noBoot?: boolean;

@@ -18,6 +18,7 @@ import {
 } from './model';
 import { timingFor } from '../timing';
 import { syncClusterYamls } from './backend';
+import { syncObjects } from './datastore';
 
 const shared = new Int32Array(new SharedArrayBuffer(4));
 export function sleepSync(ms: number): void {
@@ -47,7 +48,13 @@ function acquire(labDir: string): number {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       if (attempt % 50 === 49) {
-        const holder = Number(fs.readFileSync(file, 'utf8') || '0');
+        // The holder may release it between our open and this read: then there is no one to judge.
+        let holder = 0;
+        try {
+          holder = Number(fs.readFileSync(file, 'utf8') || '0');
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
         if (holder && !pidAlive(holder)) fs.rmSync(file, { force: true });
       }
       sleepSync(2);
@@ -93,6 +100,7 @@ export function withState<T>(labDir: string, fn: (s: LabState, now: number) => T
     const now = Date.now();
     settle(labDir, s, now);
     const result = fn(s, now);
+    syncObjects(labDir, s, now);
     writeState(labDir, s);
     return result;
   } finally {

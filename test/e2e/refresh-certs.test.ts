@@ -71,6 +71,38 @@ test('--within 30d: the plan names only the expired certificates; the run refres
   expect(check.code).toBe(0);
 }, 240_000);
 
+test('a gate that fires: k8s-2 is not Ready again after its refresh; --undo restores its certificates and the run stops before k8s-3, named; exit 1', async () => {
+  for (const n of ['k8s-2', 'k8s-3']) await s.lab.fault(n, 'cert-expired', { cert: 'front-proxy-client.crt' });
+  await s.lab.fault('k8s-2', 'fail-cert-refresh'); // kubelite does not come back on the new certificate
+  const since = s.lab.journal().length;
+  try {
+    const r = await certs('--within', '30d', '--ready-timeout', '5s', '--yes');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /k8s-2: (k8s-2: )?its API server did not answer with the node Ready within 5s \(last: Ready=\w+\); its previous certificates were restored \(refresh-certs --undo\) and the run stopped before the next node/,
+    );
+    // The lab's truth: k8s-2 refreshed, then restored; k8s-3 never touched.
+    const cert = s.lab
+      .journal()
+      .slice(since)
+      .filter((e) => ['certs-refreshed', 'certs-restored'].includes(String(e.event)))
+      .map((e) => `${e.node} ${String(e.event)}${e.cert ? ` ${String(e.cert)}` : ''}`);
+    expect(cert).toEqual(['k8s-2 certs-refreshed front-proxy-client.crt', 'k8s-2 certs-restored']);
+    expect((await daysOnNode('k8s-2'))['front proxy client']).toBe(-85); // its previous certificate, as before the run
+    expect((await daysOnNode('k8s-3'))['front proxy client']).toBe(-85);
+  } finally {
+    await s.lab.heal('k8s-2');
+  }
+  // Fixed, the same command finishes the job.
+  const again = await certs('--within', '30d', '--yes', '--json');
+  expect(again.code).toBe(0);
+  expect((JSON.parse(again.stdout) as RefreshCertsResult).rotated.map((x) => [x.node, x.cert, x.skipped ?? false])).toEqual([
+    ['k8s-2', 'front-proxy-client.crt', false],
+    ['k8s-3', 'front-proxy-client.crt', false],
+  ]);
+  expect((await s.cli(['check', '-i', s.lab.inventoryPath])).code).toBe(0);
+}, 240_000);
+
 test('a node that is down stops the run before anything changes, named with why; exit 1', async () => {
   await s.lab.fault('k8s-1', 'cert-expired', { cert: 'server.crt' });
   await s.lab.fault('k8s-3', 'crash');

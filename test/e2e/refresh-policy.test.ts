@@ -90,6 +90,33 @@ test('--unhold: released on every node; a system-wide hold left in place is name
   await s.lab.exec('k8s-3', 'sudo snap refresh --unhold');
 }, 180_000);
 
+test('a node that does not answer: --hold refuses before holding anything, naming it; --status reports the others and names it', async () => {
+  await s.lab.fault('k8s-3', 'crash');
+  try {
+    const since = s.lab.journal().length;
+    const r = await cli('--hold', '--yes');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not starting: k8s-3 does not answer \(.+\); nothing was changed \(--hold changes every node or none\)/);
+    // Nothing half-held: no hold was taken anywhere.
+    expect(s.lab.journal().slice(since).filter((e) => e.event === 'held')).toEqual([]);
+    for (const node of ['k8s-1', 'k8s-2', 'k8s-w1']) expect((await holdOnNode(node)).hold).toBeUndefined();
+
+    const st = await cli('--status', '--json');
+    expect(st.code).toBe(0);
+    const result = JSON.parse(st.stdout) as RefreshPolicyResult;
+    expect(result.nodes.map((n) => [n.node, n.tracking ?? null, n.unreachable === undefined ? null : 'unreachable'])).toEqual([
+      ['k8s-1', '1.28/stable', null],
+      ['k8s-2', '1.28/stable', null],
+      ['k8s-3', null, 'unreachable'],
+      ['k8s-w1', '1.28/stable', null],
+    ]);
+    // Named on a line of its own; the nodes that answer agree (no hold drift made up from the silent one).
+    expect(result.drift).toEqual([expect.stringMatching(/^k8s-3 does not answer over SSH \(.+\): its channel, version and holds are unknown$/)]);
+  } finally {
+    await s.lab.heal('k8s-3');
+  }
+}, 180_000);
+
 test('a rolling upgrade leaves the holds an operator set before it in place, and releases only its own', async () => {
   await s.lab.exec('k8s-1', 'sudo snap refresh --hold microk8s');
   const up = await s.cli(['upgrade', '-i', s.lab.inventoryPath, '--to', '1.29/stable', '--yes', '--ready-timeout', '30s'], { timeoutMs: 240_000 });

@@ -55,7 +55,7 @@ test('a backup schedule: created paused, triggered it backs up; while another ru
 test('bad input names the flag and the fix, exit 2, no schedule is created', async () => {
   const create = (...args: string[]) => s.cli(['schedule', 'create', ...args]);
   const cases: Array<[Promise<{ code: number; stderr: string }>, RegExp]> = [
-    [create('upgrade', '-i', s.lab.inventoryPath, '--every', '6h'), /<kind>: "upgrade" cannot be scheduled; use backup or check/],
+    [create('upgrade', '-i', s.lab.inventoryPath, '--every', '6h'), /<kind>: "upgrade" cannot be scheduled; use backup, check or drill/],
     [create('backup', '-i', s.lab.inventoryPath), /--every or --cron: give exactly one/],
     [create('backup', '-i', s.lab.inventoryPath, '--every', '30s'), /--every: must be at least 1m/],
     [create('check', '-i', s.lab.inventoryPath, '--cron', 'hourly'), /--cron: is not a cron expression; use five fields/],

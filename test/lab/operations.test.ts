@@ -180,12 +180,54 @@ describe('lab operations on a formed cluster', () => {
     expect(await kubectl('k8s-2', 'wait --for=condition=Ready node/ghost')).toMatchObject({ code: 1, stderr: 'Error from server (NotFound): nodes "ghost" not found\n' });
   });
 
+  it('fail-cert-refresh: the refresh exits 0 but the node stays NotReady until refresh-certs --undo; the fault stays until heal', async () => {
+    await lab().fault('k8s-2', 'fail-cert-refresh');
+    const since = lab().journal().length;
+    const refresh = await sh('k8s-2', `${mk('k8s-2')} refresh-certs -e front-proxy-client.crt`);
+    expect(refresh.code).toBe(0);
+    expect(refresh.stdout).toMatch(/Restarting service kubelite\.\n$/);
+    const certEvents = () => lab().journal().slice(since).filter((e) => String(e.event).startsWith('cert')).map((e) => `${e.node} ${e.event}`);
+    expect(certEvents()).toEqual(['k8s-2 certs-refreshed', 'k8s-2 cert-refresh-failed']);
+    // Well past the restart (60 ms), it is still not Ready.
+    const timedOut = await kubectl('k8s-1', 'wait --for=condition=Ready node/k8s-2 --timeout=1s');
+    expect([timedOut.code, timedOut.stderr]).toEqual([1, 'error: timed out waiting for the condition on nodes/k8s-2\n']);
+    expect((await nodeStatus('k8s-2')).ready).toBe(false);
+    const undo = await sh('k8s-2', `${mk('k8s-2')} refresh-certs --undo`);
+    expect([undo.code, undo.stdout]).toEqual([0, 'Restarting, please wait.\n']);
+    expect(certEvents().slice(2)).toEqual(['k8s-2 certs-restored']);
+    expect(await kubectl('k8s-1', 'wait --for=condition=Ready node/k8s-2 --timeout=30s')).toMatchObject({ code: 0, stdout: 'node/k8s-2 condition met\n' });
+    // Not used up: the next refresh fails the same way; heal clears it.
+    expect((await sh('k8s-2', `${mk('k8s-2')} refresh-certs -e server.crt`)).code).toBe(0);
+    expect((await kubectl('k8s-1', 'wait --for=condition=Ready node/k8s-2 --timeout=1s')).code).toBe(1);
+    await lab().heal('k8s-2');
+    expect(await kubectl('k8s-1', 'wait --for=condition=Ready node/k8s-2 --timeout=30s')).toMatchObject({ code: 0 });
+    // A refresh on a node without the fault comes back.
+    expect((await sh('k8s-3', `${mk('k8s-3')} refresh-certs -e front-proxy-client.crt`)).code).toBe(0);
+    expect(await kubectl('k8s-1', 'wait --for=condition=Ready node/k8s-3 --timeout=30s')).toMatchObject({ code: 0 });
+  });
+
   it('drop-ssh cuts the connection mid-command; the command still took effect', async () => {
     await lab().fault('k8s-1', 'drop-ssh');
     const r = await kubectl('k8s-1', 'cordon k8s-w1');
     expect(r.code).toBe(255);
     expect((await nodeStatus('k8s-w1')).cordoned).toBe(true);
     expect(lab().journal().some((e) => e.dropped === 'after' && e.node === 'k8s-1')).toBe(true);
+    expect((await kubectl('k8s-1', 'uncordon k8s-w1')).code).toBe(0);
+  });
+
+  it('slow --when after: the command acts first, then waits before it exits', async () => {
+    await lab().fault('k8s-1', 'slow', { ms: 3_000, when: 'after' });
+    try {
+      const since = lab().journal().length;
+      const cordons = () => lab().journal().slice(since).filter((e) => e.argv?.includes('cordon'));
+      const running = sh('k8s-1', `${mk('k8s-1')} kubectl cordon k8s-w1`);
+      await waitFor('k8s-w1 cordoned', async () => (await nodeStatus('k8s-w1')).cordoned);
+      expect(cordons()).toEqual([]); // acted, not exited yet
+      expect((await running).code).toBe(0);
+      expect(cordons()).toEqual([expect.objectContaining({ node: 'k8s-1', exit: 0, simMs: 3_000 })]);
+    } finally {
+      await lab().heal('k8s-1');
+    }
     expect((await kubectl('k8s-1', 'uncordon k8s-w1')).code).toBe(0);
   });
 

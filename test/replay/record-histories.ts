@@ -2,7 +2,7 @@
  * Re-record the replay fixtures: end-to-end runs of every runbook on labs (fast profile) through a real dev server
  * and worker, saved as `historyToJSON` under test/histories/<workflowType>/<scenario>.json, children included.
  *
- *   npm run build && node dist/test/replay/record-histories.js [form] [upgrade] [recovery]   (default: all groups)
+ *   npm run build && node dist/test/replay/record-histories.js [form] [upgrade] [recovery] [drill] [notifications] …   (default: all groups)
  *
  * A fixture that holds anything like a secret is refused (nothing of that run is written). The codec is off.
  */
@@ -12,9 +12,13 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { approveUpdate, progressQuery, type RunbookProgress } from '../../common/messages';
+import { type Inventory, NOTIFICATION_EVENTS } from '../../common/inventory';
 import { Lab } from '../../lab';
 import type { BackupResult } from '../../common/backup';
+import { drillWorkflowId } from '../../common/drill';
+import { emptyOutBackup } from '../support/backups';
 import { tempStateDir } from '../support/lab';
+import { WebhookReceiver } from '../support/webhook-receiver';
 import { startRunbook, startTemporal, startWorker, type TestWorker, type TestStartSpec } from '../support/temporal';
 import { FAST_TIMING, issuedTokens, openJoinPorts, subset } from '../e2e/form-support';
 import { findSecrets } from './fixture-secrets';
@@ -55,6 +59,12 @@ class Recorder {
     const written = await this.save(r.scenario, handle.workflowId, handle.firstExecutionRunId, '');
     console.log(`recorded ${r.scenario}: ${written} fixture(s) in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     return outcome.value;
+  }
+
+  /** A runbook that sets the scene and is not a fixture itself (the backup a drill restores). */
+  async prepare(spec: Omit<TestStartSpec, 'summary'>): Promise<unknown> {
+    const handle = await startRunbook(this.env, { summary: `${spec.kind} ${spec.inventory.cluster}`, ...spec, yes: true }, this.worker.taskQueue);
+    return handle.result();
   }
 
   /** Save one run and, recursively, its children; refuse the whole run if any history holds a secret. */
@@ -207,6 +217,33 @@ const GROUPS: Record<string, Group> = {
     });
   },
 
+  /** A fleet check over two clusters (the second a second name for the same nodes): the canary, then the loop. */
+  async fleet(env, stateDir) {
+    const lab = await Lab.up({ name: labName('f'), controlPlanes: 1, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast', stateDir });
+    const clusters = [lab.inventory, { ...lab.inventory, cluster: `${lab.inventory.cluster}-b` }];
+    const input = { fleet: 'fixture', kind: 'check', clusters, maxParallel: 2, requestedBy: 'fixture', yes: true };
+    return withLab(env, stateDir, lab, async (rec) => {
+      await rec.run({ scenario: 'check-two', spec: { kind: 'fleet', workflowType: 'fleetRun', inventory: lab.inventory, input }, raw: true });
+    });
+  },
+
+  /** Restore drills of a formed lab's backups: one restores and serves; an empty one (#4259) is broken; one scheduled. */
+  async drill(env, stateDir) {
+    const lab = await Lab.up({ name: labName('d'), controlPlanes: 3, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast', stateDir });
+    const cluster = lab.inventory.cluster;
+    const takeBackup = async (rec: Recorder) => ((await rec.prepare({ kind: 'backup', workflowType: 'backup', inventory: lab.inventory, input: {} })) as BackupResult).backup!;
+    const drill = (backup: string): Run['spec'] => ({ kind: 'drill', workflowType: 'restoreDrill', workflowId: drillWorkflowId(cluster), inventory: lab.inventory, input: { backup } });
+    return withLab(env, stateDir, lab, async (rec) => {
+      const good = await takeBackup(rec);
+      await rec.run({ scenario: 'restores', spec: drill(good.id) });
+      const empty = await takeBackup(rec);
+      emptyOutBackup(empty);
+      await rec.run({ scenario: 'empty-backup-broken', spec: drill(empty.id), expectFailure: true });
+      const input = { scheduleId: `runbook-${cluster}.drill`, kind: 'drill', input: { inventory: lab.inventory, requestedBy: 'fixture via schedule', yes: true, backup: good.id } };
+      await rec.run({ scenario: 'drill-ran', spec: { kind: 'drill', workflowType: 'scheduledRun', inventory: lab.inventory, input }, raw: true });
+    });
+  },
+
   /** replace-node: a control plane destroyed and rebuilt at its address (the stale member removed, joined again). */
   async replace(env, stateDir) {
     const lab = await Lab.up({ name: labName('n'), controlPlanes: 3, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast', stateDir });
@@ -215,6 +252,31 @@ const GROUPS: Record<string, Group> = {
       await lab.rebuild('k8s-3');
       await rec.run({ scenario: 'rebuilt-in-place', spec: { kind: 'replace-node', workflowType: 'replaceNode', inventory: lab.inventory, input: { node: 'k8s-3', replacement: 'k8s-3', timing: FAST_TIMING } } });
     });
+  },
+
+  /** Webhook notifications: --hold answered by plan approval, its approval and end told to a receiver; a webhook answering 500 retried, then noted. */
+  async notifications(env, stateDir) {
+    const lab = await Lab.up({ name: labName('w'), controlPlanes: 1, channel: '1.28/stable', formed: true, profile: 'fast', stateDir });
+    const receiver = await WebhookReceiver.start();
+    process.env.FIXTURE_WEBHOOK_URL = `${receiver.base}/hook`;
+    process.env.FIXTURE_FAILING_WEBHOOK_URL = `${receiver.base}/fail/hook`;
+    const inventory: Inventory = {
+      ...lab.inventory,
+      notifications: [
+        { format: 'webhook', urlEnv: 'FIXTURE_WEBHOOK_URL', on: [...NOTIFICATION_EVENTS] },
+        { format: 'slack', urlEnv: 'FIXTURE_FAILING_WEBHOOK_URL', on: ['end'] },
+      ],
+    };
+    try {
+      return await withLab(env, stateDir, lab, async (rec) => {
+        await rec.run({ scenario: 'notified-hold', spec: { kind: 'refresh-policy', workflowType: 'refreshPolicy', inventory, input: { action: 'hold' } }, approvePlan: true });
+        const told = receiver.got.map((g) => `${g.path} ${String(g.body.event ?? 'text')}`).sort();
+        const expected = ['/fail/hook text', '/fail/hook text', '/fail/hook text', '/fail/hook text', '/hook approval', '/hook end'];
+        if (told.join(',') !== expected.join(',')) throw new Error(`notified-hold: unexpected notices: ${told.join(', ')}`);
+      });
+    } finally {
+      await receiver.stop();
+    }
   },
 };
 

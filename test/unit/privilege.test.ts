@@ -44,6 +44,7 @@ const BUILDERS: Record<string, Record<string, { line: () => string; root: boolea
   certs: {
     caFingerprintCommand: { line: () => certs.caFingerprintCommand(node), root: true },
     certCheckCommand: { line: () => certs.certCheckCommand(node), root: true },
+    certFingerprintsCommand: { line: () => certs.certFingerprintsCommand(node), root: true },
     refreshCertCommand: { line: () => certs.refreshCertCommand(node, 'server.crt'), root: true },
     undoCertsCommand: { line: () => certs.undoCertsCommand(node), root: true },
   },
