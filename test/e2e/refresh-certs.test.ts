@@ -126,3 +126,22 @@ test('bad input: ca.crt is refused with the reason and the re-join it needs; a b
   expect(within.stderr).toMatch(/--within: "a month" is not a duration; use e\.g\. 30d \(s, m, h or d\)/);
   for (const r of [ca, within]) expect(r.stderr).not.toMatch(/started refresh-certs/);
 });
+
+test("every control plane's server.crt expired (no API answers anyone): the run is not refused, it is the cure; check is healthy after", async () => {
+  for (const n of ['k8s-1', 'k8s-2', 'k8s-3']) await s.lab.fault(n, 'cert-expired', { cert: 'server.crt' });
+  const byHand = await s.lab.exec('k8s-2', 'sudo microk8s kubectl get nodes');
+  expect(byHand.code).toBe(1);
+  expect(byHand.stdout + byHand.stderr).toMatch(/x509: certificate has expired or is not yet valid/);
+
+  const r = await certs('--within', '30d', '--yes', '--json');
+  expect(r.stderr).toMatch(/no control plane's API answers: server\.crt has expired on k8s-1, k8s-2, k8s-3; refreshing it is what brings them back/);
+  expect(r.code).toBe(0);
+  const result = JSON.parse(r.stdout) as RefreshCertsResult;
+  expect(result.rotated.filter((x) => !x.skipped).map((x) => [x.node, x.cert])).toEqual([
+    ['k8s-1', 'server.crt'],
+    ['k8s-2', 'server.crt'],
+    ['k8s-3', 'server.crt'],
+  ]);
+  for (const n of ['k8s-1', 'k8s-2', 'k8s-3']) expect((await daysOnNode(n)).server).toBe(364);
+  expect((await s.cli(['check', '-i', s.lab.inventoryPath])).code).toBe(0);
+}, 240_000);
