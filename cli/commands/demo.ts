@@ -105,7 +105,7 @@ function scenario(inv: string, fleet: Fleet): Step[] {
       expect: 0,
     },
     {
-      title: 'upgrade the fleet to 1.29: demo is the canary (already there), then demo-b; each under its own lock',
+      title: "upgrade the fleet to 1.29: demo first as the canary (its rebuilt nodes to 1.29's latest patch), then demo-b; each under its own lock",
       run: ['fleet', 'upgrade', '-f', fleet.file, '--to', '1.29', '--max-parallel', '2', '--yes'],
       expect: 0,
     },
