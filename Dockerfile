@@ -7,7 +7,9 @@ COPY . .
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20.19-bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends openssh-client ca-certificates \
+# openssh-server and openssl: `runbook drill` restores a backup into a throwaway lab on the worker (sshd per node,
+# certificates made with openssl); the worker never listens for SSH itself.
+RUN apt-get update && apt-get install -y --no-install-recommends openssh-client openssh-server openssl ca-certificates \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
@@ -17,7 +19,7 @@ COPY --from=build /app/bin ./bin
 ENV NODE_ENV=production \
     RUNBOOK_STATE_DIR=/var/lib/microk8s-runbooks \
     RUNBOOK_TASK_QUEUE=microk8s-runbooks
-RUN mkdir -p /var/lib/microk8s-runbooks && chown node:node /var/lib/microk8s-runbooks
+RUN mkdir -p /var/lib/microk8s-runbooks /run/sshd && chown node:node /var/lib/microk8s-runbooks
 USER node
 # SSH keys and known_hosts are mounted read-only (see docker-compose.yml); inventories name them by path.
 # The image is the CLI: `runbook worker` by default, any other command with arguments (`docker run IMAGE list`).

@@ -18,12 +18,15 @@ export interface CertNodeInput {
 const POLL_MS = 2_000;
 
 export function createCertActivities(deps: ActivityDeps) {
-  async function readExpiry(input: CertNodeInput): Promise<NodeCertExpiry> {
+  /** Days left per certificate; with `fingerprints`, each certificate file's hash too (only the plan needs them). */
+  async function readExpiry(input: CertNodeInput, fingerprints: boolean): Promise<NodeCertExpiry> {
     const sh = openNode(deps, input.inventory, input.node);
     const r = await sh.check(certCheckCommand(sh.node));
     if (isWorkerRefusal(r.stdout)) return { node: input.node, worker: true, days: {} };
+    const days = parseCertCheck(r.stdout);
+    if (!fingerprints) return { node: input.node, worker: false, days };
     const hashes = await sh.run(certFingerprintsCommand(sh.node), { quiet: true, timeoutMs: 30_000 });
-    return { node: input.node, worker: false, days: parseCertCheck(r.stdout), fingerprints: parseCertFingerprints(hashes.stdout) };
+    return { node: input.node, worker: false, days, fingerprints: parseCertFingerprints(hashes.stdout) };
   }
 
   async function readCa(input: CertNodeInput): Promise<string> {
@@ -62,10 +65,11 @@ export function createCertActivities(deps: ActivityDeps) {
     /**
      * `microk8s refresh-certs --check`: days until each certificate expires. Read-only. A node that does not answer
      * over SSH comes back as `unreachable` at once: the runbook refuses to start rather than wait for it.
+     * `fingerprints: false` skips hashing the certificate files (the read after the run does not need them).
      */
-    async readCertExpiry(input: CertNodeInput): Promise<NodeCertExpiry> {
+    async readCertExpiry(input: CertNodeInput & { fingerprints?: boolean }): Promise<NodeCertExpiry> {
       try {
-        return await readExpiry(input);
+        return await readExpiry(input, input.fingerprints ?? true);
       } catch (err) {
         if (!(err instanceof ApplicationFailure) || !NODE_UNREACHABLE_TYPES.includes(err.type ?? '')) throw err;
         return { node: input.node, worker: false, days: {}, unreachable: err.message.split('\n')[0] };
@@ -79,14 +83,14 @@ export function createCertActivities(deps: ActivityDeps) {
      * same days), was refreshed by an earlier try, and is left alone so that the undo level still holds the old one.
      */
     async refreshCert(input: CertNodeInput & { cert: RotatableCert; plannedDays: number; fingerprintBefore?: string }): Promise<CertRotation> {
-      const before = await readExpiry(input);
+      const before = await readExpiry(input, true);
       if (before.worker) throw ApplicationFailure.create({ type: FailureType.InvalidInput, message: `${input.node} is a worker: refresh-certs runs on control planes only`, nonRetryable: true });
       const daysBefore = before.days[input.cert] ?? 0;
       const rewritten = !!input.fingerprintBefore && !!before.fingerprints?.[input.cert] && before.fingerprints[input.cert] !== input.fingerprintBefore;
       if (daysBefore > input.plannedDays || rewritten) return { node: input.node, cert: input.cert, daysBefore: input.plannedDays, daysAfter: daysBefore, skipped: true };
       const sh = openNode(deps, input.inventory, input.node);
       await sh.check(refreshCertCommand(sh.node, input.cert), { timeoutMs: 10 * 60_000 });
-      const after = await readExpiry(input);
+      const after = await readExpiry(input, false);
       return { node: input.node, cert: input.cert, daysBefore, daysAfter: after.days[input.cert] };
     },
 

@@ -7,93 +7,63 @@
  *
  *   npm run build && BENCH_CLUSTERS=50 node dist/bench/fleet.js
  */
-import * as fs from 'fs';
 import * as os from 'os';
-import * as path from 'path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { fleetWorkflowId, type FleetInput, type FleetResult } from '../common/fleet';
-import { Lab } from '../lab';
+import type { Lab } from '../lab';
 import { UsageSampler } from '../test/chaos/proc-usage';
 import { startDevServer } from '../test/chaos/temporal-server';
 import { ChaosWorker } from '../test/chaos/worker-process';
-import { workflowsPath } from '../worker/create-worker';
 import { installRuntime } from '../worker/runtime';
+import { benchDirs, log, runBench, upLabs, writeWorkflowBundle } from './many-clusters';
 
-const t0 = Date.now();
-const log = (line: string) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
+installRuntime({ level: 'ERROR' });
+const n = Number(process.env.BENCH_CLUSTERS ?? 50);
+const { dir, stateDir, logDir } = benchDirs('bench-fleet');
 
-async function main(): Promise<void> {
-  installRuntime({ level: 'ERROR' });
-  const n = Number(process.env.BENCH_CLUSTERS ?? 50);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-fleet-'));
-  const stateDir = path.join(dir, 'state');
-  const logDir = path.join(dir, 'logs');
-  fs.mkdirSync(stateDir);
-  fs.mkdirSync(logDir);
+runBench({ dir, stateDir, logDir }, async (cleanups) => {
   const server = await startDevServer(dir);
-  const cleanups: Array<() => Promise<unknown>> = [() => server.stop()];
-  try {
-    const connection = await Connection.connect({ address: server.address });
-    cleanups.push(() => connection.close());
-    const client = new Client({ connection });
-    const bundlePath = path.join(dir, 'workflows-bundle.js');
-    fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } })).code);
-    let labs: Lab[] = [];
-    cleanups.push(() => Promise.all(labs.map((lab) => lab.down())));
+  cleanups.push(() => server.stop());
+  const connection = await Connection.connect({ address: server.address });
+  cleanups.push(() => connection.close());
+  const client = new Client({ connection });
+  const bundlePath = await writeWorkflowBundle(dir);
+  let labs: Lab[] = [];
+  cleanups.push(() => Promise.all(labs.map((lab) => lab.down())));
 
-    const round = async (r: number, workerCount: number): Promise<void> => {
+  const round = async (r: number, workerCount: number): Promise<void> => {
+    labs = await upLabs(n, `fl${process.pid % 1000}-${r}`, stateDir, { formed: true });
+    const taskQueue = `bench-fleet-${process.pid}-${r}`;
+    const workers = Array.from({ length: workerCount }, () => new ChaosWorker({ address: server.address, taskQueue, stateDir, bundlePath, logDir }));
+    for (const w of workers) await w.start();
+    try {
+      log(`${n} labs of 3 control planes up (${n * 3} sshd), ${os.cpus().length} cores, ${workerCount} worker process(es)`);
+      const samplers = workers.map((w) => new UsageSampler(() => w.pid));
+      const fleet = `bench-${r}`;
+      const input: FleetInput = { fleet, kind: 'upgrade', clusters: labs.map((l) => l.inventory), maxParallel: n, stopAfterFailures: 1, upgrade: { to: '1.29/stable', readyTimeoutSeconds: 120 }, yes: true, requestedBy: 'bench@fleet' };
+      const t = Date.now();
+      const handle = await client.workflow.start('fleetRun', { taskQueue, workflowId: fleetWorkflowId(fleet), args: [input] });
+      const result = (await handle.result()) as FleetResult;
+      const wall = (Date.now() - t) / 1000;
+      const usage = samplers.map((s) => s.stop());
+      const canary = result.clusters[0];
+      const canaryS = (Date.parse(canary.endedAt!) - Date.parse(canary.startedAt!)) / 1000;
+      const ok = result.clusters.filter((c) => c.outcome === 'succeeded').length;
+      log(`fleet upgrade of ${n} clusters × 3 nodes on ${workerCount} worker(s): ${ok}/${n} upgraded in ${wall.toFixed(1)} s (canary alone ${canaryS.toFixed(1)} s, then ${n - 1} at once)`);
+      usage.forEach((u, i) => log(`  worker ${i + 1}: peak RSS ${u.peakRssMb} MB, CPU ${u.cpuSeconds} s (${u.cpuPercent}% of one core)`));
+      const events = async (id: string) => (await client.workflow.getHandle(id).fetchHistory()).events?.length ?? 0;
+      const parentEvents = await events(handle.workflowId);
+      const clusterEvents = await Promise.all(result.clusters.map((c) => events(c.workflowId)));
+      const nodeEvents = await events(`${result.clusters[1].workflowId}.hop2-upgrade.k8s-1`).catch(() => 0);
+      const avg = clusterEvents.reduce((a, b) => a + b, 0) / clusterEvents.length;
+      log(`  history: fleet run ${parentEvents} events (${(parentEvents / n).toFixed(1)} per cluster); each cluster's upgrade ${avg.toFixed(0)} on average; a node's child ${nodeEvents}`);
+    } finally {
+      for (const w of workers) await w.stop();
+      await Promise.all(labs.map((lab) => lab.down()));
       labs = [];
-      for (let i = 0; i < n; i += 5) {
-        // Five at a time: each lab starts three sshd and its listener process.
-        const batch = await Promise.all(
-          Array.from({ length: Math.min(5, n - i) }, (_, j) => Lab.up({ name: `fl${process.pid % 1000}-${r}-${i + j}`, controlPlanes: 3, workers: 0, channel: '1.28/stable', formed: true, profile: 'fast', stateDir })),
-        );
-        labs.push(...batch);
-      }
-      const taskQueue = `bench-fleet-${process.pid}-${r}`;
-      const workers = Array.from({ length: workerCount }, () => new ChaosWorker({ address: server.address, taskQueue, stateDir, bundlePath, logDir }));
-      for (const w of workers) await w.start();
-      try {
-        log(`${n} labs of 3 control planes up (${n * 3} sshd), ${os.cpus().length} cores, ${workerCount} worker process(es)`);
-        const samplers = workers.map((w) => new UsageSampler(() => w.pid));
-        const fleet = `bench-${r}`;
-        const input: FleetInput = { fleet, kind: 'upgrade', clusters: labs.map((l) => l.inventory), maxParallel: n, stopAfterFailures: 1, upgrade: { to: '1.29/stable', readyTimeoutSeconds: 120 }, yes: true, requestedBy: 'bench@fleet' };
-        const t = Date.now();
-        const handle = await client.workflow.start('fleetRun', { taskQueue, workflowId: fleetWorkflowId(fleet), args: [input] });
-        const result = (await handle.result()) as FleetResult;
-        const wall = (Date.now() - t) / 1000;
-        const usage = samplers.map((s) => s.stop());
-        const canary = result.clusters[0];
-        const canaryS = (Date.parse(canary.endedAt!) - Date.parse(canary.startedAt!)) / 1000;
-        const ok = result.clusters.filter((c) => c.outcome === 'succeeded').length;
-        log(`fleet upgrade of ${n} clusters × 3 nodes on ${workerCount} worker(s): ${ok}/${n} upgraded in ${wall.toFixed(1)} s (canary alone ${canaryS.toFixed(1)} s, then ${n - 1} at once)`);
-        usage.forEach((u, i) => log(`  worker ${i + 1}: peak RSS ${u.peakRssMb} MB, CPU ${u.cpuSeconds} s (${u.cpuPercent}% of one core)`));
-        const events = async (id: string) => (await client.workflow.getHandle(id).fetchHistory()).events?.length ?? 0;
-        const parentEvents = await events(handle.workflowId);
-        const clusterEvents = await Promise.all(result.clusters.map((c) => events(c.workflowId)));
-        const nodeEvents = await events(`${result.clusters[1].workflowId}.hop2-upgrade.k8s-1`).catch(() => 0);
-        const avg = clusterEvents.reduce((a, b) => a + b, 0) / clusterEvents.length;
-        log(`  history: fleet run ${parentEvents} events (${(parentEvents / n).toFixed(1)} per cluster); each cluster's upgrade ${avg.toFixed(0)} on average; a node's child ${nodeEvents}`);
-      } finally {
-        for (const w of workers) await w.stop();
-        await Promise.all(labs.map((lab) => lab.down()));
-        labs = [];
-      }
-    };
+    }
+  };
 
-    await round(1, 1);
-    await round(2, 2);
-  } finally {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e instanceof Error ? e.message : e);
-    process.exit(1);
-  },
-);
+  await round(1, 1);
+  await round(2, 2);
+});

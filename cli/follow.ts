@@ -210,7 +210,7 @@ export async function followRunbook(handle: WorkflowHandle, o: FollowOptions): P
     // A request the runbook refused after reading live state (nothing changed) is bad input, like a bad flag.
     exitCode: ok ? ExitCode.OK : failureType(end.ok ? undefined : end.error) === BAD_REQUEST_TYPE ? ExitCode.BAD_INPUT : ExitCode.RUNBOOK_FAILED,
     progress: last,
-    ...(end.ok ? {} : { message: failureMessage(end.error) }),
+    ...(end.ok ? {} : { message: failureMessage(end.error), failureType: failureType(end.error), failureDetails: failureDetails(end.error) }),
     ...(desc ? { workflowType: desc.type, startTime: desc.startTime, closeTime: desc.closeTime } : {}),
   };
   return { ending, ...(end.ok ? { result: end.result } : {}) };
@@ -219,6 +219,12 @@ export async function followRunbook(handle: WorkflowHandle, o: FollowOptions): P
 /** The innermost failure's type (an ApplicationFailure's `type`), if any. */
 export function failureType(e: unknown): string | undefined {
   return e instanceof WorkflowFailedError ? innermostType(e.cause) : undefined;
+}
+
+/** The runbook's own failure's first detail (workflows attach their partial result there), if any. */
+export function failureDetails(e: unknown): unknown {
+  const details = e instanceof WorkflowFailedError ? (e.cause as { details?: unknown[] } | undefined)?.details : undefined;
+  return Array.isArray(details) ? details[0] : undefined;
 }
 
 /** The innermost cause is the useful line ("node k8s-2: host key mismatch ..."). */

@@ -16,6 +16,7 @@ import type { RunbookType, RunbookWorkflow } from '../common/runbooks';
 import { badInput, CliExit, EXIT_CODES_HELP } from '../local/exit';
 import { followRunbook } from './follow';
 import { chooseView } from './watch/views';
+import { failedJson } from './watch/summary';
 import { uiLink } from './ui-link';
 import { readInventoryFile } from './inventory-file';
 import { devUiUrl } from './dev-server';
@@ -168,8 +169,9 @@ export class RunbookCli implements ProgramContext {
       view.end(ending, result);
       if (spec.jsonLines) return ending.exitCode;
       if (ending.status !== 'completed') {
-        // Scripts read stderr for the reason even when the summary went to stdout.
+        // Scripts read stderr for the reason even when the summary went to stdout; --json readers get it on stdout.
         if (!spec.json) process.stderr.write(`runbook ${ending.status}: ${ending.message ?? 'see runbook history ' + workflowId}\n`);
+        else process.stdout.write(`${JSON.stringify(failedJson(ending), null, 2)}\n`);
         return ending.exitCode;
       }
       if (spec.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

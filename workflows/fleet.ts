@@ -69,8 +69,10 @@ export async function fleetRun(input: FleetInput): Promise<FleetResult> {
 
   // 4. The table.
   const stoppedEarly = results.some((r) => r.outcome === 'not-started');
-  for (const r of results.filter((x) => x.outcome === 'not-started')) rb.node(r.cluster, 'skipped', `not started: ${failures} failure(s) reached --stop-after-failures ${stopAfter}`);
-  for (const r of results.filter((x) => x.outcome === 'not-started')) r.detail = `not started: ${failures} failure(s) reached --stop-after-failures ${stopAfter}`;
+  for (const r of results.filter((x) => x.outcome === 'not-started')) {
+    r.detail = `not started: ${failures} failure(s) reached --stop-after-failures ${stopAfter}`;
+    rb.node(r.cluster, 'skipped', r.detail);
+  }
   // Failed clusters do not fail the fleet run: its table is the result (the CLI exits 1 unless every one succeeded).
   const count = (o: string) => results.filter((r) => r.outcome === o).length;
   rb.step(`done: ${count('succeeded')} succeeded, ${failures} failed, ${count('busy')} busy, ${count('not-started')} not started`);

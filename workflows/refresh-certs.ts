@@ -30,8 +30,10 @@ export async function refreshCerts(input: RefreshCertsInput): Promise<RefreshCer
   const trust = { knownHosts: inventory.knownHosts, hostKeyPolicy: inventory.hostKeyPolicy };
 
   // 1. Read.
-  const readAll = () => Promise.all(cps.map((n) => read.readCertExpiry.executeWithOptions({ summary: `read ${n.name}'s certificate expiry` }, [{ inventory, node: n.name }])));
-  const before = await checklist.step('readCertExpiry', readAll);
+  // The plan hashes each certificate file (how a rerun tells one it already refreshed); the read after does not.
+  const readAll = (fingerprints: boolean) =>
+    Promise.all(cps.map((n) => read.readCertExpiry.executeWithOptions({ summary: `read ${n.name}'s certificate expiry` }, [{ inventory, node: n.name, fingerprints }])));
+  const before = await checklist.step('readCertExpiry', () => readAll(true));
   for (const n of before) rb.node(n.node, n.unreachable ? 'failed' : 'done', describeExpiry(n));
   const silent = before.filter((n) => n.unreachable);
   if (silent.length) rb.fail(FailureType.PreconditionFailed, `not starting: ${silent.map((n) => `${n.node} does not answer (${n.unreachable})`).join('; ')}; nothing was changed`);
@@ -91,7 +93,7 @@ export async function refreshCerts(input: RefreshCertsInput): Promise<RefreshCer
   rb.focus(null);
 
   // 5. Read again.
-  const after = await checklist.step('readCertExpiry after', readAll);
+  const after = await checklist.step('readCertExpiry after', () => readAll(false));
   for (const n of after) rb.node(n.node, 'done', describeExpiry(n));
   rb.step('done');
   return result(after, rotated);

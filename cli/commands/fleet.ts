@@ -14,7 +14,7 @@ import type { ProgramContext } from '../context';
 import { readFleet } from '../fleet-file';
 import { parseFlags, wholeNumber } from '../flags';
 import { uiLink } from '../ui-link';
-import { UpgradeFlags, upgradeInput } from './upgrade';
+import { addUpgradeOptions, UpgradeFlags, upgradeInput } from './upgrade';
 import { example } from './runbook-id';
 
 const count = (max: number) => wholeNumber.pipe(z.number().min(1, { error: 'must be at least 1' }).max(max, { error: `must be at most ${max}` }));
@@ -103,19 +103,8 @@ export function registerFleetCommand(program: Command, ctx: ProgramContext): voi
     });
   }
 
-  addFleetOptions(fleet.command('upgrade').description('Rolling upgrade of every cluster of the fleet (the flags of runbook upgrade apply to each)'))
+  addUpgradeOptions(addFleetOptions(fleet.command('upgrade').description('Rolling upgrade of every cluster of the fleet (the flags of runbook upgrade apply to each)')))
     .addHelpText('after', example('runbook fleet upgrade -f fleet.yaml --to 1.29 --plan', 'runbook fleet upgrade -f sites/ --to 1.29 --max-parallel 5 --stop-after-failures 2 --yes'))
-    .requiredOption('--to <channel>', 'target channel, e.g. 1.29/stable')
-    .option('--hops <n>', 'the number of minor passes you expect (required with --yes when --to is more than one minor ahead)')
-    .option('--worker-batch <n>', 'workers upgraded at once in each cluster', '1')
-    .option('--approve <when>', 'none | each | on-failure, in each cluster', 'none')
-    .option('--rollback <scope>', 'node | all', 'node')
-    .option('--on-failure <action>', 'rollback | pause', 'rollback')
-    .option('--drain-timeout <duration>', 'kubectl drain --timeout per node', '5m')
-    .option('--soak <duration>', 'wait after a node passes its health gates', '0s')
-    .option('--approval-timeout <duration>', 'an unanswered approval pauses that cluster after this', '1h')
-    .option('--ready-timeout <duration>', 'how long a refreshed node may take to be Ready', '10m')
-    .option('--step-timeout <duration>', 'the most one step may take, retries included', '30m')
     .action(async (opts) => {
       const flags = parseFlags(ctx, FleetUpgradeFlags, opts);
       const upgrade = upgradeInput(flags);

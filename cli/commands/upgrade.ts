@@ -61,19 +61,11 @@ export function upgradeInput(flags: Omit<UpgradeFlags, 'inventory' | 'plan' | 'y
   });
 }
 
-export const registerUpgradeCommands: RegisterCommands = (program: Command, ctx: CliContext) => {
-  program
-    .command('upgrade')
-    .description(
-      'HA rolling upgrade: plan from live state (one minor at a time), back up, hold auto-refresh, then one node at a ' +
-        'time (control planes first, dqlite leader last, workers in batches): drain, snap refresh, wait Ready, health ' +
-        'gates, uncordon; a failed node is rolled back and verified',
-    )
-    .requiredOption('-i, --inventory <file>', 'inventory YAML')
+/** The options `UpgradeFlags` reads, shared by `runbook upgrade` and `runbook fleet upgrade` (which applies them to each cluster). */
+export function addUpgradeOptions(cmd: Command): Command {
+  return cmd
     .requiredOption('--to <channel>', 'target channel, e.g. 1.29/stable (1.29 means 1.29/stable)')
     .option('--hops <n>', 'the number of minor passes you expect (required with --yes when --to is more than one minor ahead)')
-    .option('--plan', 'print the plan from live state and exit without changes')
-    .option('-y, --yes', 'start without asking for confirmation of the plan')
     .option('--approve <when>', 'none | each (before each node) | on-failure (before any rollback)', 'none')
     .option('--worker-batch <n>', 'workers upgraded at once (control planes: always one)', '1')
     .option('--rollback <scope>', 'node | all: on failure revert the failed node, or also every node this pass upgraded', 'node')
@@ -86,7 +78,21 @@ export const registerUpgradeCommands: RegisterCommands = (program: Command, ctx:
       '--step-timeout <duration>',
       'the most one step may take, retries included (lost workers, a node that does not answer); then it fails and --on-failure applies. Drain and Ready waits get their own timeout on top; a snap refresh must fit in it',
       '30m',
+    );
+}
+
+export const registerUpgradeCommands: RegisterCommands = (program: Command, ctx: CliContext) => {
+  const upgrade = program
+    .command('upgrade')
+    .description(
+      'HA rolling upgrade: plan from live state (one minor at a time), back up, hold auto-refresh, then one node at a ' +
+        'time (control planes first, dqlite leader last, workers in batches): drain, snap refresh, wait Ready, health ' +
+        'gates, uncordon; a failed node is rolled back and verified',
     )
+    .requiredOption('-i, --inventory <file>', 'inventory YAML');
+  addUpgradeOptions(upgrade)
+    .option('--plan', 'print the plan from live state and exit without changes')
+    .option('-y, --yes', 'start without asking for confirmation of the plan')
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {
       const parsed = parseUpgradeFlags(opts);

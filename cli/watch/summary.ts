@@ -1,6 +1,7 @@
 /** The summary `runbook watch` ends with: outcome, duration, final node states, approvals, notes, failure. */
 import type { RunbookProgress } from '../../common/messages';
 import { clock, type FinalStatus } from './events';
+import { printableDeep } from '../../common/text';
 import { columns } from '../columns';
 
 export interface Ending {
@@ -9,6 +10,10 @@ export interface Ending {
   exitCode: number;
   /** The failure's innermost message, for failed, cancelled, terminated and timed-out runs. */
   message?: string;
+  /** The failure's innermost type (an ApplicationFailure's), when it has one. */
+  failureType?: string;
+  /** What the runbook attached to its failure (its partial result: a drill's verdict, an upgrade's compensations). */
+  failureDetails?: unknown;
   /** The last progress seen (undefined when no worker ever answered). */
   progress?: RunbookProgress;
   /** From describe(): the workflow type and times, when progress is missing. */
@@ -40,4 +45,16 @@ export function summaryLines(e: Ending): string[] {
   }
   if (e.message) lines.push(`  ${e.status === 'failed' ? 'failure' : 'reason'}: ${e.message}`);
   return lines;
+}
+
+/** A run that did not complete, for `--json` readers: how it ended, why, and what the runbook attached to its failure. */
+export function failedJson(e: Ending): Record<string, unknown> {
+  return printableDeep({
+    workflowId: e.workflowId,
+    status: e.status,
+    exitCode: e.exitCode,
+    ...(e.message !== undefined ? { message: e.message } : {}),
+    ...(e.failureType !== undefined ? { failureType: e.failureType } : {}),
+    ...(e.failureDetails !== undefined ? { details: e.failureDetails } : {}),
+  }) as Record<string, unknown>;
 }

@@ -79,6 +79,10 @@ test('an empty backup (a tar holding nothing, as in #4259) is broken: exit 1 nam
   expect(truncated.code).toBe(1);
   expect(truncated.stderr).toContain(`backup ${t.id} of ${s.lab.inventory.cluster} is broken: its tarball no longer matches the sha256`);
   expect(drillLeftovers()).toEqual([]);
+  // --json readers get the verdict on stdout too: how the run ended and the drill's result.
+  const asJson = await drill('--backup', t.id, '--yes', '--json');
+  expect(asJson.code).toBe(1);
+  expect(JSON.parse(asJson.stdout)).toMatchObject({ status: 'failed', exitCode: 1, failureType: 'BackupBroken', details: { outcome: 'broken', reason: expect.stringMatching(/^its tarball no longer matches/) } });
 }, 150_000);
 
 test("a real cluster's backup (raft data the lab cannot read) is not called broken: cannot-judge, exit 1, the lab gone", async () => {

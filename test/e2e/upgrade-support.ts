@@ -3,27 +3,17 @@
  * issue's journal invariants checked on the lab's journal (the lab's truth, not the runbook's own account).
  */
 import { spawn, type ChildProcess } from 'child_process';
-import * as fs from 'fs';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { progressQuery, type RunbookProgress } from '../../common/messages';
-import { Lab, type JournalEntry } from '../../lab';
-import { ensureLabBuilt, tempStateDir } from '../support/lab';
+import type { Lab, JournalEntry } from '../../lab';
+import type { ServerSuite } from '../support/e2e';
 import { CLI_MAIN, REPO_ROOT, startRunbook } from '../support/temporal';
 
-export async function formedLab(controlPlanes = 3, workers = 2, channel = '1.28/stable'): Promise<{ lab: Lab; stateDir: string; done: () => Promise<void> }> {
-  ensureLabBuilt();
-  const stateDir = tempStateDir('upgrade-e2e-');
-  const lab = await Lab.up({ name: `up${process.pid % 10000}-${Math.floor(Math.random() * 1e5)}`, controlPlanes, workers, channel, formed: true, stateDir });
-  return {
-    lab,
-    stateDir,
-    done: async () => {
-      await lab.down();
-      fs.rmSync(stateDir, { recursive: true, force: true });
-    },
-  };
+/** A formed lab (default 3 control planes, 2 workers, 1.28) for the current test, in the suite's state dir. */
+export function formedLab(suite: ServerSuite, controlPlanes = 3, workers = 2, channel = '1.28/stable'): Promise<Lab> {
+  return suite.lab({ name: 'up', controlPlanes, workers, channel, formed: true });
 }
 
 export function startUpgrade(env: TestWorkflowEnvironment, lab: Lab, taskQueue: string, input: Record<string, unknown>): Promise<WorkflowHandle> {
@@ -125,9 +115,10 @@ export async function historyText(env: TestWorkflowEnvironment, handle: Workflow
   return texts.join('\n');
 }
 
-/** `runbook worker` as its own process against `env`, so tests can SIGKILL it mid-run. */
-export function spawnUpgradeWorker(env: TestWorkflowEnvironment, taskQueue: string, stateDir: string): ChildProcess {
-  const child = spawn(process.execPath, [CLI_MAIN, 'worker', '--state-dir', stateDir, '--log-level', 'ERROR', '--shutdown-grace', '1s'], {
+/** `runbook worker` as its own process against the suite's server, so tests can SIGKILL it mid-run; killed after the test. */
+export function spawnUpgradeWorker(suite: ServerSuite, taskQueue: string): ChildProcess {
+  const { env } = suite;
+  const child = spawn(process.execPath, [CLI_MAIN, 'worker', '--state-dir', suite.stateDir, '--log-level', 'ERROR', '--shutdown-grace', '1s'], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
@@ -139,6 +130,7 @@ export function spawnUpgradeWorker(env: TestWorkflowEnvironment, taskQueue: stri
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   child.stderr!.on('data', () => undefined);
+  suite.defer(() => killWorker(child));
   return child;
 }
 

@@ -126,3 +126,11 @@ test("the Dockerfile runs `runbook worker` (dist/cli/main.js worker), a command 
   }
   expect(dockerfile).toMatch(/^EXPOSE 9464$/m);
 });
+
+test('the worker image has what `runbook drill` runs on the worker: sshd (with its privilege-separation directory) and openssl', () => {
+  const dockerfile = read('Dockerfile');
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const installed = [...runtime.matchAll(/apt-get install[^\n]*(?:\\\n[^\n]*)*/g)].map((m) => m[0]).join(' ');
+  for (const pkg of ['openssh-server', 'openssl']) expect(installed.split(/\s+/)).toContain(pkg);
+  expect(runtime).toMatch(/^RUN mkdir -p [^\n]*\/run\/sshd/m);
+});
