@@ -3,50 +3,17 @@
  * (control planes one at a time, workers bounded), plan-only, the stale-member approval and the quorum guard.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
-import * as os from 'os';
-import * as path from 'path';
 import type { FormSurvey, Verification } from '../../common/form';
 import type { RemovalSurvey } from '../../activities/remove-node';
 import { resolveInventory, type Inventory } from '../../common/inventory';
 import { type RunbookProgress, approveUpdate, progressQuery, rejectUpdate } from '../../common/messages';
-import { createWorker } from '../../worker/create-worker';
-import { bundle, startRunbook, startTemporal } from '../support/temporal';
+import { useServerSuite } from '../support/e2e';
+import { startRunbook } from '../support/temporal';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await startTemporal();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const suite = useServerSuite({ name: 'form-logic' });
 
-const stateDir = path.join(os.tmpdir(), 'form-logic');
 let seq = 0;
-
-/** A worker with mocked activities on its own task queue (identity set explicitly). */
-async function startWorker(_env: TestWorkflowEnvironment, o: { stateDir: string; activities: object }) {
-  const taskQueue = `form-logic-${process.pid}-${++seq}`;
-  const w = await createWorker({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    stateDir: o.stateDir,
-    activities: o.activities,
-    workflowBundle: await bundle(),
-    identity: 'form-logic-test',
-    shutdownGraceTime: '1s',
-  });
-  const running = w.run();
-  return {
-    taskQueue,
-    async stop() {
-      w.shutdown();
-      await running;
-    },
-  };
-}
 
 function inventory(): Inventory {
   return resolveInventory({
@@ -126,77 +93,65 @@ async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, ms = 2
 test('control-plane nodes join one at a time before workers; workers respect --worker-concurrency', async () => {
   const inv = inventory();
   const m = mocks(inv, survey(inv));
-  const w = await startWorker(env, { stateDir, activities: m.activities });
-  try {
-    const h = await startRunbook(
-      env,
-      { kind: 'form', workflowType: 'form', inventory: inv, input: { workerConcurrency: 2 }, summary: 'form', yes: true },
-      w.taskQueue,
-    );
-    const r = (await h.result()) as { changed: boolean; joined: string[]; table: string[] };
-    expect(r.changed).toBe(true);
-    expect(new Set(r.joined)).toEqual(new Set(inv.nodes.slice(1).map((n) => n.name)));
-    expect(r.table[0]).toMatch(/high-availability: yes, 3 voter/);
+  const w = await suite.worker({ activities: m.activities });
+  const h = await startRunbook(
+    suite.env,
+    { kind: 'form', workflowType: 'form', inventory: inv, input: { workerConcurrency: 2 }, summary: 'form', yes: true },
+    w.taskQueue,
+  );
+  const r = (await h.result()) as { changed: boolean; joined: string[]; table: string[] };
+  expect(r.changed).toBe(true);
+  expect(new Set(r.joined)).toEqual(new Set(inv.nodes.slice(1).map((n) => n.name)));
+  expect(r.table[0]).toMatch(/high-availability: yes, 3 voter/);
 
-    // Control-plane joins never overlap and all finish before the first worker starts.
-    const cp = m.log.filter((e) => e.as === 'controlplane').map((e) => `${e.event}:${e.node}`);
-    expect(cp).toEqual(['start:k8s-2', 'end:k8s-2', 'start:k8s-3', 'end:k8s-3']);
-    const firstWorker = m.log.findIndex((e) => e.as === 'worker');
-    expect(m.log.slice(firstWorker).every((e) => e.as === 'worker')).toBe(true);
-    let inFlight = 0;
-    let peak = 0;
-    for (const e of m.log.filter((x) => x.as === 'worker')) {
-      inFlight += e.event === 'start' ? 1 : -1;
-      peak = Math.max(peak, inFlight);
-    }
-    expect(peak).toBe(2);
-
-    // Each activity carries a readable summary in the UI.
-    const summaries = activitySummaries(await h.fetchHistory());
-    expect(summaries).toContain('join k8s-2 as control plane');
-    expect(summaries).toContain('join k8s-4 as worker');
-    expect(summaries).toContain('wait until k8s-3 is Ready and dqlite settled');
-    const desc = await h.describe();
-    expect(desc.typedSearchAttributes.get({ name: 'RunbookKind', type: 'KEYWORD' } as never)).toBe('form');
-  } finally {
-    await w.stop();
+  // Control-plane joins never overlap and all finish before the first worker starts.
+  const cp = m.log.filter((e) => e.as === 'controlplane').map((e) => `${e.event}:${e.node}`);
+  expect(cp).toEqual(['start:k8s-2', 'end:k8s-2', 'start:k8s-3', 'end:k8s-3']);
+  const firstWorker = m.log.findIndex((e) => e.as === 'worker');
+  expect(m.log.slice(firstWorker).every((e) => e.as === 'worker')).toBe(true);
+  let inFlight = 0;
+  let peak = 0;
+  for (const e of m.log.filter((x) => x.as === 'worker')) {
+    inFlight += e.event === 'start' ? 1 : -1;
+    peak = Math.max(peak, inFlight);
   }
+  expect(peak).toBe(2);
+
+  // Each activity carries a readable summary in the UI.
+  const summaries = activitySummaries(await h.fetchHistory());
+  expect(summaries).toContain('join k8s-2 as control plane');
+  expect(summaries).toContain('join k8s-4 as worker');
+  expect(summaries).toContain('wait until k8s-3 is Ready and dqlite settled');
+  const desc = await h.describe();
+  expect(desc.typedSearchAttributes.get({ name: 'RunbookKind', type: 'KEYWORD' } as never)).toBe('form');
 });
 
 test('--plan returns the plan from the survey and joins nothing', async () => {
   const inv = inventory();
   const m = mocks(inv, survey(inv, { lines: ['primary: k8s-1', '1. join k8s-2 as control plane'] }));
-  const w = await startWorker(env, { stateDir, activities: m.activities });
-  try {
-    const h = await startRunbook(
-      env,
-      { kind: 'form', workflowType: 'form', inventory: inv, input: {}, summary: 'form', planOnly: true },
-      w.taskQueue,
-    );
-    const r = (await h.result()) as { plan: string[]; changed: boolean };
-    expect(r.plan).toEqual(['primary: k8s-1', '1. join k8s-2 as control plane']);
-    expect(r.changed).toBe(false);
-    expect(m.log).toHaveLength(0);
-  } finally {
-    await w.stop();
-  }
+  const w = await suite.worker({ activities: m.activities });
+  const h = await startRunbook(
+    suite.env,
+    { kind: 'form', workflowType: 'form', inventory: inv, input: {}, summary: 'form', planOnly: true },
+    w.taskQueue,
+  );
+  const r = (await h.result()) as { plan: string[]; changed: boolean };
+  expect(r.plan).toEqual(['primary: k8s-1', '1. join k8s-2 as control plane']);
+  expect(r.changed).toBe(false);
+  expect(m.log).toHaveLength(0);
 });
 
 test('pre-flight problems fail the run with every problem listed, before any change', async () => {
   const inv = inventory();
   const problems = ['k8s-2: SSH to root@10.0.0.2:22 failed: refused', 'minor versions differ (1.28 on k8s-1; 1.29 on k8s-3)'];
   const m = mocks(inv, survey(inv, { problems }));
-  const w = await startWorker(env, { stateDir, activities: m.activities });
-  try {
-    const h = await startRunbook(env, { kind: 'form', workflowType: 'form', inventory: inv, input: {}, summary: 'form', yes: true }, w.taskQueue);
-    const err = await h.result().catch((e) => e);
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect((err as WorkflowFailedError).cause?.message).toContain(problems[0]);
-    expect((err as WorkflowFailedError).cause?.message).toContain(problems[1]);
-    expect(m.log).toHaveLength(0);
-  } finally {
-    await w.stop();
-  }
+  const w = await suite.worker({ activities: m.activities });
+  const h = await startRunbook(suite.env, { kind: 'form', workflowType: 'form', inventory: inv, input: {}, summary: 'form', yes: true }, w.taskQueue);
+  const err = await h.result().catch((e) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect((err as WorkflowFailedError).cause?.message).toContain(problems[0]);
+  expect((err as WorkflowFailedError).cause?.message).toContain(problems[1]);
+  expect(m.log).toHaveLength(0);
 });
 
 test('a stale dqlite member found at join time is removed only after approval', async () => {
@@ -205,20 +160,16 @@ test('a stale dqlite member found at join time is removed only after approval', 
   const m = mocks(inv, s, (node, cleanStale) => {
     if (node === 'k8s-2' && !cleanStale) throw ApplicationFailure.create({ type: 'StaleDqliteMember', message: 'stale', nonRetryable: true });
   });
-  const w = await startWorker(env, { stateDir, activities: m.activities });
-  try {
-    const h = await startRunbook(env, { kind: 'form', workflowType: 'form', inventory: inv, input: {}, summary: 'form', yes: true }, w.taskQueue);
-    const pending = await waitFor(async () => {
-      const p: RunbookProgress = await h.query(progressQuery);
-      return p.pendingApproval;
-    }, 'the stale-member approval');
-    expect(pending.summary).toMatch(/remove stale dqlite member 10\.0\.0\.2:19001 so k8s-2 can join/);
-    await h.executeUpdate(approveUpdate, { args: [{ id: pending.id, by: 'tester@jest' }] });
-    await h.result();
-    expect(m.log.filter((e) => e.event === 'start').map((e) => e.cleanStale)).toEqual([false, true]);
-  } finally {
-    await w.stop();
-  }
+  const w = await suite.worker({ activities: m.activities });
+  const h = await startRunbook(suite.env, { kind: 'form', workflowType: 'form', inventory: inv, input: {}, summary: 'form', yes: true }, w.taskQueue);
+  const pending = await waitFor(async () => {
+    const p: RunbookProgress = await h.query(progressQuery);
+    return p.pendingApproval;
+  }, 'the stale-member approval');
+  expect(pending.summary).toMatch(/remove stale dqlite member 10\.0\.0\.2:19001 so k8s-2 can join/);
+  await h.executeUpdate(approveUpdate, { args: [{ id: pending.id, by: 'tester@jest' }] });
+  await h.result();
+  expect(m.log.filter((e) => e.event === 'start').map((e) => e.cleanStale)).toEqual([false, true]);
 });
 
 test('remove-node: the quorum guard waits for approval and a rejection changes nothing', async () => {
@@ -244,20 +195,16 @@ test('remove-node: the quorum guard waits for approval and a rejection changes n
     removeNodeFromCluster: async () => (calls.push('remove'), { commands: [], outcome: 'removed' }),
     waitNodeRemoved: async () => ({ commands: [], outcome: 'removed', detail: { members: 2, voters: 1 } }),
   };
-  const w = await startWorker(env, { stateDir, activities });
-  try {
-    const h = await startRunbook(
-      env,
-      { kind: 'remove-node', workflowType: 'removeNode', inventory: inv, input: { node: 'k8s-3' }, summary: 'remove', yes: true },
-      w.taskQueue,
-    );
-    const pending = await waitFor(async () => ((await h.query(progressQuery)) as RunbookProgress).pendingApproval, 'the guard');
-    expect(pending.summary).toContain('no high availability');
-    await h.executeUpdate(rejectUpdate, { args: [{ id: pending.id, by: 'tester@jest', reason: 'keep HA' }] });
-    const err = await h.result().catch((e) => e);
-    expect((err as WorkflowFailedError).cause?.message).toMatch(/refused to remove k8s-3/);
-    expect(calls).toEqual([]);
-  } finally {
-    await w.stop();
-  }
+  const w = await suite.worker({ activities });
+  const h = await startRunbook(
+    suite.env,
+    { kind: 'remove-node', workflowType: 'removeNode', inventory: inv, input: { node: 'k8s-3' }, summary: 'remove', yes: true },
+    w.taskQueue,
+  );
+  const pending = await waitFor(async () => ((await h.query(progressQuery)) as RunbookProgress).pendingApproval, 'the guard');
+  expect(pending.summary).toContain('no high availability');
+  await h.executeUpdate(rejectUpdate, { args: [{ id: pending.id, by: 'tester@jest', reason: 'keep HA' }] });
+  const err = await h.result().catch((e) => e);
+  expect((err as WorkflowFailedError).cause?.message).toMatch(/refused to remove k8s-3/);
+  expect(calls).toEqual([]);
 });

@@ -4,46 +4,28 @@
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import type { Inventory } from '../../common/inventory';
 import type { RunbookKind } from '../../common/messages';
-import { Lab } from '../../lab';
+import type { Lab } from '../../lab';
 import { snapPaths } from '../../lab/sim/backend';
 import type { RecoverQuorumResult } from '../../common/recovery';
-import { startRunbook, startTemporal, startWorker } from '../support/temporal';
+import { useServerSuite } from '../support/e2e';
+import { startRunbook } from '../support/temporal';
 import { FAST_TIMING, openJoinPorts, subset } from './form-support';
 
-let env: TestWorkflowEnvironment;
-const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rq-e2e-'));
-const suffix = `${process.pid % 10000}`;
-const labs: Lab[] = [];
+const suite = useServerSuite({ name: 'rq-e2e' });
 
-beforeAll(async () => {
-  env = await startTemporal();
-});
-afterAll(async () => {
-  for (const lab of labs) await lab.down().catch(() => undefined);
-  await env?.teardown();
-  fs.rmSync(stateDir, { recursive: true, force: true });
-});
-
-async function lab(name: string, controlPlanes: number, workers = 0): Promise<Lab> {
-  const l = await Lab.up({ name: `${name}-${suffix}`, controlPlanes, workers, formed: true, profile: 'fast', stateDir });
-  labs.push(l);
-  return l;
+function lab(name: string, controlPlanes: number, workers = 0): Promise<Lab> {
+  return suite.lab({ name, controlPlanes, workers, formed: true, profile: 'fast' });
 }
 
+/** One runbook run, on a worker of its own (the suite stops it after the test). */
 async function runbook(inventory: Inventory, kind: RunbookKind, workflowType: string, input: Record<string, unknown>): Promise<unknown> {
-  const worker = await startWorker(env, { stateDir });
-  try {
-    const h = await startRunbook(env, { kind, workflowType, inventory, input, summary: kind, yes: true }, worker.taskQueue);
-    return await h.result();
-  } finally {
-    await worker.stop();
-  }
+  const worker = await suite.worker();
+  const h = await startRunbook(suite.env, { kind, workflowType, inventory, input, summary: kind, yes: true }, worker.taskQueue);
+  return h.result();
 }
 
 function recover(l: Lab, input: Record<string, unknown>): Promise<RecoverQuorumResult> {
@@ -58,36 +40,31 @@ async function refusal(l: Lab, input: Record<string, unknown>): Promise<string> 
 
 test('3 control planes, 2 destroyed: recovered on the survivor; runbook form with 2 new nodes brings HA back', async () => {
   // Five installed nodes; the cluster is formed from three of them by the form runbook, two stay spare.
-  const l = await Lab.up({ name: `rq3-${suffix}`, controlPlanes: 5, formed: false, profile: 'fast', stateDir });
-  labs.push(l);
-  const closePorts = await openJoinPorts(l);
-  try {
-    const first = subset(l.inventory, ['k8s-1', 'k8s-2', 'k8s-3']);
-    await runbook(first, 'form', 'form', { timing: FAST_TIMING });
-    expect((await l.status()).cluster.voters).toHaveLength(3);
-    await l.fault('k8s-2', 'destroy');
-    await l.fault('k8s-3', 'destroy');
-    expect((await l.status()).cluster.available).toBe(false);
+  const l = await suite.lab({ name: 'rq3', controlPlanes: 5, formed: false, profile: 'fast' });
+  suite.defer(await openJoinPorts(l));
+  const first = subset(l.inventory, ['k8s-1', 'k8s-2', 'k8s-3']);
+  await runbook(first, 'form', 'form', { timing: FAST_TIMING });
+  expect((await l.status()).cluster.voters).toHaveLength(3);
+  await l.fault('k8s-2', 'destroy');
+  await l.fault('k8s-3', 'destroy');
+  expect((await l.status()).cluster.available).toBe(false);
 
-    const r = (await runbook(first, 'recover-quorum', 'recoverQuorum', { lost: ['k8s-2', 'k8s-3'], waitTimeoutMs: 120_000 })) as RecoverQuorumResult;
-    expect(r.outcome).toBe('recovered');
-    expect(r.template).toBe('k8s-1');
-    expect(r.removedNodes.sort()).toEqual(['k8s-2', 'k8s-3']);
-    expect(r.ha).toBe(false);
-    let st = await l.status();
-    expect(st.cluster.available).toBe(true);
-    expect(st.cluster.voters).toEqual(['k8s-1']);
-    expect(st.nodes.find((n) => n.name === 'k8s-1')).toMatchObject({ ready: true, services: 'running' });
-    expect(r.fileChanges.some((c) => c.node === 'k8s-1' && c.action === 'rewritten' && c.path.endsWith('/cluster.yaml'))).toBe(true);
+  const r = (await runbook(first, 'recover-quorum', 'recoverQuorum', { lost: ['k8s-2', 'k8s-3'], waitTimeoutMs: 120_000 })) as RecoverQuorumResult;
+  expect(r.outcome).toBe('recovered');
+  expect(r.template).toBe('k8s-1');
+  expect(r.removedNodes.sort()).toEqual(['k8s-2', 'k8s-3']);
+  expect(r.ha).toBe(false);
+  let st = await l.status();
+  expect(st.cluster.available).toBe(true);
+  expect(st.cluster.voters).toEqual(['k8s-1']);
+  expect(st.nodes.find((n) => n.name === 'k8s-1')).toMatchObject({ ready: true, services: 'running' });
+  expect(r.fileChanges.some((c) => c.node === 'k8s-1' && c.action === 'rewritten' && c.path.endsWith('/cluster.yaml'))).toBe(true);
 
-    // HA back: grow the recovered cluster with two fresh nodes.
-    await runbook(subset(l.inventory, ['k8s-1', 'k8s-4', 'k8s-5']), 'form', 'form', { timing: FAST_TIMING });
-    st = await l.status();
-    expect(st.cluster.ha).toBe(true);
-    expect([...st.cluster.voters].sort()).toEqual(['k8s-1', 'k8s-4', 'k8s-5']);
-  } finally {
-    await closePorts();
-  }
+  // HA back: grow the recovered cluster with two fresh nodes.
+  await runbook(subset(l.inventory, ['k8s-1', 'k8s-4', 'k8s-5']), 'form', 'form', { timing: FAST_TIMING });
+  st = await l.status();
+  expect(st.cluster.ha).toBe(true);
+  expect([...st.cluster.voters].sort()).toEqual(['k8s-1', 'k8s-4', 'k8s-5']);
 });
 
 // The issue asks for "both survivors are voters"; go-dqlite (behaviour reference §2, and the lab) keeps exactly one
@@ -151,15 +128,11 @@ test('the template is the survivor with the newest data, and --template override
   const l = await lab('rqtpl', 5);
   for (const n of ['k8s-1', 'k8s-2', 'k8s-3']) await l.fault(n, 'destroy');
   bumpTerm(l, 'k8s-5', 7);
-  const worker = await startWorker(env, { stateDir });
-  try {
-    const plan = await startRunbook(env, { kind: 'recover-quorum', workflowType: 'recoverQuorum', inventory: l.inventory, input: { lost: ['k8s-1', 'k8s-2', 'k8s-3'] }, summary: 'plan', planOnly: true }, worker.taskQueue);
-    const planned = (await plan.result()) as RecoverQuorumResult;
-    expect(planned.template).toBe('k8s-5');
-    expect(planned.plan.join('\n')).toMatch(/template k8s-5: newest raft data/);
-  } finally {
-    await worker.stop();
-  }
+  const worker = await suite.worker();
+  const plan = await startRunbook(suite.env, { kind: 'recover-quorum', workflowType: 'recoverQuorum', inventory: l.inventory, input: { lost: ['k8s-1', 'k8s-2', 'k8s-3'] }, summary: 'plan', planOnly: true }, worker.taskQueue);
+  const planned = (await plan.result()) as RecoverQuorumResult;
+  expect(planned.template).toBe('k8s-5');
+  expect(planned.plan.join('\n')).toMatch(/template k8s-5: newest raft data/);
   const r = await recover(l, { lost: ['k8s-1', 'k8s-2', 'k8s-3'], template: 'k8s-4' });
   expect(r.template).toBe('k8s-4');
   expect(l.journal().filter((e) => e.event === 'reconfigured').map((e) => e.node)).toEqual(['k8s-4']);

@@ -5,32 +5,24 @@
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Transform } from 'stream';
 import { createActivities } from '../../activities';
 import { createRecoveryActivities } from '../../activities/recovery';
 import { SshPool } from '../../activities/ssh';
 import { approveUpdate, progressQuery } from '../../common/messages';
-import { Lab } from '../../lab';
+import type { Lab } from '../../lab';
 import { snapPaths } from '../../lab/sim/backend';
-import { startRunbook, startTemporal, startWorker } from '../support/temporal';
+import { useServerSuite } from '../support/e2e';
+import { startRunbook } from '../support/temporal';
 
-let env: TestWorkflowEnvironment;
+// Not useLabSuite: the test's worker has its own activities (the corrupting transfer), made in the test.
+const suite = useServerSuite({ name: 'rq-sabotage' });
 let lab: Lab;
-const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rq-sabotage-'));
-
 beforeAll(async () => {
-  env = await startTemporal();
-  lab = await Lab.up({ name: `rqsab-${process.pid % 10000}`, controlPlanes: 5, formed: true, profile: 'fast', stateDir });
-});
-afterAll(async () => {
-  await lab?.down().catch(() => undefined);
-  await env?.teardown();
-  fs.rmSync(stateDir, { recursive: true, force: true });
+  lab = await suite.lab({ name: 'rqsab', controlPlanes: 5, formed: true, profile: 'fast' });
 });
 
 function backendFiles(node: string): Record<string, string> {
@@ -49,6 +41,7 @@ test('a segment corrupted in transit stops the runbook; the approved restore ret
   const before = { 'k8s-1': backendFiles('k8s-1'), 'k8s-4': backendFiles('k8s-4') };
 
   const ssh = new SshPool();
+  suite.defer(() => ssh.close());
   const corrupted: string[] = [];
   const flipLastByte = () =>
     new Transform({
@@ -59,31 +52,26 @@ test('a segment corrupted in transit stops the runbook; the approved restore ret
       },
     });
   const recovery = createRecoveryActivities(
-    { ssh, stateDir },
+    { ssh, stateDir: suite.stateDir },
     { transferTransform: ({ node, name }) => (!corrupted.length && /^\d{16}-\d{16}$/.test(name) ? (corrupted.push(`${node}:${name}`), flipLastByte()) : undefined) },
   );
-  const worker = await startWorker(env, { stateDir, activities: { ...createActivities({ ssh, stateDir }), ...recovery } });
-  try {
-    const h = await startRunbook(env, { kind: 'recover-quorum', workflowType: 'recoverQuorum', inventory: lab.inventory, input: { lost: ['k8s-2', 'k8s-3', 'k8s-5'] }, summary: 'sabotage', yes: true }, worker.taskQueue);
-    let offered = false;
-    for (let i = 0; i < 300 && !offered; i++) {
-      const p = await h.query(progressQuery);
-      if (p.pendingApproval) {
-        offered = true;
-        expect(p.pendingApproval.summary).toMatch(/restore every survivor \(k8s-1, k8s-4\)/);
-        expect(p.notes.join('\n')).toMatch(/arrived on k8s-[14] with sha256 [0-9a-f]{64}, expected/);
-        expect(p.notes.join('\n')).toMatch(/runbook restore-backup -i <inventory> --node k8s-4 --backup rq-/);
-        await h.executeUpdate(approveUpdate, { args: [{ by: 'tester@jest' }] });
-      } else await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(offered).toBe(true);
-    const err = await h.result().then(() => undefined, (e) => e);
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('RecoveryFailed');
-  } finally {
-    await worker.stop();
-    await ssh.close();
+  const worker = await suite.worker({ activities: { ...createActivities({ ssh, stateDir: suite.stateDir }), ...recovery } });
+  const h = await startRunbook(suite.env, { kind: 'recover-quorum', workflowType: 'recoverQuorum', inventory: lab.inventory, input: { lost: ['k8s-2', 'k8s-3', 'k8s-5'] }, summary: 'sabotage', yes: true }, worker.taskQueue);
+  let offered = false;
+  for (let i = 0; i < 300 && !offered; i++) {
+    const p = await h.query(progressQuery);
+    if (p.pendingApproval) {
+      offered = true;
+      expect(p.pendingApproval.summary).toMatch(/restore every survivor \(k8s-1, k8s-4\)/);
+      expect(p.notes.join('\n')).toMatch(/arrived on k8s-[14] with sha256 [0-9a-f]{64}, expected/);
+      expect(p.notes.join('\n')).toMatch(/runbook restore-backup -i <inventory> --node k8s-4 --backup rq-/);
+      await h.executeUpdate(approveUpdate, { args: [{ by: 'tester@jest' }] });
+    } else await new Promise((r) => setTimeout(r, 200));
   }
+  expect(offered).toBe(true);
+  const err = await h.result().then(() => undefined, (e) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('RecoveryFailed');
   expect(corrupted).toHaveLength(1);
   expect(backendFiles('k8s-1')).toEqual(before['k8s-1']);
   expect(backendFiles('k8s-4')).toEqual(before['k8s-4']);

@@ -4,25 +4,16 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import * as os from 'os';
-import * as path from 'path';
 import { chooseTemplate, isCopiedFromTemplate, isFollowerLeftover, raftPosition, rolesFor } from '../../activities/microk8s/raft';
 import type { NodeAssessment, QuorumAssessment } from '../../activities/recovery-reports';
 import { resolveInventory, type Inventory } from '../../common/inventory';
 import { approveUpdate, progressQuery } from '../../common/messages';
 import type { RecoverQuorumResult } from '../../common/recovery';
-import { startRunbook, startTemporal, startWorker } from '../support/temporal';
+import { useServerSuite } from '../support/e2e';
+import { startRunbook } from '../support/temporal';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await startTemporal();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const suite = useServerSuite({ name: 'recover-logic' });
 
-const stateDir = path.join(os.tmpdir(), `recover-logic-${process.pid}`);
 let seq = 0;
 
 function inventory(cps = 3): Inventory {
@@ -123,11 +114,11 @@ interface Running {
   settled: Promise<RecoverQuorumResult>;
 }
 
-/** Start the runbook on its own worker; `settled` resolves or rejects with the result once the worker is stopped. */
+/** Start the runbook on its own worker (the suite stops it after the test); `settled` resolves or rejects with the result. */
 async function run(inv: Inventory, m: ReturnType<typeof mocks>, input: Record<string, unknown>): Promise<Running> {
-  const worker = await startWorker(env, { stateDir, activities: m.activities });
-  const handle = await startRunbook(env, { kind: 'recover-quorum', workflowType: 'recoverQuorum', inventory: inv, input, summary: 'rq', yes: true }, worker.taskQueue);
-  const settled = (handle.result() as Promise<RecoverQuorumResult>).finally(() => worker.stop());
+  const worker = await suite.worker({ activities: m.activities });
+  const handle = await startRunbook(suite.env, { kind: 'recover-quorum', workflowType: 'recoverQuorum', inventory: inv, input, summary: 'rq', yes: true }, worker.taskQueue);
+  const settled = handle.result() as Promise<RecoverQuorumResult>;
   return { handle, settled };
 }
 
