@@ -3,28 +3,16 @@
  * worker polls (so it stays Running and nothing touches a node); then the CLI, as a child process, tries another.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { clusterWorkflowId } from '../../common/constants';
 import { resolveInventory } from '../../common/inventory';
-import { runCli, startRunbook, startTemporal } from '../support/temporal';
+import { useServerSuite } from '../support/e2e';
+import { startRunbook } from '../support/temporal';
 
-let env: TestWorkflowEnvironment;
-let dir: string;
-
-beforeAll(async () => {
-  env = await startTemporal();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lock-e2e-'));
-});
-
-afterAll(async () => {
-  await env?.teardown();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
+const suite = useServerSuite({ name: 'lock-e2e' });
 
 function inventoryFile(cluster: string): string {
-  const file = path.join(dir, `${cluster}.yaml`);
+  const file = path.join(suite.stateDir, `${cluster}.yaml`);
   fs.writeFileSync(file, `cluster: ${cluster}\nnodes:\n  - name: n1\n    address: 127.0.0.1\n    port: 1\n`);
   return file;
 }
@@ -33,12 +21,12 @@ test('a second start on a held cluster is refused: holder, starter, when, how to
   const cluster = 'locked';
   const inventory = resolveInventory({ cluster, nodes: [{ name: 'n1', address: '127.0.0.1', port: 1 }] });
   const holder = await startRunbook(
-    env,
+    suite.env,
     { kind: 'upgrade', workflowType: 'check', inventory, input: {}, summary: 'upgrade locked to 1.29/stable' },
     'nobody-polls-this-queue',
     'alice@ops-host',
   );
-  const r = await runCli(env, ['check', '-i', inventoryFile(cluster)], { taskQueue: 'nobody-polls-this-queue' });
+  const r = await suite.cli(['check', '-i', inventoryFile(cluster)], { taskQueue: 'nobody-polls-this-queue' });
   expect(r.code).toBe(1);
   expect(r.stderr).toContain(`cluster "locked" is busy: the upgrade runbook holds it (upgrade locked to 1.29/stable).`);
   expect(r.stderr).toMatch(/started by alice@ops-host at \d{4}-\d\d-\d\dT[\d:.]+Z \(\d+ s ago\)/);
@@ -55,16 +43,16 @@ test('once the holder has ended, the cluster can be used again (reuse policy ALL
   const cluster = 'reused';
   const inventory = resolveInventory({ cluster, nodes: [{ name: 'n1', address: '127.0.0.1', port: 1 }] });
   const spec = { kind: 'check' as const, workflowType: 'check', inventory, input: {}, summary: 'check reused' };
-  const first = await startRunbook(env, spec, 'nobody-polls-this-queue');
+  const first = await startRunbook(suite.env, spec, 'nobody-polls-this-queue');
   await first.terminate('done');
-  const second = await startRunbook(env, spec, 'nobody-polls-this-queue');
+  const second = await startRunbook(suite.env, spec, 'nobody-polls-this-queue');
   expect(second.workflowId).toBe(first.workflowId);
   expect(second.firstExecutionRunId).not.toBe(first.firstExecutionRunId);
   await second.terminate('test done');
 });
 
 test('unreachable Temporal: exit 3 and how to fix it', async () => {
-  const r = await runCli(env, ['check', '-i', inventoryFile('nowhere')], { env: { TEMPORAL_ADDRESS: '127.0.0.1:1' } });
+  const r = await suite.cli(['check', '-i', inventoryFile('nowhere')], { env: { TEMPORAL_ADDRESS: '127.0.0.1:1' } });
   expect(r.code).toBe(3);
   expect(r.stderr).toContain('cannot reach Temporal at 127.0.0.1:1');
   expect(r.stderr).toContain('runbook dev');

@@ -1,6 +1,7 @@
 /**
  * The README's first command: `runbook demo` (what `npm run demo` runs after its set-up) tells the whole story on a
  * lab and ends with exit 0. Run as a user runs it, with `--exit` so it tears down; every step's outcome is checked.
+ * Not on the shared fixture (test/support/e2e.ts): `runbook demo` starts its own server, labs and worker.
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';

@@ -2,6 +2,7 @@
  * `runbook dev`: the dev server on a persistent SQLite file with the Web UI and the runbook search attributes, and a
  * worker beside it; Ctrl-C (SIGINT) stops both cleanly; a second start on the same database works (registering the
  * search attributes is idempotent).
+ * Not on the shared fixture (test/support/e2e.ts): the server and worker under test are the ones `runbook dev` starts.
  */
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';

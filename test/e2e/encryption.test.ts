@@ -1,4 +1,6 @@
 /**
+ * Not on the shared fixture (test/support/e2e.ts): importing it installs the Temporal Runtime at WARN, so the
+ * expected failures would log the plaintext marker; this file installs its own at ERROR first.
  * With encryption on, what Temporal stores is ciphertext: the history read without the codec (SDK client and
  * `temporal workflow show`) holds no plaintext, not even in failure messages; a client with the codec reads plaintext;
  * the codec server (what the UI and `temporal --codec-endpoint` call) decodes the stored payloads.

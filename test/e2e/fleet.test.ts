@@ -5,52 +5,38 @@
  * others run at most --max-parallel at a time. The judge is each lab's own state (versions, journal).
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FleetResult } from '../../common/fleet';
-import { Lab } from '../../lab';
-import { runCli, startRunbook, startTemporal, startWorker } from '../support/temporal';
+import type { Lab } from '../../lab';
+import { useServerSuite } from '../support/e2e';
+import { startRunbook, type TestWorker } from '../support/temporal';
 
-let env: TestWorkflowEnvironment;
-let worker: { taskQueue: string; stop(): Promise<void> };
+const suite = useServerSuite({ name: 'fleet-e2e' });
+let worker: TestWorker;
 let labs: Lab[] = [];
-let stateDir: string;
 let fleetFile: string;
 let fleetDir: string;
 const names = () => labs.map((l) => l.inventory.cluster);
 
 beforeAll(async () => {
-  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-e2e-'));
-  const pid = process.pid % 100000;
-  [env, ...labs] = await Promise.all([
-    startTemporal(),
-    ...['fa', 'fb', 'fc'].map((n) => Lab.up({ name: `${n}${pid}`, controlPlanes: 1, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast', stateDir })),
-  ]);
-  worker = await startWorker(env, { stateDir });
-  fleetFile = path.join(stateDir, 'fleet.yaml');
+  labs = await Promise.all(['fa', 'fb', 'fc'].map((name) => suite.lab({ name, controlPlanes: 1, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast' })));
+  worker = await suite.worker();
+  fleetFile = path.join(suite.stateDir, 'fleet.yaml');
   fs.writeFileSync(fleetFile, `fleet: edge\ninventories:\n${labs.map((l) => `  - ${l.inventoryPath}\n`).join('')}`);
   // The directory form: the fleet is named after the directory, its inventories are its *.yaml files by name.
-  fleetDir = path.join(stateDir, 'shops');
+  fleetDir = path.join(suite.stateDir, 'shops');
   fs.mkdirSync(fleetDir);
   labs.forEach((l, i) => fs.copyFileSync(l.inventoryPath, path.join(fleetDir, `${i}-${l.inventory.cluster}.yaml`)));
 }, 180_000);
 
-afterAll(async () => {
-  await worker?.stop();
-  await Promise.all(labs.map((l) => l.down()));
-  await env?.teardown();
-  if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
-});
-
-const fleet = (args: string[]) => runCli(env, ['fleet', ...args], { taskQueue: worker.taskQueue, timeoutMs: 280_000 });
+const fleet = (args: string[]) => suite.cli(['fleet', ...args], { taskQueue: worker.taskQueue, timeoutMs: 280_000 });
 const result = (stdout: string) => JSON.parse(stdout) as FleetResult;
 const versionOf = async (lab: Lab) => [...new Set((await lab.status()).nodes.map((n) => n.version))].join(', ');
 
 test('fleet check: a cluster busy with another runbook is skipped and named; the canary ends before the others start; exit 1', async () => {
   const [a, b, c] = names();
   // An upgrade waiting for its plan approval holds cluster b.
-  const holder = await startRunbook(env, { kind: 'upgrade', workflowType: 'rollingUpgrade', inventory: labs[1].inventory, input: { to: '1.29/stable' }, summary: 'holder' }, worker.taskQueue);
+  const holder = await startRunbook(suite.env, { kind: 'upgrade', workflowType: 'rollingUpgrade', inventory: labs[1].inventory, input: { to: '1.29/stable' }, summary: 'holder' }, worker.taskQueue);
   try {
     const r = await fleet(['check', '-f', fleetDir, '--max-parallel', '2', '--yes', '--json']);
     expect(r.code).toBe(1);
@@ -120,12 +106,12 @@ test('fleet upgrade: with the canary healthy, every cluster is upgraded, the two
 }, 300_000);
 
 test('bad input: no such fleet, a cluster listed twice, a bad fleet name, --max-parallel 0: exit 2 naming the fix, nothing starts', async () => {
-  const twice = path.join(stateDir, 'twice.yaml');
+  const twice = path.join(suite.stateDir, 'twice.yaml');
   fs.writeFileSync(twice, `fleet: twice\ninventories:\n  - ${labs[0].inventoryPath}\n  - ${path.join(fleetDir, fs.readdirSync(fleetDir)[0])}\n`);
-  const badName = path.join(stateDir, 'bad-name.yaml');
+  const badName = path.join(suite.stateDir, 'bad-name.yaml');
   fs.writeFileSync(badName, `fleet: Edge_Sites\ninventories:\n  - ${labs[0].inventoryPath}\n`);
   const cases: Array<[string[], RegExp]> = [
-    [['check', '-f', path.join(stateDir, 'nope.yaml')], /^-f: ".*nope\.yaml": no such file or directory; pass a fleet file/m],
+    [['check', '-f', path.join(suite.stateDir, 'nope.yaml')], /^-f: ".*nope\.yaml": no such file or directory; pass a fleet file/m],
     [['check', '-f', twice], /are both cluster .*; a fleet lists each cluster once/],
     [['check', '-f', badName], /fleet: must be a lowercase name \(a-z, 0-9, "-"\), e\.g\. edge-sites/],
     [['check', '-f', fleetFile, '--max-parallel', '0'], /^--max-parallel: must be at least 1/m],

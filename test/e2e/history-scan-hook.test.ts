@@ -3,6 +3,7 @@
  * server and fails on secrets planted in throwaway workflows (no worker needed: the inputs are in the start event),
  * while the server still shuts down. With encryption expected, a plaintext payload fails it too, and a secret
  * inside an encrypted payload is found through the registered keyring.
+ * Not on the shared fixture (test/support/e2e.ts): the test runs `env.teardown()` itself and expects it to fail.
  */
 import { randomBytes, randomUUID } from 'crypto';
 import { Client } from '@temporalio/client';

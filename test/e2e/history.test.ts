@@ -1,4 +1,6 @@
 /**
+ * Not on the shared fixture (test/support/e2e.ts): importing it installs the Temporal Runtime at WARN, so the
+ * expected activity failures would log their stacks; this file installs its own at ERROR first.
  * `runbook history` against a real run on a dev server: a test runbook (test/fixtures/history-workflows.ts) whose
  * activities really run local commands and keep a journal of them, as the lab does. The audit must list every
  * journalled command with its node and exit code, the approvals with who and why, the failures with attempt and

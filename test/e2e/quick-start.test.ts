@@ -2,6 +2,7 @@
  * The README's quick start on a fresh checkout: a clone of this repository into an empty directory, without
  * node_modules or dist/, runs what `npm test` runs before jest (bin/setup.js, the build, the Temporal CLI). It must
  * install the node modules itself and end with a built CLI and a Temporal binary, not `tsc: not found`.
+ * Not on the shared fixture (test/support/e2e.ts): it needs no server, only a fresh clone.
  */
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';

@@ -5,25 +5,26 @@
  * that it waits for an approval. Screenshots and the page HTML of each view land in test-artifacts/ui/runbook-ui/
  * (and `failure-*` ones when an assertion fails). test/e2e/ui-codec-browser.test.ts does the same with encryption on.
  */
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import { progressQuery } from '../../common/messages';
-import { Lab } from '../../lab';
+import type { Lab } from '../../lab';
 import { expectText, expectVisible, freePort, openBrowser, UI_TIMEOUT, type UiBrowser } from '../support/browser';
-import { ensureLabBuilt, waitFor } from '../support/lab';
-import { startRunbook, startTemporal, startWorker, type TestWorker } from '../support/temporal';
+import { useServerSuite } from '../support/e2e';
+import { waitFor } from '../support/lab';
+import { startRunbook, type StartTemporalOptions } from '../support/temporal';
 import { commandsOf, FAST_TIMING } from './form-support';
 
 describe('Temporal Web UI in a browser', () => {
-  let stateDir: string;
-  let env: TestWorkflowEnvironment;
+  // The UI port is found free before the server starts: the suite reads these options in its own beforeAll, which
+  // runs after this one.
+  const temporal: StartTemporalOptions = {};
+  beforeAll(async () => {
+    temporal.uiPort = await freePort();
+  });
+  const suite = useServerSuite({ name: 'ui-browser', temporal });
   let lab: Lab;
   let cluster: string;
   let uiUrl: string;
-  let worker: TestWorker;
   let handle: WorkflowHandle;
   let runId: string;
   let ui: UiBrowser;
@@ -31,36 +32,25 @@ describe('Temporal Web UI in a browser', () => {
   let staticSummary: string;
 
   beforeAll(async () => {
-    ensureLabBuilt();
-    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ui-browser-'));
-    const uiPort = await freePort();
-    uiUrl = `http://127.0.0.1:${uiPort}`;
-    [env, lab] = await Promise.all([
-      startTemporal({ uiPort }),
-      Lab.up({ name: `ui${process.pid % 100000}`, controlPlanes: 3, workers: 1, channel: '1.28/stable', profile: 'fast', stateDir }),
-    ]);
+    uiUrl = `http://127.0.0.1:${temporal.uiPort}`;
+    lab = await suite.lab({ name: 'ui', controlPlanes: 3, workers: 1, channel: '1.28/stable', profile: 'fast' });
     cluster = lab.inventory.cluster;
     // The worker must stay up while the browser looks: current details are served by a query to it.
-    worker = await startWorker(env, { stateDir });
+    const worker = await suite.worker();
     staticSummary = `form ${cluster}: 3 control-plane, 1 worker node(s)`;
     handle = await startRunbook(
-      env,
+      suite.env,
       { kind: 'form', workflowType: 'form', inventory: lab.inventory, input: { timing: FAST_TIMING }, summary: staticSummary },
       worker.taskQueue,
     );
+    suite.defer(async () => {
+      await handle.terminate('ui test done').catch(() => undefined);
+    });
     runId = (await handle.describe()).runId;
     await waitFor('the plan approval', async () => (await handle.query(progressQuery)).pendingApproval?.summary.startsWith('start: form'), 60_000, 200);
     ui = await openBrowser('runbook-ui');
+    suite.defer(() => ui.close());
   }, 180_000);
-
-  afterAll(async () => {
-    await ui?.close();
-    await handle?.terminate('ui test done').catch(() => undefined);
-    await worker?.stop();
-    await lab?.down();
-    await env?.teardown();
-    if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
-  });
 
   test('the workflow list filtered by cluster shows the runbook', async () => {
     // The pre-flight ran over SSH on every node; nothing joined before the plan is approved.

@@ -10,11 +10,9 @@
 import { spawn } from 'child_process';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Client, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Page } from 'playwright-core';
 import type { CommandRecord } from '../../common/audit';
 import { progressQuery } from '../../common/messages';
@@ -23,11 +21,12 @@ import { createDataConverter } from '../../codec/data-converter';
 import { ENCRYPTED_ENCODING } from '../../codec/encryption';
 import { decodeHistory } from '../../codec/history';
 import { loadKeyring } from '../../codec/keys';
-import { Lab } from '../../lab';
+import type { Lab } from '../../lab';
 import type { FormSurvey } from '../../common/form';
 import { expectText, expectVisible, freePort, openBrowser, pageText, UI_TIMEOUT, type UiBrowser } from '../support/browser';
-import { ensureLabBuilt, waitFor } from '../support/lab';
-import { CLI_MAIN, REPO_ROOT, startTemporal, startWorker, TEST_IDENTITY, type TestWorker } from '../support/temporal';
+import { useServerSuite } from '../support/e2e';
+import { waitFor } from '../support/lab';
+import { CLI_MAIN, REPO_ROOT, TEST_IDENTITY, type StartTemporalOptions } from '../support/temporal';
 import { FAST_TIMING } from './form-support';
 
 /** Base64 of "binary/encrypted": how the UI prints the metadata of a payload it could not decode. */
@@ -84,15 +83,22 @@ function texts(value: unknown, out: string[] = []): string[] {
 const encodingOf = (p: Payload | null | undefined) => Buffer.from(p?.metadata?.[METADATA_ENCODING_KEY] ?? []).toString();
 
 describe('Temporal Web UI with payload encryption, through runbook codec-server', () => {
-  let stateDir: string;
-  let keyFile: string;
-  let env: TestWorkflowEnvironment;
-  let lab: Lab;
-  let worker: TestWorker;
-  let handle: WorkflowHandle;
-  let runId: string;
   let uiUrl: string;
   let codecPort: number;
+  // The ports are found free before the server starts: the suite reads these options in its own beforeAll, which runs
+  // after this one.
+  const temporal: StartTemporalOptions = {};
+  beforeAll(async () => {
+    const uiPort = await freePort();
+    codecPort = await freePort();
+    uiUrl = `http://127.0.0.1:${uiPort}`;
+    Object.assign(temporal, { uiPort, uiCodecEndpoint: `http://127.0.0.1:${codecPort}` });
+  });
+  const suite = useServerSuite({ name: 'ui-codec', temporal });
+  let keyFile: string;
+  let lab: Lab;
+  let handle: WorkflowHandle;
+  let runId: string;
   let codecServer: CodecServerProcess | undefined;
   let ui: UiBrowser;
   /** Plaintext that only decoding can show: the survey activity's result, with the commands it ran. */
@@ -112,21 +118,13 @@ describe('Temporal Web UI with payload encryption, through runbook codec-server'
   const metadataUrl = () => `${uiUrl}/namespaces/default/workflows/${handle.workflowId}/${runId}/user-metadata`;
 
   beforeAll(async () => {
-    ensureLabBuilt();
-    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ui-codec-'));
-    keyFile = path.join(stateDir, 'codec.key');
+    keyFile = path.join(suite.stateDir, 'codec.key');
     fs.writeFileSync(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-    const uiPort = await freePort();
-    codecPort = await freePort();
-    uiUrl = `http://127.0.0.1:${uiPort}`;
-    [env, lab] = await Promise.all([
-      startTemporal({ uiPort, uiCodecEndpoint: `http://127.0.0.1:${codecPort}` }),
-      Lab.up({ name: `uic${process.pid % 100000}`, controlPlanes: 3, workers: 1, channel: '1.28/stable', profile: 'fast', stateDir }),
-    ]);
+    lab = await suite.lab({ name: 'uic', controlPlanes: 3, workers: 1, channel: '1.28/stable', profile: 'fast' });
     // The same key file and converter as `runbook worker` and the CLI with RUNBOOK_CODEC_KEY_FILE set.
     const dataConverter = createDataConverter(loadKeyring({ RUNBOOK_CODEC_KEY_FILE: keyFile })!);
-    worker = await startWorker(env, { stateDir, dataConverter });
-    const client = new Client({ connection: env.connection, namespace: env.namespace ?? 'default', dataConverter });
+    const worker = await suite.worker({ dataConverter });
+    const client = new Client({ connection: suite.env.connection, namespace: suite.env.namespace ?? 'default', dataConverter });
     const { inventory } = lab;
     staticSummary = `form ${inventory.cluster}: 3 control-plane, 1 worker node(s)`;
     handle = await client.workflow.start(
@@ -136,6 +134,9 @@ describe('Temporal Web UI with payload encryption, through runbook codec-server'
         { taskQueue: worker.taskQueue, identity: TEST_IDENTITY },
       ),
     );
+    suite.defer(async () => {
+      await handle.terminate('ui test done').catch(() => undefined);
+    });
     runId = (await handle.describe()).runId;
     await waitFor('the plan approval', async () => (await handle.query(progressQuery)).pendingApproval?.summary.startsWith('start: form'), 60_000, 200);
 
@@ -147,19 +148,14 @@ describe('Temporal Web UI with payload encryption, through runbook codec-server'
     primaryLine = `primary: k8s-1 (${lab.nodes[0].address}), a new cluster`;
     expect(survey.lines).toContain(primaryLine);
 
+    // Whichever codec server the tests left running.
+    suite.defer(async () => {
+      await codecServer?.stop();
+    });
     await useCodecServer([uiUrl]);
     ui = await openBrowser('runbook-ui-codec');
+    suite.defer(() => ui.close());
   }, 180_000);
-
-  afterAll(async () => {
-    await ui?.close();
-    await codecServer?.stop();
-    await handle?.terminate('ui test done').catch(() => undefined);
-    await worker?.stop();
-    await lab?.down();
-    await env?.teardown();
-    if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
-  });
 
   /** The history page as the UI shows it once it has tried to decode (the Input panel is filled either way). */
   async function openHistory(page: Page, decodedInput: boolean): Promise<void> {
@@ -186,7 +182,7 @@ describe('Temporal Web UI with payload encryption, through runbook codec-server'
   }
 
   test('Temporal stores ciphertext only: payloads, the workflow and activity summaries, and no plaintext', async () => {
-    const raw = await env.client.workflow.getHandle(handle.workflowId).fetchHistory();
+    const raw = await suite.env.client.workflow.getHandle(handle.workflowId).fetchHistory();
     const scheduled = raw.events!.find((e) => e.activityTaskScheduledEventAttributes)!;
     const started = raw.events!.find((e) => e.workflowExecutionStartedEventAttributes)!;
     // SDK 1.24 runs user metadata (summaries) through the codec like any payload: the UI must decode them too.

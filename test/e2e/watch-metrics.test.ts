@@ -2,31 +2,12 @@
  * Worker metrics: `runbook worker --metrics <addr>` (and RUNBOOK_METRICS, as in docker-compose.yml) serves
  * Prometheus metrics from the Temporal runtime on /metrics, against a real dev server.
  */
-import { spawn, type ChildProcess } from 'child_process';
-import * as fs from 'fs';
+import { spawn } from 'child_process';
 import * as net from 'net';
-import * as os from 'os';
-import * as path from 'path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { CLI_MAIN, REPO_ROOT, startTemporal } from '../support/temporal';
+import { useServerSuite } from '../support/e2e';
+import { CLI_MAIN, REPO_ROOT } from '../support/temporal';
 
-let env: TestWorkflowEnvironment;
-let stateDir: string;
-let worker: ChildProcess | undefined;
-
-beforeAll(async () => {
-  env = await startTemporal();
-  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'metrics-'));
-});
-
-afterAll(async () => {
-  if (worker && worker.exitCode === null) {
-    worker.kill('SIGTERM');
-    await new Promise((r) => worker!.once('exit', r));
-  }
-  await env?.teardown();
-  fs.rmSync(stateDir, { recursive: true, force: true });
-});
+const suite = useServerSuite({ name: 'metrics' });
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -43,10 +24,17 @@ test('the worker serves Prometheus metrics on the address from RUNBOOK_METRICS, 
   const port = await freePort();
   const taskQueue = `metrics-${Math.random().toString(36).slice(2, 8)}`;
   let logs = '';
-  worker = spawn(process.execPath, [CLI_MAIN, 'worker', '--task-queue', taskQueue, '--state-dir', stateDir, '--log-level', 'WARN'], {
+  const worker = spawn(process.execPath, [CLI_MAIN, 'worker', '--task-queue', taskQueue, '--state-dir', suite.stateDir, '--log-level', 'WARN'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml', RUNBOOK_METRICS: `127.0.0.1:${port}` },
+    env: { ...process.env, TEMPORAL_ADDRESS: suite.env.address, TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml', RUNBOOK_METRICS: `127.0.0.1:${port}` },
     stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  // Stopped here if the test fails before it stops the worker itself.
+  suite.defer(async () => {
+    if (worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      await new Promise((r) => worker.once('exit', r));
+    }
   });
   worker.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
 
@@ -64,6 +52,6 @@ test('the worker serves Prometheus metrics on the address from RUNBOOK_METRICS, 
   expect(res.headers.get('content-type')).toMatch(/text\/plain/);
 
   worker.kill('SIGTERM');
-  const code = await new Promise<number | null>((r) => worker!.once('exit', r));
+  const code = await new Promise<number | null>((r) => worker.once('exit', r));
   expect(code).toBe(0);
 });

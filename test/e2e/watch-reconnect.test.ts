@@ -3,6 +3,7 @@
  * back on the same port and database. watch shows "reconnecting", then "reconnected", and exits with the runbook's
  * real outcome (0), never "failed" for a runbook that did not fail. The bound (exit 3) is tested in
  * test/unit/reconnect.test.ts.
+ * Its own server (test/chaos/temporal-server.ts), not the shared fixture's: the test kills and restarts it.
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';

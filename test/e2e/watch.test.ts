@@ -4,24 +4,22 @@
  * run, a failure, a runbook no worker answers for, and `runbook status` / `runbook list`.
  */
 import { execFileSync, spawn } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { resolveInventory } from '../../common/inventory';
 import { approveUpdate, progressQuery, rejectUpdate, type RunbookProgress } from '../../common/messages';
 import { shellQuote } from '../../common/shell';
 import type { WatchTestActivities } from '../fixtures/watch-workflows';
-import { CLI_MAIN, REPO_ROOT, runCli, startRunbook, startTemporal } from '../support/temporal';
+import { useServerSuite } from '../support/e2e';
+import { CLI_MAIN, REPO_ROOT, startRunbook } from '../support/temporal';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 const taskQueue = `watch-${suffix}`;
-// A private tmux server whose socket lives in a temp dir removed at the end.
-const tmuxDir = fs.mkdtempSync(path.join(os.tmpdir(), 'watch-tmux-'));
-const tmuxSocket = path.join(tmuxDir, 'socket');
+const suite = useServerSuite({ name: 'watch-e2e' });
+// A private tmux server whose socket lives in the suite's state dir, removed at the end.
+let tmuxSocket: string;
 const quiet = () => undefined;
 
 interface Gate {
@@ -30,20 +28,17 @@ interface Gate {
 }
 const gates = new Map<string, Gate>();
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
-
 beforeAll(async () => {
-  env = await startTemporal();
+  tmuxSocket = path.join(suite.stateDir, 'tmux.sock');
   const activities: WatchTestActivities = {
     // Keyed by workflow and node, so a test that failed half way cannot hand its gates to the next one.
     refreshNode: (node) =>
       new Promise((resolve, reject) => gates.set(`${Context.current().info.workflowExecution?.workflowId}/${node}`, { resolve, reject })),
   };
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
+  // Its own Worker, not suite.worker: it runs the test workflows of test/fixtures/watch-workflows.ts.
+  const worker = await Worker.create({
+    connection: suite.env.nativeConnection,
+    namespace: suite.env.namespace ?? 'default',
     taskQueue,
     activities,
     workflowBundle: await bundleWorkflowCode({
@@ -52,20 +47,17 @@ beforeAll(async () => {
     }),
     shutdownGraceTime: '1s',
   });
-  running = worker.run();
-});
-
-afterAll(async () => {
-  try {
-    execFileSync('tmux', ['-S', tmuxSocket, 'kill-server'], { stdio: 'ignore' });
-  } catch {
-    /* no session left */
-  }
-  fs.rmSync(tmuxDir, { recursive: true, force: true });
-  for (const g of gates.values()) g.reject(new Error('test over'));
-  worker?.shutdown();
-  await running?.catch(() => undefined);
-  await env?.teardown();
+  const running = worker.run();
+  suite.defer(async () => {
+    try {
+      execFileSync('tmux', ['-S', tmuxSocket, 'kill-server'], { stdio: 'ignore' });
+    } catch {
+      /* no session left */
+    }
+    for (const g of gates.values()) g.reject(new Error('test over'));
+    worker.shutdown();
+    await running.catch(() => undefined);
+  });
 });
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
@@ -93,7 +85,7 @@ const gateOpen = (h: WorkflowHandle, node: string) => waitFor(`${node}'s refresh
 
 async function start(cluster: string, queue = taskQueue): Promise<WorkflowHandle> {
   const inventory = resolveInventory({ cluster, nodes: [{ name: 'k8s-1', address: '10.0.0.1' }, { name: 'k8s-2', address: '10.0.0.2' }] }, 'watch-test');
-  return startRunbook(env, { kind: 'upgrade', workflowType: 'watchTestRunbook', inventory, input: {}, summary: `upgrade ${cluster}` }, queue);
+  return startRunbook(suite.env, { kind: 'upgrade', workflowType: 'watchTestRunbook', inventory, input: {}, summary: `upgrade ${cluster}` }, queue);
 }
 
 /** `runbook ...` as a child whose output the test can read while it runs (runCli only returns at the end). */
@@ -101,7 +93,7 @@ function spawnCli(args: string[]): { output: () => string; done: Promise<{ code:
   let stdout = '';
   const child = spawn(process.execPath, [CLI_MAIN, ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace ?? 'default', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' },
+    env: { ...process.env, TEMPORAL_ADDRESS: suite.env.address, TEMPORAL_NAMESPACE: suite.env.namespace ?? 'default', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -111,7 +103,7 @@ function spawnCli(args: string[]): { output: () => string; done: Promise<{ code:
 
 /** A pseudo-terminal of 120x40 running `runbook watch`, then printing its exit code. */
 function tmuxWatch(session: string, workflowId: string): void {
-  const vars = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace ?? 'default', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml', TERM: 'xterm-256color' };
+  const vars = { TEMPORAL_ADDRESS: suite.env.address, TEMPORAL_NAMESPACE: suite.env.namespace ?? 'default', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml', TERM: 'xterm-256color' };
   const envArgs = Object.entries(vars).map(([k, v]) => `${k}=${shellQuote(v)}`);
   const line = `cd ${shellQuote(REPO_ROOT)} && env ${envArgs.join(' ')} ${shellQuote(process.execPath)} ${shellQuote(CLI_MAIN)} watch ${shellQuote(workflowId)}; echo "EXIT=$?"; sleep 60`;
   execFileSync('tmux', ['-S', tmuxSocket, '-f', '/dev/null', 'new-session', '-d', '-s', session, '-x', '120', '-y', '40', line]);
@@ -207,7 +199,7 @@ test('on a terminal the view redraws in place: nodes with time in state, the app
 
 test('a failed runbook ends watch with its reason and exit 1', async () => {
   const h = await start(`watch-fail-${suffix}`);
-  const json = runCli(env, ['watch', h.workflowId, '--json']);
+  const json = suite.cli(['watch', h.workflowId, '--json']);
   await waitFor('the plan approval', () => pendingOf(h, /^start:/));
   await approve(h);
   (await gateOpen(h, 'k8s-1')).reject(new Error('snap refresh exited 1'));
@@ -221,8 +213,8 @@ test('a failed runbook ends watch with its reason and exit 1', async () => {
 
 test('with no worker: watch says so and keeps polling; status says it too; a termination ends watch with exit 1', async () => {
   const h = await start(`watch-orphan-${suffix}`, `nobody-polls-${suffix}`);
-  const json = runCli(env, ['watch', h.workflowId, '--json']);
-  const status = await runCli(env, ['status', h.workflowId]);
+  const json = suite.cli(['watch', h.workflowId, '--json']);
+  const status = await suite.cli(['status', h.workflowId]);
   expect(status.code).toBe(0);
   expect(status.stdout).toContain(`${h.workflowId}: running`);
   expect(status.stdout).toMatch(/no worker answered the progress query .*is a worker polling nobody-polls-/);
@@ -240,7 +232,7 @@ test('status is one screen: kind, cluster, who started it, step, nodes, the pend
   const cluster = `watch-status-${suffix}`;
   const h = await start(cluster);
   await waitFor('the plan approval', () => pendingOf(h, /^start:/));
-  const r = await runCli(env, ['status', h.workflowId]);
+  const r = await suite.cli(['status', h.workflowId]);
   expect(r.code).toBe(0);
   const lines = r.stdout.split('\n');
   expect(lines[0]).toBe(`${h.workflowId}: running · upgrade on cluster ${cluster}`);
@@ -250,19 +242,19 @@ test('status is one screen: kind, cluster, who started it, step, nodes, the pend
   expect(r.stdout).toContain(`approve: runbook approve ${h.workflowId}`);
   expect(r.stdout).toMatch(new RegExp(`UI: +http://localhost:8233/namespaces/default/workflows/${h.workflowId}/[0-9a-f-]+/history`));
 
-  const list = await runCli(env, ['list', '--cluster', cluster, '--status', 'running']);
+  const list = await suite.cli(['list', '--cluster', cluster, '--status', 'running']);
   expect(list.code).toBe(0);
   expect(list.stdout).toMatch(new RegExp(`^${h.workflowId}\\tupgrade\\t${cluster}\\trunning\\t`, 'm'));
   await h.executeUpdate(rejectUpdate, { args: [{ by: 'tester@jest', reason: 'test over' }] });
   await waitFor('the run to fail', async () => ((await h.describe()).status.name === 'FAILED' ? true : undefined));
-  const failed = await runCli(env, ['list', '--cluster', cluster, '--status', 'FAILED', '--json']);
+  const failed = await suite.cli(['list', '--cluster', cluster, '--status', 'FAILED', '--json']);
   expect(JSON.parse(failed.stdout)).toEqual([expect.objectContaining({ workflowId: h.workflowId, status: 'failed', kind: 'upgrade' })]);
-  const none = await runCli(env, ['list', '--cluster', cluster, '--status', 'timed-out']);
+  const none = await suite.cli(['list', '--cluster', cluster, '--status', 'timed-out']);
   expect(none.stdout).toBe('no runbooks match\n');
-  const bad = await runCli(env, ['list', '--status', 'dead']);
+  const bad = await suite.cli(['list', '--status', 'dead']);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain('--status: "dead" is not one of Running, Failed, Completed, Cancelled, Terminated, Timed-out');
-  const unknown = await runCli(env, ['watch', 'runbook-no-such-cluster']);
+  const unknown = await suite.cli(['watch', 'runbook-no-such-cluster']);
   expect(unknown.code).toBe(2);
   expect(unknown.stderr).toContain('runbook-no-such-cluster: no runbook with this workflow ID');
 });
