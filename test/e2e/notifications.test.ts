@@ -182,3 +182,22 @@ test('a rejected plan is a failure notice with the failure and `runbook status`;
   expect(on('failures')).toHaveLength(1);
   expectNoUrl(await historyText(id), 'NOTIFY_ALL_URL');
 }, 120_000);
+
+test('an upgrade paused after a failure: the notice names the node and `runbook decide`; the answer ends the run and the failure notice follows', async () => {
+  process.env.NOTIFY_PAUSE_URL = url('pause');
+  const inv = inventoryWith('pause', [{ format: 'webhook', urlEnv: 'NOTIFY_PAUSE_URL' }]);
+  const id = clusterWorkflowId(s.lab.inventory.cluster);
+  // The only node cannot be drained (the microbot PodDisruptionBudget: its pod has nowhere else to go): the run waits for a decision.
+  const run = s.cli(['upgrade', '-i', inv, '--to', '1.29', '--on-failure', 'pause', '--drain-timeout', '2s', '--yes'], { timeoutMs: 110_000 });
+  const paused = await waitFor('pause', (b) => b.event === 'pause');
+  expect(paused.body).toMatchObject({ runbook: 'upgrade', cluster: s.lab.inventory.cluster, workflowId: id, command: `runbook decide ${id} retry|rollback|abort` });
+  expect(String(paused.body.message)).toMatch(new RegExp(`^upgrade on cluster \\S+ \\(${id}\\) is paused after a failure and waits for a decision: .*k8s-1.*\\. Answer: runbook decide ${id} retry\\|rollback\\|abort$`));
+
+  const answered = await s.cli(['decide', id, 'abort', '--reason', 'look at the workloads first']);
+  expect(answered.code).toBe(0);
+  expect((await run).code).toBe(1);
+  expect(on('pause').map((g) => g.body.event)).toEqual(['pause', 'failure']);
+  expect(String(on('pause')[1].body.message)).toMatch(/failed: .*aborted by /);
+  expect((await s.lab.status()).nodes[0]).toMatchObject({ ready: true, cordoned: false, held: false });
+  expectNoUrl(await historyText(id), 'NOTIFY_PAUSE_URL');
+}, 120_000);

@@ -11,20 +11,21 @@ import type { Lab } from '../../lab';
 import { expectText, expectVisible, freePort, openBrowser, UI_TIMEOUT, type UiBrowser } from '../support/browser';
 import { useServerSuite } from '../support/e2e';
 import { waitFor } from '../support/lab';
-import { startRunbook, type StartTemporalOptions } from '../support/temporal';
+import { startRunbook } from '../support/temporal';
 import { commandsOf, FAST_TIMING } from './form-support';
 
 describe('Temporal Web UI in a browser', () => {
-  // The UI port is found free before the server starts: the suite reads these options in its own beforeAll, which
-  // runs after this one.
-  const temporal: StartTemporalOptions = {};
-  beforeAll(async () => {
-    temporal.uiPort = await freePort();
+  let uiUrl: string;
+  const suite = useServerSuite({
+    name: 'ui-browser',
+    temporal: async () => {
+      const uiPort = await freePort();
+      uiUrl = `http://127.0.0.1:${uiPort}`;
+      return { uiPort };
+    },
   });
-  const suite = useServerSuite({ name: 'ui-browser', temporal });
   let lab: Lab;
   let cluster: string;
-  let uiUrl: string;
   let handle: WorkflowHandle;
   let runId: string;
   let ui: UiBrowser;
@@ -32,7 +33,6 @@ describe('Temporal Web UI in a browser', () => {
   let staticSummary: string;
 
   beforeAll(async () => {
-    uiUrl = `http://127.0.0.1:${temporal.uiPort}`;
     lab = await suite.lab({ name: 'ui', controlPlanes: 3, workers: 1, channel: '1.28/stable', profile: 'fast' });
     cluster = lab.inventory.cluster;
     // The worker must stay up while the browser looks: current details are served by a query to it.

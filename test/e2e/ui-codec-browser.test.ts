@@ -26,7 +26,7 @@ import type { FormSurvey } from '../../common/form';
 import { expectText, expectVisible, freePort, openBrowser, pageText, UI_TIMEOUT, type UiBrowser } from '../support/browser';
 import { useServerSuite } from '../support/e2e';
 import { waitFor } from '../support/lab';
-import { CLI_MAIN, REPO_ROOT, TEST_IDENTITY, type StartTemporalOptions } from '../support/temporal';
+import { CLI_MAIN, REPO_ROOT, TEST_IDENTITY } from '../support/temporal';
 import { FAST_TIMING } from './form-support';
 
 /** Base64 of "binary/encrypted": how the UI prints the metadata of a payload it could not decode. */
@@ -85,16 +85,15 @@ const encodingOf = (p: Payload | null | undefined) => Buffer.from(p?.metadata?.[
 describe('Temporal Web UI with payload encryption, through runbook codec-server', () => {
   let uiUrl: string;
   let codecPort: number;
-  // The ports are found free before the server starts: the suite reads these options in its own beforeAll, which runs
-  // after this one.
-  const temporal: StartTemporalOptions = {};
-  beforeAll(async () => {
-    const uiPort = await freePort();
-    codecPort = await freePort();
-    uiUrl = `http://127.0.0.1:${uiPort}`;
-    Object.assign(temporal, { uiPort, uiCodecEndpoint: `http://127.0.0.1:${codecPort}` });
+  const suite = useServerSuite({
+    name: 'ui-codec',
+    temporal: async () => {
+      const uiPort = await freePort();
+      codecPort = await freePort();
+      uiUrl = `http://127.0.0.1:${uiPort}`;
+      return { uiPort, uiCodecEndpoint: `http://127.0.0.1:${codecPort}` };
+    },
   });
-  const suite = useServerSuite({ name: 'ui-codec', temporal });
   let keyFile: string;
   let lab: Lab;
   let handle: WorkflowHandle;

@@ -38,8 +38,8 @@ export interface ServerSuite {
 }
 
 export interface ServerSuiteOptions {
-  /** Dev server options (a Web UI port, a codec endpoint, dynamic config). */
-  temporal?: StartTemporalOptions;
+  /** Dev server options (a Web UI port, a codec endpoint, dynamic config), or a function giving them when the server starts (free ports found then). */
+  temporal?: StartTemporalOptions | (() => Promise<StartTemporalOptions>);
   /** The state directory's name prefix (default `e2e`). */
   name?: string;
   /**
@@ -77,7 +77,7 @@ export function useServerSuite(opts: ServerSuiteOptions = {}): ServerSuite {
   suite.defer = own;
   beforeAll(async () => {
     suite.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `${opts.name ?? 'e2e'}-`));
-    suite.env = await startTemporal(opts.temporal);
+    suite.env = await startTemporal(typeof opts.temporal === 'function' ? await opts.temporal() : opts.temporal);
   }, 120_000);
   beforeEach(() => {
     if (!opts.concurrent) testScoped = [];
@@ -109,7 +109,7 @@ export interface LabSuiteOptions<W extends SuiteWorker> {
   lab: SuiteLabOptions;
   /** Another worker than the default `startWorker` (a suite that wraps activities, say). */
   worker?: (env: TestWorkflowEnvironment, stateDir: string) => Promise<W>;
-  temporal?: StartTemporalOptions;
+  temporal?: ServerSuiteOptions['temporal'];
 }
 
 export function useLabSuite<W extends SuiteWorker = SuiteWorker>(opts: LabSuiteOptions<W>): LabSuite<W> {
