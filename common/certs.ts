@@ -23,6 +23,8 @@ export interface RefreshCertsInput extends RunbookBaseInput {
    * through it to receive the new CA (§11's documented remedy). `certs` and `withinDays` do not apply.
    */
   ca?: boolean;
+  /** A lost worker is noticed after this long (default 60 s; tests shorten it). */
+  heartbeatTimeoutSeconds?: number;
 }
 
 /** A node's CA as the engine tells CAs apart: the sha256 of its `certs/ca.crt` (public, not a secret). */

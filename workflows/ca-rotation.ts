@@ -20,13 +20,14 @@ import type { Inventory } from '../common/inventory';
 import { Checklist } from './checklist';
 import { gateProblems } from './cluster-gate';
 import { form } from './form';
-import { certChange as change, certRead as read, verifyOrUndo } from './cert-steps';
+import { certSteps, verifyOrUndo } from './cert-steps';
 import { RunbookController } from './runbook-controller';
 
 const short = (fp: string) => fp.slice(0, 12);
 
 export async function rotateCa(input: RefreshCertsInput): Promise<RefreshCertsResult> {
   const { inventory } = input;
+  const { read, change } = certSteps(input);
   const cps = inventory.nodes.filter((n) => n.role === 'controlplane');
   const rb = new RunbookController('refresh-certs', inventory.cluster, inventory.nodes.map((n) => n.name));
   const checklist = new Checklist(rb);
@@ -91,7 +92,7 @@ export async function rotateCa(input: RefreshCertsInput): Promise<RefreshCertsRe
     rb.node(anchor, 'refreshing', 'ca.crt');
     const made = await checklist.step(`refreshCa ${anchor}`, () => change.refreshCa.executeWithOptions({ summary: `refresh-certs --cert ca.crt on ${anchor}` }, [{ inventory, node: anchor, fingerprintBefore: anchorCa }]));
     newCa = made.fingerprint;
-    await verifyOrUndo({ rb, checklist, inventory, readyTimeoutSeconds, baseline, gate }, anchor, 'its previous CA was restored', 'no node was re-joined');
+    await verifyOrUndo({ change, rb, checklist, inventory, readyTimeoutSeconds, baseline, gate }, anchor, 'its previous CA was restored', 'no node was re-joined');
   }
   rb.node(anchor, 'done', `new CA ${short(newCa)}`);
 

@@ -14,15 +14,25 @@ import { gateProblems } from './cluster-gate';
 import type { RunbookController } from './runbook-controller';
 import { stepOptions } from './step-options';
 
-export const certRead = proxyActivities<Activities>(stepOptions({ startToClose: '3m', scheduleToClose: '10m', heartbeat: '60s' }));
-export const certChange = proxyActivities<Activities>(
-  stepOptions({ startToClose: '20m', scheduleToClose: '45m', heartbeat: '60s', initialInterval: '2s', nonRetryable: [FailureType.NodeApiNotBack, 'StillDqliteMember', 'OnlyVoter', 'DrainFailed', 'RemovalNotConverged'] }),
-);
+/**
+ * The activities of one refresh-certs run: `read` (read-only, short) and `change` (refreshes, undo, leave and
+ * re-join). A lost worker is noticed after `heartbeatTimeoutSeconds` (default 60 s; tests shorten it).
+ */
+export function certSteps(input: { heartbeatTimeoutSeconds?: number }) {
+  const heartbeat = Math.min(Math.max(input.heartbeatTimeoutSeconds ?? 60, 5), 600) * 1000;
+  return {
+    read: proxyActivities<Activities>(stepOptions({ startToClose: '3m', scheduleToClose: '10m', heartbeat })),
+    change: proxyActivities<Activities>(
+      stepOptions({ startToClose: '20m', scheduleToClose: '45m', heartbeat, initialInterval: '2s', nonRetryable: [FailureType.NodeApiNotBack, 'StillDqliteMember', 'OnlyVoter', 'DrainFailed', 'RemovalNotConverged'] }),
+    ),
+  };
+}
+type CertChange = ReturnType<typeof certSteps>['change'];
 
 /** The node's own API answers with it Ready, and the cluster is as healthy as at `baseline`; else why not. */
-async function verifyAfterRefresh(inventory: Inventory, node: string, readyTimeoutSeconds: number, baseline: ClusterCheck, gate: () => Promise<ClusterCheck>): Promise<string | undefined> {
+async function verifyAfterRefresh(change: CertChange, inventory: Inventory, node: string, readyTimeoutSeconds: number, baseline: ClusterCheck, gate: () => Promise<ClusterCheck>): Promise<string | undefined> {
   try {
-    await certChange.waitNodeApi.executeWithOptions({ summary: `wait for ${node}'s API` }, [{ inventory, node, timeoutSeconds: readyTimeoutSeconds }]);
+    await change.waitNodeApi.executeWithOptions({ summary: `wait for ${node}'s API` }, [{ inventory, node, timeoutSeconds: readyTimeoutSeconds }]);
   } catch (err) {
     if (err instanceof ActivityFailure) return innermostMessage(err);
     throw err;
@@ -31,12 +41,13 @@ async function verifyAfterRefresh(inventory: Inventory, node: string, readyTimeo
 }
 
 /** `refresh-certs --undo` (the one backup level), then give the node's API its time to come back. */
-async function undoRefresh(inventory: Inventory, node: string, readyTimeoutSeconds: number): Promise<void> {
-  await certChange.undoCertRefresh.executeWithOptions({ summary: `refresh-certs --undo on ${node}` }, [{ inventory, node }]);
-  await certChange.waitNodeApi.executeWithOptions({ summary: `wait for ${node}'s API after the undo` }, [{ inventory, node, timeoutSeconds: readyTimeoutSeconds }]).catch(() => undefined);
+async function undoRefresh(change: CertChange, inventory: Inventory, node: string, readyTimeoutSeconds: number): Promise<void> {
+  await change.undoCertRefresh.executeWithOptions({ summary: `refresh-certs --undo on ${node}` }, [{ inventory, node }]);
+  await change.waitNodeApi.executeWithOptions({ summary: `wait for ${node}'s API after the undo` }, [{ inventory, node, timeoutSeconds: readyTimeoutSeconds }]).catch(() => undefined);
 }
 
 export interface VerifyContext {
+  change: CertChange;
   rb: RunbookController;
   checklist: Checklist;
   inventory: Inventory;
@@ -51,10 +62,10 @@ export interface VerifyContext {
  */
 export async function verifyOrUndo(c: VerifyContext, node: string, restored: string, stopped: string): Promise<void> {
   c.rb.node(node, 'verifying', 'waiting for its API and the health gates');
-  const problem = await c.checklist.step(`waitNodeApi and healthGate ${node}`, () => verifyAfterRefresh(c.inventory, node, c.readyTimeoutSeconds, c.baseline, c.gate));
+  const problem = await c.checklist.step(`waitNodeApi and healthGate ${node}`, () => verifyAfterRefresh(c.change, c.inventory, node, c.readyTimeoutSeconds, c.baseline, c.gate));
   if (!problem) return;
   c.rb.node(node, 'reverting', problem);
-  await c.checklist.step(`undoCertRefresh ${node}`, () => undoRefresh(c.inventory, node, c.readyTimeoutSeconds));
+  await c.checklist.step(`undoCertRefresh ${node}`, () => undoRefresh(c.change, c.inventory, node, c.readyTimeoutSeconds));
   c.rb.node(node, 'failed', `${restored}: ${problem}`);
   // The activities' messages often start with the node already.
   const why = problem.startsWith(`${node}: `) ? problem.slice(node.length + 2) : problem;

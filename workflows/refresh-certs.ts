@@ -12,7 +12,7 @@
 import { type CertRotation, describeDays, type NodeCertExpiry, type RefreshCertsInput, type RefreshCertsResult, ROTATABLE_CERTS, type RotatableCert } from '../common/certs';
 import { FailureType } from '../common/constants';
 import { rotateCa } from './ca-rotation';
-import { certChange as change, certRead as read, verifyOrUndo } from './cert-steps';
+import { certSteps, verifyOrUndo } from './cert-steps';
 import { Checklist } from './checklist';
 import { RunbookController } from './runbook-controller';
 
@@ -20,6 +20,7 @@ export async function refreshCerts(input: RefreshCertsInput): Promise<RefreshCer
   // The shared CA is another procedure: a new CA on one node, every other node re-joined (workflows/ca-rotation.ts).
   if (input.ca) return rotateCa(input);
   const { inventory } = input;
+  const { read, change } = certSteps(input);
   const cps = inventory.nodes.filter((n) => n.role === 'controlplane');
   const rb = new RunbookController('refresh-certs', inventory.cluster, cps.map((n) => n.name));
   const checklist = new Checklist(rb);
@@ -77,7 +78,7 @@ export async function refreshCerts(input: RefreshCertsInput): Promise<RefreshCer
   if (notReady.length) rb.fail(FailureType.PreconditionFailed, `not starting: control plane(s) ${notReady.join(', ')} not Ready; nothing was changed`);
 
   // 4. Node by node.
-  const verify = { rb, checklist, inventory, readyTimeoutSeconds, baseline, gate };
+  const verify = { change, rb, checklist, inventory, readyTimeoutSeconds, baseline, gate };
   const rotated: CertRotation[] = [];
   for (const node of nodes) {
     rb.focus(node);

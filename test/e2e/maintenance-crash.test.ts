@@ -7,7 +7,7 @@
  * account): nothing done twice, nothing left half done; and from the run's history, that the step was retried.
  *
  * One dev server; the three runs go side by side, each on its own formed lab and worker. A killed step is taken over
- * once its heartbeat times out: 60 s for refresh-certs (fixed), 5 s for the others (their test inputs shorten it).
+ * once its heartbeat times out: 5 s here (each run's test input shortens it; the default is 60 s).
  */
 import type { ChildProcess } from 'child_process';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -77,7 +77,7 @@ test.concurrent('refresh-certs: SIGKILL while a certificate is being refreshed; 
   const w = crashableWorker('certs-crash');
   const handle = await startRunbook(
     suite.env,
-    { kind: 'refresh-certs', workflowType: 'refreshCerts', inventory: lab.inventory, input: { withinDays: 30, readyTimeoutSeconds: 60 }, summary: 'refresh-certs', yes: true },
+    { kind: 'refresh-certs', workflowType: 'refreshCerts', inventory: lab.inventory, input: { withinDays: 30, readyTimeoutSeconds: 60, heartbeatTimeoutSeconds: 5 }, summary: 'refresh-certs', yes: true },
     w.taskQueue,
   );
   await w.killWhen(handle, "k8s-1's server.crt refreshed", () => events(lab, 'certs-refreshed').length >= 1);
