@@ -7,6 +7,8 @@ export interface RefreshPolicyInput extends RunbookBaseInput {
   action: RefreshPolicyAction;
   /** A lost worker is noticed after this long (default 60 s; tests shorten it). */
   heartbeatTimeoutSeconds?: number;
+  /** The most one node's hold or release may take, retries included, before the run stops naming it (default 180 s). */
+  stepTimeoutSeconds?: number;
 }
 
 /** One node's snap and how auto-refresh treats it. */

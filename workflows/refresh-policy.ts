@@ -11,12 +11,16 @@ import { autoRefreshHeld, type NodeRefreshPolicy, refreshDrift, type RefreshPoli
 import { FailureType } from '../common/constants';
 import { Checklist } from './checklist';
 import { RunbookController } from './runbook-controller';
-import { stepOptions } from './step-options';
+import { failedUnreachable, mayBeUnreachable, stepOptions } from './step-options';
+import { innermostMessage } from '../common/failures';
 
 export async function refreshPolicy(input: RefreshPolicyInput): Promise<RefreshPolicyResult> {
   const { inventory, action } = input;
   const heartbeat = Math.min(Math.max(input.heartbeatTimeoutSeconds ?? 60, 5), 600) * 1000;
   const snap = proxyActivities<Activities>(stepOptions({ startToClose: '2m', scheduleToClose: '10m', heartbeat }));
+  // A hold is one quick snap command: a node that stops answering is reported after this, not retried for ten minutes.
+  const stepTimeout = Math.min(Math.max(input.stepTimeoutSeconds ?? 180, 10), 3600) * 1000;
+  const set = proxyActivities<Activities>(stepOptions({ startToClose: '2m', scheduleToClose: stepTimeout, heartbeat }));
   const names = inventory.nodes.map((n) => n.name);
   const rb = new RunbookController('refresh-policy', inventory.cluster, names);
   const checklist = new Checklist(rb);
@@ -53,10 +57,25 @@ export async function refreshPolicy(input: RefreshPolicyInput): Promise<RefreshP
   }
   await rb.approvePlan(plan, input.yes || todo.length === 0, `${hold ? 'hold' : 'release'} snap auto-refresh on ${inventory.cluster}`);
 
+  const done: string[] = [];
   for (const n of todo) {
     await checklist.step(`${hold ? 'holdRefresh' : 'releaseRefreshHold'} ${n.node}`, async () => {
       rb.node(n.node, 'checking', hold ? 'holding' : 'releasing');
-      await snap.setRefreshHold.executeWithOptions({ summary: `${hold ? 'hold' : 'release'} auto-refresh on ${n.node}` }, [{ inventory, node: n.node, hold }]);
+      try {
+        await set.setRefreshHold.executeWithOptions({ summary: `${hold ? 'hold' : 'release'} auto-refresh on ${n.node}` }, [{ inventory, node: n.node, hold }]);
+      } catch (err) {
+        if (!mayBeUnreachable(err)) throw err;
+        // A node lost in the middle: say which nodes are done and which are not; a rerun skips the done ones.
+        const why = failedUnreachable(err) ? `stopped answering over SSH (${innermostMessage(err).split('\n')[0]})` : `did not finish within ${stepTimeout / 1000}s, retries included`;
+        rb.node(n.node, 'failed', why);
+        const left = todo.map((t) => t.node).filter((x) => !done.includes(x));
+        rb.fail(
+          FailureType.RefreshPolicyNotApplied,
+          `${n.node} ${why}; ${hold ? 'held' : 'released'} so far: ${done.join(', ') || 'none'}; not yet: ${left.join(', ')}. ` +
+            `Run it again when ${n.node} answers: the nodes already ${hold ? 'held' : 'released'} are skipped`,
+        );
+      }
+      done.push(n.node);
     });
   }
 

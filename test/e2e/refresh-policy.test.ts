@@ -5,7 +5,8 @@
  */
 import type { RefreshPolicyResult } from '../../common/refresh-policy';
 import { useLabSuite } from '../support/e2e';
-import { execEach } from '../support/lab';
+import { execEach, waitFor } from '../support/lab';
+import { startRunbook } from '../support/temporal';
 
 const s = useLabSuite({ lab: { name: 'rp', controlPlanes: 3, workers: 1, channel: '1.28/stable', formed: true, profile: 'fast' } });
 
@@ -115,6 +116,33 @@ test('a node that does not answer: --hold refuses before holding anything, namin
   } finally {
     await s.lab.heal('k8s-3');
   }
+}, 180_000);
+
+test('a node lost in the middle of --hold: the run stops at it within its step timeout, naming what is held and what is not; a rerun holds the rest', async () => {
+  // k8s-1's hold is followed by a pause, in which k8s-2 goes down: the plan saw it answer, its own step cannot reach it.
+  await s.lab.fault('k8s-1', 'slow', { ms: 1500, when: 'after' });
+  const since = s.lab.journal().length;
+  const handle = await startRunbook(
+    s.env,
+    { kind: 'refresh-policy', workflowType: 'refreshPolicy', inventory: s.lab.inventory, input: { action: 'hold', heartbeatTimeoutSeconds: 5, stepTimeoutSeconds: 15 }, summary: 'hold', yes: true },
+    s.worker.taskQueue,
+  );
+  await waitFor('k8s-1 held', () => s.lab.journal().slice(since).some((e) => e.event === 'held' && e.node === 'k8s-1'), 30_000, 20);
+  await s.lab.fault('k8s-2', 'crash');
+  const started = Date.now();
+  const error = await handle.result().then(() => undefined, (e: { cause?: { message?: string; type?: string } }) => e);
+  expect(error?.cause?.type).toBe('RefreshPolicyNotApplied');
+  expect(error?.cause?.message).toMatch(/^k8s-2 stopped answering over SSH \(.+\); held so far: k8s-1; not yet: k8s-2, k8s-3, k8s-w1\. Run it again when k8s-2 answers: the nodes already held are skipped$/);
+  expect(Date.now() - started).toBeLessThan(60_000); // the step's 15 s and a retry's backoff, not the 10 minutes it took before
+  expect(s.lab.journal().slice(since).filter((e) => e.event === 'held').map((e) => e.node)).toEqual(['k8s-1']);
+
+  await s.lab.heal('k8s-1');
+  await s.lab.heal('k8s-2');
+  const rerun = await cli('--hold', '--yes', '--json');
+  expect(rerun.code).toBe(0);
+  expect((JSON.parse(rerun.stdout) as RefreshPolicyResult).changed).toEqual(['k8s-2', 'k8s-3', 'k8s-w1']);
+  for (const node of ['k8s-1', 'k8s-2', 'k8s-3', 'k8s-w1']) expect((await holdOnNode(node)).hold).toBe('forever');
+  expect((await cli('--unhold', '--yes')).code).toBe(0); // as the next test expects the cluster: nothing held
 }, 180_000);
 
 test('a rolling upgrade leaves the holds an operator set before it in place, and releases only its own', async () => {
