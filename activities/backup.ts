@@ -127,6 +127,12 @@ export function listBackupRecords(stateDir: string, cluster: string): BackupReco
     .sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
 }
 
+/** One backup of the cluster by id, or its newest for `latest` (what `--backup` takes); undefined when there is none. */
+export function findBackupRecord(stateDir: string, cluster: string, backup: string): BackupRecord | undefined {
+  const records = listBackupRecords(stateDir, cluster);
+  return backup === 'latest' ? records[0] : records.find((r) => r.id === backup);
+}
+
 /** Keep the newest `keep` backups of the cluster, always counting the one just made (`protect`) among them. */
 function prune(stateDir: string, cluster: string, keep: number, protect: string): string[] {
   const records = listBackupRecords(stateDir, cluster);

@@ -4,9 +4,9 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { type NodeCa, type NodeCertExpiry, type RotatableCert, type CertRotation } from '../common/certs';
-import { FailureType, NODE_UNREACHABLE_TYPES } from '../common/constants';
+import { FailureType } from '../common/constants';
 import type { Inventory } from '../common/inventory';
-import { type ActivityDeps, findNode, openNode } from './deps';
+import { type ActivityDeps, findNode, openNode, unreachableReason } from './deps';
 import { caFingerprintCommand, certCheckCommand, certFingerprintsCommand, parseCertFingerprints, isWorkerRefusal, parseCaFingerprint, parseCertCheck, refreshCertCommand, undoCertsCommand } from './microk8s/certs';
 import { getNodesCommand, parseNodes } from './microk8s/kubectl';
 
@@ -40,8 +40,9 @@ export function createCertActivities(deps: ActivityDeps) {
       try {
         return { node: input.node, fingerprint: await readCa(input) };
       } catch (err) {
-        if (!(err instanceof ApplicationFailure) || !NODE_UNREACHABLE_TYPES.includes(err.type ?? '')) throw err;
-        return { node: input.node, unreachable: err.message.split('\n')[0] };
+        const unreachable = unreachableReason(err);
+        if (unreachable === undefined) throw err;
+        return { node: input.node, unreachable };
       }
     },
 
@@ -71,8 +72,9 @@ export function createCertActivities(deps: ActivityDeps) {
       try {
         return await readExpiry(input, input.fingerprints ?? true);
       } catch (err) {
-        if (!(err instanceof ApplicationFailure) || !NODE_UNREACHABLE_TYPES.includes(err.type ?? '')) throw err;
-        return { node: input.node, worker: false, days: {}, unreachable: err.message.split('\n')[0] };
+        const unreachable = unreachableReason(err);
+        if (unreachable === undefined) throw err;
+        return { node: input.node, worker: false, days: {}, unreachable };
       }
     },
 

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../common/constants';
+import { FailureType, NODE_UNREACHABLE_TYPES } from '../common/constants';
 import type { Inventory, NodeSpec } from '../common/inventory';
 import type { NodeSession, SshPool } from './ssh';
 
@@ -27,4 +27,9 @@ export function findNode(inventory: Inventory, name: string): NodeSpec {
 export function openNode(deps: ActivityDeps, inventory: Inventory, node: string | NodeSpec): NodeSession {
   const spec = typeof node === 'string' ? findNode(inventory, node) : node;
   return deps.ssh.session(spec, { knownHosts: inventory.knownHosts, hostKeyPolicy: inventory.hostKeyPolicy });
+}
+
+/** Why the node does not answer over SSH (its failure's first line), or undefined when `err` is another failure. */
+export function unreachableReason(err: unknown): string | undefined {
+  return err instanceof ApplicationFailure && NODE_UNREACHABLE_TYPES.includes(err.type ?? '') ? err.message.split('\n')[0] : undefined;
 }

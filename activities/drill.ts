@@ -12,7 +12,7 @@ import { type DrillBackup, type DrillLab, type DrillTopology, type ListedNode, t
 import type { Inventory } from '../common/inventory';
 import { Lab, LabInputError } from '../lab';
 import { labProcesses } from '../lab/processes';
-import { BACKUP_ID, listBackupRecords, backupDir } from './backup';
+import { BACKUP_ID, backupDir, findBackupRecord } from './backup';
 import { sha256OfFile } from './backup-archive';
 import { type ActivityDeps, openNode } from './deps';
 import { dqliteCommand, parseLeader } from './microk8s/dqlite';
@@ -29,8 +29,7 @@ export function createDrillActivities(deps: ActivityDeps) {
   /** The backup to drill, by id or `latest`, with its sha256 checked against the tarball now. */
   async function findBackup(input: { cluster: string; backup: string }): Promise<DrillBackup> {
     if (input.backup !== 'latest' && !BACKUP_ID.test(input.backup)) refuse(FailureType.InvalidInput, `--backup ${JSON.stringify(input.backup)}: not latest or a backup id`);
-    const records = listBackupRecords(deps.stateDir, input.cluster);
-    const record = input.backup === 'latest' ? records[0] : records.find((r) => r.id === input.backup);
+    const record = findBackupRecord(deps.stateDir, input.cluster, input.backup);
     if (!record) {
       const where = backupDir(deps.stateDir, input.cluster);
       refuse(

@@ -6,10 +6,10 @@
  */
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import { tail as outputTail } from '../common/audit';
-import { FailureType, NODE_UNREACHABLE_TYPES } from '../common/constants';
+import { FailureType } from '../common/constants';
 import type { Inventory } from '../common/inventory';
 import type { NodeBootState } from '../common/reboot';
-import { type ActivityDeps, findNode, openNode } from './deps';
+import { type ActivityDeps, findNode, openNode, unreachableReason } from './deps';
 import { maintenanceCommand, parseBootId, parseRebootPkgs, readBootIdCommand, rebootCommand, rebootPkgsCommand, rebootRequiredCommand } from './microk8s/reboot';
 import { parseStatus, statusCommand } from './microk8s/status';
 
@@ -22,7 +22,6 @@ const POLL_MS = 1_000;
 /** What of a command's output a result keeps: its last lines, enough to say why it failed. */
 const TAIL_CHARS = 600;
 
-const unreachable = (err: unknown): err is ApplicationFailure => err instanceof ApplicationFailure && NODE_UNREACHABLE_TYPES.includes(err.type ?? '');
 const tail = (text: string) => outputTail(text.trim(), TAIL_CHARS);
 const failure = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
@@ -42,8 +41,9 @@ export function createRebootActivities(deps: ActivityDeps) {
         const pkgs = required ? parseRebootPkgs((await sh.run(rebootPkgsCommand(sh.node))).stdout) : [];
         return { node: input.node, bootId: id, rebootRequired: required, pkgs };
       } catch (err) {
-        if (!unreachable(err)) throw err;
-        return { node: input.node, bootId: '', rebootRequired: false, pkgs: [], unreachable: err.message.split('\n')[0] };
+        const unreachable = unreachableReason(err);
+        if (unreachable === undefined) throw err;
+        return { node: input.node, bootId: '', rebootRequired: false, pkgs: [], unreachable };
       }
     },
 
@@ -74,7 +74,8 @@ export function createRebootActivities(deps: ActivityDeps) {
         const r = await sh.run(rebootCommand(), { timeoutMs: 60_000 });
         if (r.exitCode !== 0) throw failure(FailureType.RebootFailed, `${input.node}: systemctl reboot exited ${r.exitCode}: ${tail(r.stderr || r.stdout)}`);
       } catch (err) {
-        if (!unreachable(err)) throw err;
+        // The machine going down under the command is the reboot happening.
+        if (unreachableReason(err) === undefined) throw err;
       }
       return { issued: true, at };
     },

@@ -1,9 +1,7 @@
 /** The refresh-policy runbook's steps (§14): read each node's snap and holds; hold or release microk8s's auto-refresh. */
-import { ApplicationFailure } from '@temporalio/activity';
-import { NODE_UNREACHABLE_TYPES } from '../common/constants';
 import type { Inventory } from '../common/inventory';
 import type { NodeRefreshPolicy } from '../common/refresh-policy';
-import { type ActivityDeps, openNode } from './deps';
+import { type ActivityDeps, openNode, unreachableReason } from './deps';
 import { holdCommand, parseRefreshTime, parseSnapInfo, parseSnapList, refreshTimeCommand, snapInfoCommand, snapListCommand, unholdCommand } from './microk8s/snap';
 
 export interface NodeRefInput {
@@ -38,8 +36,9 @@ export function createRefreshPolicyActivities(deps: ActivityDeps) {
       try {
         return await readPolicy(input);
       } catch (err) {
-        if (!(err instanceof ApplicationFailure) || !NODE_UNREACHABLE_TYPES.includes(err.type ?? '')) throw err;
-        return { node: input.node, version: '', revision: '', unreachable: err.message.split('\n')[0] };
+        const unreachable = unreachableReason(err);
+        if (unreachable === undefined) throw err;
+        return { node: input.node, version: '', revision: '', unreachable };
       }
     },
 

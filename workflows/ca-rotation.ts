@@ -38,8 +38,7 @@ export async function rotateCa(input: RefreshCertsInput): Promise<RefreshCertsRe
   // 1. Read.
   const readCas = () => Promise.all(inventory.nodes.map((n) => read.readCaFingerprint.executeWithOptions({ summary: `read ${n.name}'s CA` }, [{ inventory, node: n.name }])));
   const cas = await checklist.step('readCa', readCas);
-  const silent = cas.filter((c) => c.unreachable);
-  if (silent.length) rb.fail(FailureType.PreconditionFailed, `not starting: ${silent.map((c) => `${c.node} does not answer (${c.unreachable})`).join('; ')}; nothing was changed`);
+  rb.refuseSilentNodes(cas);
   const gate = () => read.checkCluster.executeWithOptions({ summary: 'health gate: nodes Ready, voters, HA' }, [{ candidates: cps, trust }]);
   const baseline = await checklist.step('healthGate', gate);
   const notReady = inventory.nodes.filter((n) => !baseline.ready.includes(n.name)).map((n) => n.name);

@@ -12,14 +12,14 @@ import type { Inventory } from '../common/inventory';
 import type { Checklist } from './checklist';
 import { gateProblems } from './cluster-gate';
 import type { RunbookController } from './runbook-controller';
-import { stepOptions } from './step-options';
+import { heartbeatMs, stepOptions } from './step-options';
 
 /**
  * The activities of one refresh-certs run: `read` (read-only, short) and `change` (refreshes, undo, leave and
  * re-join). A lost worker is noticed after `heartbeatTimeoutSeconds` (default 60 s; tests shorten it).
  */
 export function certSteps(input: { heartbeatTimeoutSeconds?: number }) {
-  const heartbeat = Math.min(Math.max(input.heartbeatTimeoutSeconds ?? 60, 5), 600) * 1000;
+  const heartbeat = heartbeatMs(input.heartbeatTimeoutSeconds);
   return {
     read: proxyActivities<Activities>(stepOptions({ startToClose: '3m', scheduleToClose: '10m', heartbeat })),
     change: proxyActivities<Activities>(

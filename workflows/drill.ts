@@ -9,6 +9,7 @@
 import { ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { FailureType } from '../common/constants';
+import { innermostMessage } from '../common/failures';
 import { type DrillBackup, type DrillInput, type DrillLab, type DrillResult, type DrillTopology, type ServeVerdict, LAB_MAX_NODES, drillLabName, drillTopology } from '../common/drill';
 import { invalidInput, local } from './backup-steps';
 import { RunbookController } from './runbook-controller';
@@ -33,12 +34,6 @@ const restoreOps = proxyActivities<Activities>({
 
 /** How long the restored lab may take to elect a leader and answer (the lab runs the fast profile). */
 const SERVE_TIMEOUT_MS = 180_000;
-
-/** The activity's own message rather than "Activity task failed". */
-function reason(err: unknown): string {
-  const e = err as { message?: string; cause?: { message?: string } };
-  return e?.cause?.message ?? e?.message ?? String(err);
-}
 
 function drillIdOf(): string {
   const info = workflowInfo();
@@ -177,7 +172,7 @@ export async function restoreDrill(input: DrillInput): Promise<DrillResult> {
       await restoreOps.waitForQuorum.executeWithOptions({ summary: 'wait for a dqlite leader and the API on the lab' }, [{ inventory: inv, nodes: cps, timeoutMs: SERVE_TIMEOUT_MS }]);
     } catch (err) {
       if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
-      return { failure: `${step} failed in the lab: ${reason(err)}` };
+      return { failure: `${step} failed in the lab: ${innermostMessage(err)}` };
     }
 
     rb.step('proveItServes');

@@ -18,7 +18,7 @@ import type { ObservedNode } from '../common/upgrade';
 import type { Checklist } from './checklist';
 import { gateProblems } from './cluster-gate';
 import type { RunbookController } from './runbook-controller';
-import { stepOptions } from './step-options';
+import { heartbeatMs, stepOptions } from './step-options';
 
 export interface RebootContext {
   rb: RunbookController;
@@ -45,7 +45,7 @@ export function rebootTimeouts(input: RebootInput) {
 
 function profiles(input: RebootInput) {
   const o = rebootTimeouts(input);
-  const heartbeat = (input.heartbeatTimeoutSeconds ?? 60) * 1000;
+  const heartbeat = heartbeatMs(input.heartbeatTimeoutSeconds);
   return {
     o,
     drain: proxyActivities<Activities>(stepOptions({ startToClose: (o.drainTimeoutSeconds + 180) * 1000, scheduleToClose: (o.drainTimeoutSeconds + 600) * 1000, heartbeat })),

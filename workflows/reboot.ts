@@ -20,7 +20,7 @@ import { msUntilFits, parseWindow, type MaintenanceWindow } from '../common/wind
 import { Checklist } from './checklist';
 import { describeBoot, describeTurn, type RebootContext, rebootNode, rebootTimeouts } from './reboot-node';
 import { RunbookController } from './runbook-controller';
-import { stepOptions } from './step-options';
+import { heartbeatMs, stepOptions } from './step-options';
 
 export async function rollingReboot(input: RebootInput): Promise<RebootResult> {
   const { inventory } = input;
@@ -29,7 +29,7 @@ export async function rollingReboot(input: RebootInput): Promise<RebootResult> {
   const valid = RebootOptions.safeParse(pickOptions(input));
   if (!valid.success) rb.fail(FailureType.InvalidInput, valid.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   const o = rebootTimeouts(input);
-  const heartbeat = (input.heartbeatTimeoutSeconds ?? 60) * 1000;
+  const heartbeat = heartbeatMs(input.heartbeatTimeoutSeconds);
   const read = proxyActivities<Activities>(stepOptions({ startToClose: '6m', scheduleToClose: '15m', heartbeat }));
   const cps = inventory.nodes.filter((n) => n.role === 'controlplane');
   const checklist = new Checklist(rb);
@@ -46,8 +46,7 @@ export async function rollingReboot(input: RebootInput): Promise<RebootResult> {
   const seen = (node: string): ObservedNode => observed.nodes.find((n) => n.name === node)!;
   const state = (node: string): NodeBootState => before.find((b) => b.node === node)!;
   for (const b of before) rb.node(b.node, b.unreachable ? 'failed' : 'pending', describeBoot(b));
-  const silent = before.filter((b) => b.unreachable);
-  if (silent.length) rb.fail(FailureType.PreconditionFailed, `not starting: ${silent.map((b) => `${b.node} does not answer (${b.unreachable})`).join('; ')}; nothing was changed`);
+  rb.refuseSilentNodes(before);
   const notReady = names.filter((n) => !seen(n)?.ready);
   if (notReady.length) rb.fail(FailureType.PreconditionFailed, `not starting: ${notReady.join(', ')} not Ready; reboot it by hand or heal it first; nothing was changed`);
 

@@ -36,8 +36,7 @@ export async function refreshCerts(input: RefreshCertsInput): Promise<RefreshCer
     Promise.all(cps.map((n) => read.readCertExpiry.executeWithOptions({ summary: `read ${n.name}'s certificate expiry` }, [{ inventory, node: n.name, fingerprints }])));
   const before = await checklist.step('readCertExpiry', () => readAll(true));
   for (const n of before) rb.node(n.node, n.unreachable ? 'failed' : 'done', describeExpiry(n));
-  const silent = before.filter((n) => n.unreachable);
-  if (silent.length) rb.fail(FailureType.PreconditionFailed, `not starting: ${silent.map((n) => `${n.node} does not answer (${n.unreachable})`).join('; ')}; nothing was changed`);
+  rb.refuseSilentNodes(before);
 
   // 2. Plan.
   const due = before.flatMap((n) =>

@@ -11,12 +11,12 @@ import { autoRefreshHeld, type NodeRefreshPolicy, refreshDrift, type RefreshPoli
 import { FailureType } from '../common/constants';
 import { Checklist } from './checklist';
 import { RunbookController } from './runbook-controller';
-import { failedUnreachable, mayBeUnreachable, stepOptions } from './step-options';
+import { failedUnreachable, heartbeatMs, mayBeUnreachable, stepOptions } from './step-options';
 import { innermostMessage } from '../common/failures';
 
 export async function refreshPolicy(input: RefreshPolicyInput): Promise<RefreshPolicyResult> {
   const { inventory, action } = input;
-  const heartbeat = Math.min(Math.max(input.heartbeatTimeoutSeconds ?? 60, 5), 600) * 1000;
+  const heartbeat = heartbeatMs(input.heartbeatTimeoutSeconds);
   const snap = proxyActivities<Activities>(stepOptions({ startToClose: '2m', scheduleToClose: '10m', heartbeat }));
   // A hold is one quick snap command: a node that stops answering is reported after this, not retried for ten minutes.
   const stepTimeout = Math.min(Math.max(input.stepTimeoutSeconds ?? 180, 10), 3600) * 1000;
@@ -38,10 +38,7 @@ export async function refreshPolicy(input: RefreshPolicyInput): Promise<RefreshP
 
   const hold = action === 'hold';
   // Every node or none: a node that does not answer cannot be changed, and the cluster would be left half-held.
-  const silent = nodes.filter((n) => n.unreachable);
-  if (silent.length) {
-    rb.fail(FailureType.PreconditionFailed, `not starting: ${silent.map((n) => `${n.node} does not answer (${n.unreachable})`).join('; ')}; nothing was changed (${hold ? '--hold' : '--unhold'} changes every node or none)`);
-  }
+  rb.refuseSilentNodes(nodes, ` (${hold ? '--hold' : '--unhold'} changes every node or none)`);
   const todo = nodes.filter((n) => (hold ? n.hold !== 'forever' : !!n.hold));
   const plan = todo.length
     ? todo.map((n) =>

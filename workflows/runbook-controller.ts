@@ -14,7 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { answerCommands } from '../common/answer-commands';
-import { RunbookClusterKey, RunbookKindKey, RunbookNodeKey } from '../common/constants';
+import { FailureType, RunbookClusterKey, RunbookKindKey, RunbookNodeKey } from '../common/constants';
 import { plainTextProblem } from '../common/text';
 import {
   ApprovalInput,
@@ -214,6 +214,12 @@ export class RunbookController {
   fail(type: string, message: string): never {
     this.note(message);
     throw ApplicationFailure.create({ type, message, nonRetryable: true });
+  }
+
+  /** Refuse to start, naming each node the first read found silent (`unreachable`): nothing was changed yet. */
+  refuseSilentNodes(reads: ReadonlyArray<{ node: string; unreachable?: string }>, why = ''): void {
+    const silent = reads.filter((r) => r.unreachable);
+    if (silent.length) this.fail(FailureType.PreconditionFailed, `not starting: ${silent.map((r) => `${r.node} does not answer (${r.unreachable})`).join('; ')}; nothing was changed${why}`);
   }
 
   private validateAnswer(input: ApprovalInput): void {

@@ -40,6 +40,11 @@ export function stepOptions(p: StepProfile): ActivityOptions {
   };
 }
 
+/** A runbook's `heartbeatTimeoutSeconds` input (default 60 s, bounded 5 s to 10 min) as a heartbeat timeout in ms. */
+export function heartbeatMs(heartbeatTimeoutSeconds: number | undefined): number {
+  return Math.min(Math.max(heartbeatTimeoutSeconds ?? 60, 5), 600) * 1000;
+}
+
 /**
  * True when a step failed because its node did not answer: the last attempt's failure, anywhere under the
  * activity's (or a child workflow's) failure, is one of `NODE_UNREACHABLE_TYPES`.

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { BACKUP_ID, backupDir, listBackupRecords } from '../../activities/backup';
+import { BACKUP_ID, backupDir, findBackupRecord } from '../../activities/backup';
 import { drillWorkflowId, type DrillResult } from '../../common/drill';
 import { channelName, parseChannel } from '../../lab/sim/catalogue';
 import { defaultStateDir } from '../../local/state-dir';
@@ -65,8 +65,7 @@ export const registerDrillCommand: RegisterCommands = (program: Command, ctx: Cl
       const inventory = await ctx.loadInventory(flags.inventory);
       if (!inventory.nodes.some((n) => n.role === 'controlplane')) ctx.badInput(`${flags.inventory}: no control-plane node; a drill copies the cluster's control planes into a lab`);
       // The backups live in the engine's state directory, as for restore-backup: say now when there is none to drill.
-      const records = listBackupRecords(defaultStateDir(), inventory.cluster);
-      const record = flags.backup === 'latest' ? records[0] : records.find((r) => r.id === flags.backup);
+      const record = findBackupRecord(defaultStateDir(), inventory.cluster, flags.backup);
       if (!record) {
         ctx.badInput(
           flags.backup === 'latest'

@@ -114,8 +114,8 @@ export function registerFleetCommand(program: Command, ctx: ProgramContext): voi
   addFleetOptions(fleet.command('check').description('Health check of every cluster of the fleet (read-only)'))
     .addHelpText('after', example('runbook fleet check -f sites/ --max-parallel 10 --yes'))
     .action(async (opts) => {
-    await start('check', parseFlags(ctx, FleetFlags, opts), {}, 'check');
-  });
+      await start('check', parseFlags(ctx, FleetFlags, opts), {}, 'check');
+    });
 
   addFleetOptions(fleet.command('backup').description('Back up every cluster of the fleet'))
     .addHelpText('after', example('runbook fleet backup -f fleet.yaml --keep 14 --max-parallel 5 --yes'))
